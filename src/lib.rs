@@ -1,0 +1,6 @@
+//! shelflife: a lifecycle policy and archiving engine for S3-compatible object storage.
+//!
+//! The pipeline is `policy` (validated model) → `inventory` (scan into PostgreSQL) → `plan`
+//! (decide per object version) → `execute` (act on storage) → `audit` (hash-chained trail).
+
+pub mod policy;

@@ -1,0 +1,199 @@
+//! Reading policy files: directories are walked recursively and sorted, every YAML document is
+//! parsed into the wire structs, and every problem is reported with its position.
+
+use super::diagnostic::{Diagnostic, Severity};
+use super::location::{display_path, index_documents, DocIndex, Path, Seg};
+use super::wire::DocumentWire;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::path::{Path as FsPath, PathBuf};
+
+/// One parsed document with what is needed to locate messages about it.
+pub struct SourceDoc {
+    pub file: PathBuf,
+    pub file_sha256: String,
+    pub index: DocIndex,
+    pub doc: DocumentWire,
+}
+
+/// Collects diagnostics for one document; `scope` is `policy` or `policy/rule`.
+pub struct Reporter<'a> {
+    pub file: &'a FsPath,
+    pub index: &'a DocIndex,
+    pub diagnostics: &'a mut Vec<Diagnostic>,
+}
+
+impl Reporter<'_> {
+    pub fn error(&mut self, scope: &str, path: &[Seg], message: impl Into<String>) {
+        let pos = self.index.value(path);
+        self.push(scope, pos.line, pos.column, Severity::Error, message.into());
+    }
+
+    pub fn error_at_key(&mut self, scope: &str, path: &[Seg], message: impl Into<String>) {
+        let pos = self.index.key(path);
+        self.push(scope, pos.line, pos.column, Severity::Error, message.into());
+    }
+
+    fn push(
+        &mut self,
+        scope: &str,
+        line: usize,
+        column: usize,
+        severity: Severity,
+        message: String,
+    ) {
+        self.diagnostics.push(Diagnostic {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            scope: scope.to_string(),
+            severity,
+            message,
+        });
+    }
+
+    /// Deserializes `value` (found at `base`) into `T`, reporting a failure at the failing node.
+    pub fn parse<T: DeserializeOwned>(
+        &mut self,
+        scope: &str,
+        base: &[Seg],
+        value: serde_yaml::Value,
+    ) -> Option<T> {
+        match serde_path_to_error::deserialize::<_, T>(value) {
+            Ok(v) => Some(v),
+            Err(err) => {
+                let mut path: Path = base.to_vec();
+                path.extend(err.path().iter().filter_map(|seg| match seg {
+                    serde_path_to_error::Segment::Map { key } => Some(Seg::Key(key.clone())),
+                    serde_path_to_error::Segment::Seq { index } => Some(Seg::Index(*index)),
+                    serde_path_to_error::Segment::Enum { variant } => {
+                        Some(Seg::Key(variant.clone()))
+                    }
+                    serde_path_to_error::Segment::Unknown => None,
+                }));
+                let inner = err.into_inner().to_string();
+                let message = match display_path(&path) {
+                    p if p.is_empty() => inner,
+                    p => format!("{p}: {inner}"),
+                };
+                if message.contains("unknown field") {
+                    self.error_at_key(scope, &path, message);
+                } else {
+                    self.error(scope, &path, message);
+                }
+                None
+            }
+        }
+    }
+}
+
+/// The policy files under `paths`: files as given, directories walked for `*.yaml`/`*.yml`.
+pub fn policy_files(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            walk(path, &mut files, diagnostics);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    files.sort();
+    files.dedup();
+    files
+}
+
+fn walk(dir: &FsPath, files: &mut Vec<PathBuf>, diagnostics: &mut Vec<Diagnostic>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) => return diagnostics.push(io_diagnostic(dir, &err)),
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, files, diagnostics);
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            files.push(path);
+        }
+    }
+}
+
+fn io_diagnostic(path: &FsPath, err: &std::io::Error) -> Diagnostic {
+    Diagnostic {
+        file: path.to_path_buf(),
+        line: 1,
+        column: 1,
+        scope: "-".into(),
+        severity: Severity::Error,
+        message: format!("cannot read: {err}"),
+    }
+}
+
+/// Parses every document of one file into wire form; problems go to `diagnostics`.
+pub fn read_file(file: &FsPath, diagnostics: &mut Vec<Diagnostic>) -> Vec<SourceDoc> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(err) => {
+            diagnostics.push(io_diagnostic(file, &err));
+            return Vec::new();
+        }
+    };
+    let file_sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+    let indexes = index_documents(&text);
+    let mut docs = Vec::new();
+    for (n, de) in serde_yaml::Deserializer::from_str(&text).enumerate() {
+        let index = indexes.get(n).cloned().unwrap_or_default();
+        let value = match serde_yaml::Value::deserialize(de) {
+            Ok(serde_yaml::Value::Null) => continue,
+            Ok(value) => value,
+            Err(err) => {
+                let (line, column) = err.location().map_or((1, 1), |l| (l.line(), l.column()));
+                diagnostics.push(Diagnostic {
+                    file: file.to_path_buf(),
+                    line,
+                    column,
+                    scope: "-".into(),
+                    severity: Severity::Error,
+                    message: format!("invalid YAML: {}", strip_location(&err.to_string())),
+                });
+                break;
+            }
+        };
+        let scope = document_name(&value);
+        let mut reporter = Reporter {
+            file,
+            index: &index,
+            diagnostics,
+        };
+        if let Some(doc) = reporter.parse::<DocumentWire>(&scope, &[], value) {
+            docs.push(SourceDoc {
+                file: file.to_path_buf(),
+                file_sha256: file_sha256.clone(),
+                index,
+                doc,
+            });
+        }
+    }
+    docs
+}
+
+/// `metadata.name` if the document has one, for scoping messages before it is parsed.
+fn document_name(value: &serde_yaml::Value) -> String {
+    value
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(|n| n.as_str())
+        .unwrap_or("-")
+        .to_string()
+}
+
+/// serde_yaml appends " at line L column C" to its messages; the diagnostic already says where.
+fn strip_location(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message.to_string(),
+    }
+}

@@ -1,0 +1,205 @@
+//! The validated, typed policy model. Planning and execution accept only these types.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use regex::Regex;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+pub use super::wire::ProviderWire as Provider;
+
+/// Every Storage and Policy document of a policy directory, validated together.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet {
+    pub storages: BTreeMap<String, Storage>,
+    pub policies: Vec<Policy>,
+}
+
+impl PolicySet {
+    pub fn policy(&self, name: &str) -> Option<&Policy> {
+        self.policies.iter().find(|p| p.name == name)
+    }
+
+    pub fn storage_of(&self, policy: &Policy) -> &Storage {
+        // Validation guarantees that every target names a defined storage.
+        &self.storages[&policy.target.storage]
+    }
+}
+
+/// Where objects live and how to reach them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Storage {
+    pub name: String,
+    pub provider: Provider,
+    /// Custom endpoint URL; `None` means the provider's default (AWS).
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub path_style: bool,
+    /// Per-prefix write budget.
+    pub requests_per_second: u32,
+}
+
+/// One lifecycle policy: a target and an ordered list of rules.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub file: PathBuf,
+    /// SHA-256 (hex) of the policy file as read, recorded with every plan and audit event.
+    pub sha256: String,
+    pub schedule: Option<cron::Schedule>,
+    pub timezone: chrono_tz::Tz,
+    pub target: Target,
+    pub age: AgeSource,
+    pub rules: Vec<Rule>,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub storage: String,
+    pub bucket: String,
+    /// Empty for the whole bucket.
+    pub prefix: String,
+}
+
+/// Where an object's age is measured from.
+#[derive(Debug, Clone)]
+pub enum AgeSource {
+    LastModified,
+    KeyDate(KeyDatePattern),
+}
+
+/// A date embedded in keys, e.g. `logs/{yyyy}/{mm}/{dd}/`, matched anywhere in the key.
+#[derive(Debug, Clone)]
+pub struct KeyDatePattern {
+    pub pattern: String,
+    regex: Regex,
+}
+
+impl KeyDatePattern {
+    /// Compiles a pattern of literal text and `{yyyy}`, `{mm}`, `{dd}`, optionally `{HH}`.
+    pub fn new(pattern: &str) -> Result<Self, String> {
+        let mut re = String::new();
+        let mut rest = pattern;
+        let mut seen = Vec::new();
+        while let Some(open) = rest.find('{') {
+            re.push_str(&regex::escape(&rest[..open]));
+            let close = rest[open..]
+                .find('}')
+                .map(|c| open + c)
+                .ok_or_else(|| format!("unclosed '{{' in key-date pattern {pattern:?}"))?;
+            let (group, digits) = match &rest[open + 1..close] {
+                "yyyy" => ("y", 4),
+                "mm" => ("m", 2),
+                "dd" => ("d", 2),
+                "HH" => ("h", 2),
+                other => {
+                    return Err(format!(
+                        "unknown placeholder {{{other}}} in key-date pattern; use {{yyyy}}, {{mm}}, {{dd}} and {{HH}}"
+                    ))
+                }
+            };
+            if seen.contains(&group) {
+                return Err(format!(
+                    "placeholder {{{}}} appears twice",
+                    &rest[open + 1..close]
+                ));
+            }
+            seen.push(group);
+            re.push_str(&format!("(?P<{group}>[0-9]{{{digits}}})"));
+            rest = &rest[close + 1..];
+        }
+        re.push_str(&regex::escape(rest));
+        if !(seen.contains(&"y") && seen.contains(&"m") && seen.contains(&"d")) {
+            return Err(format!(
+                "key-date pattern {pattern:?} must contain {{yyyy}}, {{mm}} and {{dd}}"
+            ));
+        }
+        let regex = Regex::new(&re).map_err(|e| e.to_string())?;
+        Ok(KeyDatePattern {
+            pattern: pattern.to_string(),
+            regex,
+        })
+    }
+
+    /// The date in `key`, or `None` when the key carries no valid date (an *undated* key).
+    pub fn date_in(&self, key: &str) -> Option<DateTime<Utc>> {
+        let caps = self.regex.captures(key)?;
+        let num = |g: &str| caps.name(g).and_then(|m| m.as_str().parse::<u32>().ok());
+        let date = NaiveDate::from_ymd_opt(num("y")? as i32, num("m")?, num("d")?)?;
+        let hour = caps.name("h").map_or(Some(0), |_| num("h"))?;
+        Some(date.and_hms_opt(hour, 0, 0)?.and_utc())
+    }
+}
+
+/// A named rule: when every matcher holds, the action decides the version's fate.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: String,
+    pub when: Vec<Matcher>,
+    pub then: Action,
+}
+
+/// One condition on an object version.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Matcher {
+    KeyPrefix(String),
+    /// Age (as the policy's age source measures it) strictly greater than this.
+    OlderThan(Duration),
+}
+
+/// What happens to a matching version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Protects the version: later rules are not evaluated.
+    Keep,
+    Delete {
+        permanent: bool,
+    },
+}
+
+impl Action {
+    /// The name used in plans, summaries and the audit trail.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Keep => "keep",
+            Action::Delete { .. } => "delete",
+        }
+    }
+}
+
+/// Circuit breakers checked on a finished plan before anything is applied.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Limits {
+    pub max_objects: Option<u64>,
+    pub max_bytes: Option<u64>,
+    /// 0-100, of the target's population of object versions.
+    pub max_percent: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_dates_are_found_anywhere_in_the_key() {
+        let p = KeyDatePattern::new("logs/{yyyy}/{mm}/{dd}/").unwrap();
+        let d = p.date_in("tenant-a/logs/2025/03/09/part-1.jsonl").unwrap();
+        assert_eq!(d.to_rfc3339(), "2025-03-09T00:00:00+00:00");
+        assert!(
+            p.date_in("logs/2025/13/09/x").is_none(),
+            "month 13 is not a date"
+        );
+        assert!(p.date_in("other/2025/03/09/x").is_none());
+        let hive = KeyDatePattern::new("dt={yyyy}-{mm}-{dd}/hour={HH}").unwrap();
+        let d = hive.date_in("t/dt=2024-02-29/hour=07/x").unwrap();
+        assert_eq!(d.to_rfc3339(), "2024-02-29T07:00:00+00:00");
+    }
+
+    #[test]
+    fn key_date_patterns_need_a_full_date() {
+        assert!(KeyDatePattern::new("logs/{yyyy}/{mm}/").is_err());
+        assert!(KeyDatePattern::new("logs/{yyyy}/{mm}/{dd}/{ss}").is_err());
+        assert!(KeyDatePattern::new("logs/{yyyy/{mm}/{dd}").is_err());
+    }
+}

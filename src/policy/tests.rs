@@ -1,0 +1,189 @@
+use super::*;
+use std::io::Write;
+
+const STORAGE: &str = "apiVersion: shelflife.dev/v1
+kind: Storage
+metadata: { name: local }
+spec:
+  provider: minio
+  endpoint: ${S3_ENDPOINT:-http://127.0.0.1:9000}
+";
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    path
+}
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn errors_of(text: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir, "a-storage.yaml", STORAGE);
+    write(&dir, "policy.yaml", text);
+    match load_with_env(&[dir.path().to_path_buf()], &no_env) {
+        Ok(_) => Vec::new(),
+        Err(Invalid(diags)) => diags
+            .iter()
+            .map(|d| {
+                let file = d.file.file_name().unwrap().to_string_lossy();
+                format!("{file}:{}:{}: {}: {}", d.line, d.column, d.scope, d.message)
+            })
+            .collect(),
+    }
+}
+
+fn policy_text(rules: &str) -> String {
+    format!(
+        "apiVersion: shelflife.dev/v1
+kind: Policy
+metadata: {{ name: logs }}
+spec:
+  target: {{ storage: local, bucket: b, prefix: logs/ }}
+  rules:
+{rules}"
+    )
+}
+
+#[test]
+fn a_valid_policy_becomes_a_typed_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = policy_text(
+        "    - name: keep-pinned\n      when: { key: { prefix: logs/pinned/ } }\n      then: keep\n    - name: expire\n      when: { age: { olderThan: 180d } }\n      then: delete\n",
+    );
+    write(&dir, "storage.yaml", STORAGE);
+    write(&dir, "policy.yaml", &text);
+    let loaded = load_with_env(&[dir.path().to_path_buf()], &no_env).unwrap();
+    let p = loaded.set.policy("logs").unwrap();
+    assert_eq!(p.target.prefix, "logs/");
+    assert_eq!(p.rules.len(), 2);
+    assert_eq!(p.rules[0].then, Action::Keep);
+    assert_eq!(
+        p.rules[1].when,
+        vec![Matcher::OlderThan(chrono::Duration::days(180))]
+    );
+    let storage = loaded.set.storage_of(p);
+    assert_eq!(storage.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+    assert!(storage.path_style);
+}
+
+#[test]
+fn unknown_fields_are_reported_at_the_key() {
+    let errors = errors_of(&policy_text(
+        "    - name: r\n      then: delete\n      whne: {}\n",
+    ));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("policy.yaml:9:7: logs: spec.rules[0].whne: unknown field `whne`"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn wrong_types_and_bad_units_are_located() {
+    let errors = errors_of(&policy_text(
+        "    - name: r\n      when: { age: { olderThan: 30 days } }\n      then: delete\n",
+    ));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("policy.yaml:8:33: logs/r: invalid duration"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn every_semantic_problem_is_reported_at_once() {
+    let text = "apiVersion: shelflife.dev/v1
+kind: Policy
+metadata: { name: logs }
+spec:
+  schedule: \"0 3 * *\"
+  target: { storage: nowhere, bucket: b }
+  rules:
+    - name: r
+      then: shred
+    - name: r
+      then: delete
+";
+    let errors = errors_of(text);
+    assert_eq!(errors.len(), 4, "{errors:?}");
+    assert!(
+        errors[0].starts_with("policy.yaml:5:13: logs: invalid schedule"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].starts_with("policy.yaml:6:22: logs: unknown storage \"nowhere\""),
+        "{errors:?}"
+    );
+    assert!(
+        errors[2].starts_with("policy.yaml:9:13: logs/r: unknown action \"shred\""),
+        "{errors:?}"
+    );
+    assert!(
+        errors[3].starts_with("policy.yaml:10:13: logs/r: duplicate rule name"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn yaml_syntax_errors_carry_their_position() {
+    let errors = errors_of("apiVersion: shelflife.dev/v1\nkind: [Policy\n");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("policy.yaml:3:1: -: invalid YAML"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn documents_later_in_a_file_are_located_in_that_file() {
+    let text = format!(
+        "{STORAGE}---\n{}",
+        policy_text("    - name: r\n      then: { delete: { forever: true } }\n")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir, "all.yaml", &text);
+    let Err(Invalid(diags)) = load_with_env(&[dir.path().to_path_buf()], &no_env) else {
+        panic!("expected an error");
+    };
+    assert_eq!(diags.len(), 1);
+    assert_eq!((diags[0].line, diags[0].column), (15, 25), "{}", diags[0]);
+    assert!(
+        diags[0].message.contains("unknown field `forever`"),
+        "{}",
+        diags[0]
+    );
+}
+
+#[test]
+fn unset_variables_without_default_are_errors() {
+    let text = STORAGE.replace(
+        "${S3_ENDPOINT:-http://127.0.0.1:9000}",
+        "${NOT_SET_ANYWHERE}",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir, "s.yaml", &text);
+    let Err(Invalid(diags)) = load_with_env(&[dir.path().to_path_buf()], &no_env) else {
+        panic!("expected an error");
+    };
+    assert_eq!((diags[0].line, diags[0].column), (6, 13));
+    assert!(diags[0].message.contains("NOT_SET_ANYWHERE"));
+}
+
+#[test]
+fn duplicate_names_across_files_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir, "s1.yaml", STORAGE);
+    write(&dir, "s2.yaml", STORAGE);
+    let Err(Invalid(diags)) = load_with_env(&[dir.path().to_path_buf()], &no_env) else {
+        panic!("expected an error");
+    };
+    assert_eq!(diags.len(), 1);
+    assert!(diags[0].file.ends_with("s2.yaml"));
+    assert!(diags[0].message.contains("duplicate Storage name"));
+}

@@ -1,0 +1,385 @@
+//! Semantic validation: wire documents become the typed model, and every problem is reported
+//! at the node it concerns.
+
+use super::load::{Reporter, SourceDoc};
+use super::location::Seg;
+use super::model::*;
+use super::units::{expand_env, parse_cron, parse_duration, parse_size};
+use super::wire::*;
+use std::collections::{BTreeMap, HashSet};
+
+pub const API_VERSION: &str = "shelflife.dev/v1";
+
+/// How `${VAR}` references are resolved.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn key(k: &str) -> Seg {
+    Seg::Key(k.to_string())
+}
+
+fn path(segs: &[&str]) -> Vec<Seg> {
+    segs.iter().map(|s| key(s)).collect()
+}
+
+/// Validates all documents together (references and uniqueness span files).
+pub fn build_set(
+    docs: Vec<SourceDoc>,
+    env: EnvLookup,
+    diagnostics: &mut Vec<super::Diagnostic>,
+) -> PolicySet {
+    let mut set = PolicySet::default();
+    let mut pending = Vec::new();
+    let mut names: HashSet<(String, String)> = HashSet::new();
+    for src in docs {
+        let name = src.doc.metadata.name.clone();
+        let mut r = Reporter {
+            file: &src.file,
+            index: &src.index,
+            diagnostics,
+        };
+        if src.doc.api_version != API_VERSION {
+            let msg = format!(
+                "apiVersion must be {API_VERSION:?}, found {:?}",
+                src.doc.api_version
+            );
+            r.error(&name, &path(&["apiVersion"]), msg);
+        }
+        if !valid_name(&name) {
+            let msg = format!("metadata.name {name:?} must be 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit");
+            r.error(&name, &path(&["metadata", "name"]), msg);
+        }
+        if !names.insert((src.doc.kind.clone(), name.clone())) {
+            let msg = format!("duplicate {} name {name:?}", src.doc.kind);
+            r.error(&name, &path(&["metadata", "name"]), msg);
+        }
+        match src.doc.kind.as_str() {
+            "Storage" => {
+                if let Some(storage) = storage(&mut r, &name, src.doc.spec.clone(), env) {
+                    set.storages.insert(name, storage);
+                }
+            }
+            "Policy" => pending.push(src),
+            other => {
+                let msg = format!("unknown kind {other:?}: expected Storage or Policy");
+                r.error(&name, &path(&["kind"]), msg);
+            }
+        }
+    }
+    for src in pending {
+        let mut r = Reporter {
+            file: &src.file,
+            index: &src.index,
+            diagnostics,
+        };
+        if let Some(p) = policy(&mut r, &src, &set.storages) {
+            set.policies.push(p);
+        }
+    }
+    set
+}
+
+fn valid_name(name: &str) -> bool {
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    !name.is_empty() && name.len() <= 63 && ok_chars && !name.starts_with('-')
+}
+
+fn storage(
+    r: &mut Reporter,
+    name: &str,
+    spec: serde_yaml::Value,
+    env: EnvLookup,
+) -> Option<Storage> {
+    let wire: StorageSpecWire = r.parse(name, &[key("spec")], spec)?;
+    let mut expand = |field: &str, value: Option<String>| -> Option<String> {
+        let value = value?;
+        match expand_env(&value, env) {
+            Ok(v) => Some(v),
+            Err(msg) => {
+                r.error(name, &path(&["spec", field]), msg);
+                None
+            }
+        }
+    };
+    let endpoint = expand("endpoint", wire.endpoint).filter(|e| !e.is_empty());
+    let region = expand("region", wire.region).filter(|e| !e.is_empty());
+    if let Some(url) = &endpoint {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            r.error(
+                name,
+                &path(&["spec", "endpoint"]),
+                format!("endpoint {url:?} must start with http:// or https://"),
+            );
+        }
+    }
+    if wire.provider != Provider::Aws && endpoint.is_none() {
+        r.error(
+            name,
+            &path(&["spec", "provider"]),
+            format!("provider {:?} needs an endpoint", wire.provider),
+        );
+    }
+    if let Some(costs) = &wire.costs {
+        if costs != "aws-us-east-1" {
+            r.error(
+                name,
+                &path(&["spec", "costs"]),
+                format!("unknown price table {costs:?}: the built-in table is \"aws-us-east-1\""),
+            );
+        }
+    }
+    Some(Storage {
+        name: name.to_string(),
+        provider: wire.provider,
+        endpoint,
+        region: region.unwrap_or_else(|| "us-east-1".into()),
+        path_style: wire.path_style.unwrap_or(wire.provider != Provider::Aws),
+        requests_per_second: wire.requests_per_second.unwrap_or(3000),
+    })
+}
+
+fn policy(
+    r: &mut Reporter,
+    src: &SourceDoc,
+    storages: &BTreeMap<String, Storage>,
+) -> Option<Policy> {
+    let name = src.doc.metadata.name.as_str();
+    let wire: PolicySpecWire = r.parse(name, &[key("spec")], src.doc.spec.clone())?;
+    let errors_before = r.diagnostics.len();
+    let schedule = wire.schedule.as_deref().and_then(|s| {
+        parse_cron(s)
+            .map_err(|m| r.error(name, &path(&["spec", "schedule"]), m))
+            .ok()
+    });
+    let timezone = match wire
+        .timezone
+        .as_deref()
+        .unwrap_or("Etc/UTC")
+        .parse::<chrono_tz::Tz>()
+    {
+        Ok(tz) => tz,
+        Err(_) => {
+            let msg = format!(
+                "unknown timezone {:?}: expected an IANA name such as Europe/Paris",
+                wire.timezone.unwrap_or_default()
+            );
+            r.error(name, &path(&["spec", "timezone"]), msg);
+            chrono_tz::UTC
+        }
+    };
+    if !storages.contains_key(&wire.target.storage) {
+        let known: Vec<&str> = storages.keys().map(String::as_str).collect();
+        let msg = format!(
+            "unknown storage {:?} (defined: {})",
+            wire.target.storage,
+            known.join(", ")
+        );
+        r.error(name, &path(&["spec", "target", "storage"]), msg);
+    }
+    if wire.target.bucket.is_empty() {
+        r.error(
+            name,
+            &path(&["spec", "target", "bucket"]),
+            "bucket must not be empty",
+        );
+    }
+    let _ = wire.source;
+    let age = age_source(r, name, wire.age);
+    let rules = rules(r, name, wire.rules);
+    let limits = limits(r, name, wire.limits.unwrap_or_default());
+    if r.diagnostics[errors_before..]
+        .iter()
+        .any(|d| d.severity == super::Severity::Error)
+    {
+        return None;
+    }
+    Some(Policy {
+        name: name.to_string(),
+        labels: src.doc.metadata.labels.clone(),
+        file: src.file.clone(),
+        sha256: src.file_sha256.clone(),
+        schedule,
+        timezone,
+        target: Target {
+            storage: wire.target.storage,
+            bucket: wire.target.bucket,
+            prefix: wire.target.prefix.unwrap_or_default(),
+        },
+        age: age?,
+        rules: rules?,
+        limits,
+    })
+}
+
+fn age_source(r: &mut Reporter, name: &str, wire: Option<AgeSourceWire>) -> Option<AgeSource> {
+    let Some(wire) = wire else {
+        return Some(AgeSource::LastModified);
+    };
+    match (wire.from.as_str(), wire.pattern) {
+        ("last-modified", None) => Some(AgeSource::LastModified),
+        ("key-date", Some(pattern)) => KeyDatePattern::new(&pattern)
+            .map(AgeSource::KeyDate)
+            .map_err(|m| r.error(name, &path(&["spec", "age", "pattern"]), m))
+            .ok(),
+        ("key-date", None) => {
+            r.error(
+                name,
+                &path(&["spec", "age"]),
+                "age.from: key-date needs a pattern, e.g. \"logs/{yyyy}/{mm}/{dd}/\"",
+            );
+            None
+        }
+        ("last-modified", Some(_)) => {
+            r.error(
+                name,
+                &path(&["spec", "age", "pattern"]),
+                "pattern is only used with from: key-date",
+            );
+            None
+        }
+        (other, _) => {
+            r.error(
+                name,
+                &path(&["spec", "age", "from"]),
+                format!("unknown age source {other:?}: expected last-modified or key-date"),
+            );
+            None
+        }
+    }
+}
+
+fn rules(r: &mut Reporter, policy: &str, wires: Vec<RuleWire>) -> Option<Vec<Rule>> {
+    if wires.is_empty() {
+        r.error(
+            policy,
+            &path(&["spec", "rules"]),
+            "a policy needs at least one rule",
+        );
+        return None;
+    }
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for (i, wire) in wires.into_iter().enumerate() {
+        let base = vec![key("spec"), key("rules"), Seg::Index(i)];
+        let scope = format!("{policy}/{}", wire.name);
+        if !valid_name(&wire.name) {
+            let msg = format!(
+                "rule name {:?} must be 1-63 characters of a-z, 0-9 and '-'",
+                wire.name
+            );
+            r.error(&scope, &[base.clone(), vec![key("name")]].concat(), msg);
+        }
+        if !seen.insert(wire.name.clone()) {
+            r.error(
+                &scope,
+                &[base.clone(), vec![key("name")]].concat(),
+                format!("duplicate rule name {:?}", wire.name),
+            );
+        }
+        let when = matchers(r, &scope, &base, wire.when);
+        let then = action(
+            r,
+            &scope,
+            &[base.clone(), vec![key("then")]].concat(),
+            wire.then,
+        );
+        if let (Some(when), Some(then)) = (when, then) {
+            out.push(Rule {
+                name: wire.name,
+                when,
+                then,
+            });
+        }
+    }
+    Some(out)
+}
+
+fn matchers(r: &mut Reporter, scope: &str, base: &[Seg], wire: WhenWire) -> Option<Vec<Matcher>> {
+    let mut out = Vec::new();
+    if let Some(prefix) = wire.key.and_then(|k| k.prefix) {
+        out.push(Matcher::KeyPrefix(prefix));
+    }
+    if let Some(older) = wire.age.and_then(|a| a.older_than) {
+        let at = [base, &path(&["when", "age", "olderThan"])].concat();
+        match parse_duration(&older) {
+            Ok(d) => out.push(Matcher::OlderThan(d)),
+            Err(msg) => {
+                r.error(scope, &at, msg);
+                return None;
+            }
+        }
+    }
+    Some(out)
+}
+
+fn action(r: &mut Reporter, scope: &str, at: &[Seg], value: serde_yaml::Value) -> Option<Action> {
+    if let Some(word) = value.as_str() {
+        return match word {
+            "keep" => Some(Action::Keep),
+            "delete" => Some(Action::Delete { permanent: false }),
+            other => {
+                r.error(scope, at, format!("unknown action {other:?}: expected keep or delete, or a map such as {{ delete: {{ permanent: true }} }}"));
+                None
+            }
+        };
+    }
+    // The map form names the action by its single key: `{ delete: { permanent: true } }`.
+    let single = value
+        .as_mapping()
+        .filter(|m| m.len() == 1)
+        .and_then(|m| m.iter().next());
+    let Some((serde_yaml::Value::String(kind), body)) = single else {
+        r.error(
+            scope,
+            at,
+            "an action is a word (keep, delete) or a map with exactly one key naming the action",
+        );
+        return None;
+    };
+    let body_at = [at, &[key(kind)]].concat();
+    let body = match body {
+        serde_yaml::Value::Null => serde_yaml::Value::Mapping(Default::default()),
+        other => other.clone(),
+    };
+    match kind.as_str() {
+        "keep" => r
+            .parse::<EmptyWire>(scope, &body_at, body)
+            .map(|_| Action::Keep),
+        "delete" => r
+            .parse::<DeleteWire>(scope, &body_at, body)
+            .map(|d| Action::Delete {
+                permanent: d.permanent,
+            }),
+        other => {
+            r.error_at_key(
+                scope,
+                &body_at,
+                format!("unknown action {other:?}: expected keep or delete"),
+            );
+            None
+        }
+    }
+}
+
+fn limits(r: &mut Reporter, name: &str, wire: LimitsWire) -> Limits {
+    let max_bytes = wire.max_bytes.and_then(|s| {
+        parse_size(&s)
+            .map_err(|m| r.error(name, &path(&["spec", "limits", "maxBytes"]), m))
+            .ok()
+    });
+    if let Some(p) = wire.max_percent {
+        if !(0.0..=100.0).contains(&p) {
+            r.error(
+                name,
+                &path(&["spec", "limits", "maxPercent"]),
+                format!("maxPercent must be between 0 and 100, found {p}"),
+            );
+        }
+    }
+    Limits {
+        max_objects: wire.max_objects,
+        max_bytes,
+        max_percent: wire.max_percent,
+    }
+}

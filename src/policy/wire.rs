@@ -1,0 +1,133 @@
+//! The policy files as written: serde structs that mirror the YAML and reject unknown fields.
+//! Nothing here is validated beyond shape and types; `validate` turns these into the model.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Every document: `apiVersion`, `kind`, `metadata`, `spec` (parsed per kind later).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DocumentWire {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: MetadataWire,
+    pub spec: serde_yaml::Value,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetadataWire {
+    pub name: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Free-form notes for people and tools; shelflife gives them no meaning.
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct StorageSpecWire {
+    pub provider: ProviderWire,
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub path_style: Option<bool>,
+    pub requests_per_second: Option<u32>,
+    /// The name of a built-in price table (cost modelling is a later addition).
+    pub costs: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderWire {
+    Aws,
+    B2,
+    Minio,
+    R2,
+    Gcs,
+    Ceph,
+    Garage,
+    Generic,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PolicySpecWire {
+    pub schedule: Option<String>,
+    pub timezone: Option<String>,
+    pub target: TargetWire,
+    pub source: Option<SourceWire>,
+    pub age: Option<AgeSourceWire>,
+    pub rules: Vec<RuleWire>,
+    pub limits: Option<LimitsWire>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetWire {
+    pub storage: String,
+    pub bucket: String,
+    pub prefix: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceWire {
+    List,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgeSourceWire {
+    pub from: String,
+    pub pattern: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleWire {
+    pub name: String,
+    #[serde(default)]
+    pub when: WhenWire,
+    /// `keep`, `delete`, or `{ delete: {...} }`: read by `validate`, which knows its path.
+    pub then: serde_yaml::Value,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhenWire {
+    pub key: Option<KeyMatchWire>,
+    pub age: Option<AgeMatchWire>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyMatchWire {
+    pub prefix: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AgeMatchWire {
+    pub older_than: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyWire {}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteWire {
+    #[serde(default)]
+    pub permanent: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LimitsWire {
+    pub max_objects: Option<u64>,
+    pub max_bytes: Option<String>,
+    pub max_percent: Option<f64>,
+}
