@@ -3,4 +3,13 @@
 //! The pipeline is `policy` (validated model) → `inventory` (scan into PostgreSQL) → `plan`
 //! (decide per object version) → `execute` (act on storage) → `audit` (hash-chained trail).
 
+pub mod audit;
+pub mod cli;
+pub mod db;
+pub mod demo;
+pub mod execute;
+pub mod inventory;
+pub mod plan;
 pub mod policy;
+pub mod storage;
+pub mod telemetry;

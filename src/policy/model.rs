@@ -36,6 +36,8 @@ pub struct Storage {
     pub path_style: bool,
     /// Per-prefix write budget.
     pub requests_per_second: u32,
+    /// Attempts per request (the first included) before an error is reported.
+    pub max_attempts: u32,
 }
 
 /// One lifecycle policy: a target and an ordered list of rules.

@@ -154,9 +154,11 @@ pub fn expand_env(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result
         match (lookup(name).filter(|v| !v.is_empty()), default) {
             (Some(value), _) => out.push_str(&value),
             (None, Some(default)) => out.push_str(default),
-            (None, None) => return Err(format!(
+            (None, None) => {
+                return Err(format!(
                 "environment variable {name} is not set (write ${{{name}:-default}} to allow that)"
-            )),
+            ))
+            }
         }
         rest = &after[end + 1..];
     }

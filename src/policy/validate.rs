@@ -129,8 +129,17 @@ fn storage(
             );
         }
     }
+    let max_attempts = wire.retry.and_then(|r| r.max_attempts).unwrap_or(8);
+    if !(1..=50).contains(&max_attempts) {
+        r.error(
+            name,
+            &path(&["spec", "retry", "maxAttempts"]),
+            format!("maxAttempts must be between 1 and 50, found {max_attempts}"),
+        );
+    }
     Some(Storage {
         name: name.to_string(),
+        max_attempts,
         provider: wire.provider,
         endpoint,
         region: region.unwrap_or_else(|| "us-east-1".into()),

@@ -36,6 +36,14 @@ pub struct StorageSpecWire {
     pub requests_per_second: Option<u32>,
     /// The name of a built-in price table (cost modelling is a later addition).
     pub costs: Option<String>,
+    pub retry: Option<RetryWire>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RetryWire {
+    /// Attempts per request, the first included.
+    pub max_attempts: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

@@ -1,0 +1,95 @@
+//! What every command needs: the policy set, the database, storage clients.
+
+use super::exit::{Exit, UsageError};
+use crate::policy::{self, Policy, PolicySet};
+use crate::storage::s3::S3Store;
+use crate::storage::RetryConfig;
+use anyhow::{Context, Result};
+use sqlx::PgPool;
+use std::path::PathBuf;
+
+pub struct App {
+    database_url: Option<String>,
+    pub policies: PathBuf,
+}
+
+impl App {
+    pub fn new(database_url: Option<String>, policies: PathBuf) -> Self {
+        App {
+            database_url,
+            policies,
+        }
+    }
+
+    /// Loads and validates the policy directory; warnings are logged.
+    pub fn load_policies(&self) -> Result<PolicySet> {
+        let loaded = policy::load(std::slice::from_ref(&self.policies))
+            .with_context(|| format!("invalid policies in {}", self.policies.display()))?;
+        for warning in &loaded.warnings {
+            tracing::warn!("{warning}");
+        }
+        Ok(loaded.set)
+    }
+
+    /// Connects to the database and applies pending migrations.
+    pub async fn pool(&self) -> Result<PgPool> {
+        let url = self.database_url.as_deref().ok_or_else(|| {
+            UsageError("no database: set DATABASE_URL or pass --database-url".into())
+        })?;
+        Ok(crate::db::connect_and_migrate(url).await?)
+    }
+
+    /// A client for the Storage document `name`.
+    pub async fn store(&self, set: &PolicySet, name: &str) -> Result<S3Store> {
+        let storage = set.storages.get(name).ok_or_else(|| {
+            UsageError(format!(
+                "no Storage named {name:?} in {}",
+                self.policies.display()
+            ))
+        })?;
+        let retry = RetryConfig {
+            max_attempts: storage.max_attempts,
+            ..RetryConfig::default()
+        };
+        Ok(S3Store::connect(storage, &retry).await)
+    }
+
+    pub async fn seed_demo(&self, storage: &str) -> Result<Exit> {
+        let set = self.load_policies()?;
+        let store = self.store(&set, storage).await?;
+        let counts = crate::demo::seed(&store).await?;
+        for (bucket, objects) in counts {
+            println!("seeded s3://{bucket}: {objects} object versions");
+        }
+        Ok(Exit::Ok)
+    }
+}
+
+/// The policies named with `--policy`, or all of them; an unknown name is a usage error.
+pub fn select<'a>(set: &'a PolicySet, names: &[String]) -> Result<Vec<&'a Policy>> {
+    if names.is_empty() {
+        return Ok(set.policies.iter().collect());
+    }
+    names
+        .iter()
+        .map(|name| {
+            set.policy(name).ok_or_else(|| {
+                let known: Vec<&str> = set.policies.iter().map(|p| p.name.as_str()).collect();
+                UsageError(format!(
+                    "no policy named {name:?} (known: {})",
+                    known.join(", ")
+                ))
+                .into()
+            })
+        })
+        .collect()
+}
+
+/// Identifies this process in claims and the audit trail: `host:pid`.
+pub fn worker_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown-host".into());
+    format!("{host}:{}", std::process::id())
+}

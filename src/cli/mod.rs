@@ -1,0 +1,153 @@
+//! The command line: argument parsing, dispatch, and the exit code contract.
+
+mod apply;
+mod context;
+mod exit;
+mod output;
+mod plan;
+mod scan;
+mod validate;
+
+pub use exit::{code_for, Exit, UsageError};
+
+use crate::telemetry::{self, LogFormat};
+use clap::{Parser, Subcommand};
+use context::App;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "shelflife",
+    version,
+    about = "Lifecycle policies for S3-compatible object storage: validate, scan, plan, apply, audit"
+)]
+pub struct Cli {
+    /// PostgreSQL URL of the inventory, plans and audit trail.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    database_url: Option<String>,
+    /// Policy file or directory (directories are read recursively).
+    #[arg(
+        long,
+        env = "SHELFLIFE_POLICIES",
+        default_value = "policies",
+        global = true
+    )]
+    policies: PathBuf,
+    /// Log line format (logs go to stderr).
+    #[arg(
+        long,
+        env = "SHELFLIFE_LOG_FORMAT",
+        value_enum,
+        default_value = "pretty",
+        global = true
+    )]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Lint policy files; no network. Exit 0 when valid (warnings allowed), 2 when not.
+    Validate {
+        /// Files or directories (default: --policies).
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Database administration.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+    /// Refresh the inventories of the policies' targets.
+    Scan {
+        /// Only this policy (repeatable; default: all).
+        #[arg(long = "policy", value_name = "NAME")]
+        policy: Vec<String>,
+    },
+    /// Decide what each policy would do, save the plan, and show it. Changes nothing.
+    Plan(plan::PlanArgs),
+    /// Execute saved plans.
+    Apply(apply::ApplyArgs),
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Demo data for the quickstart.
+    #[command(hide = true)]
+    Demo {
+        #[command(subcommand)]
+        command: DemoCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DbCommand {
+    /// Apply the schema migrations (other commands also do it).
+    Migrate,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain; exit 2 when it is broken.
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
+enum DemoCommand {
+    /// Create ML-platform-shaped buckets and objects on a Storage's endpoint.
+    Seed {
+        /// The Storage document whose endpoint receives the data.
+        #[arg(long, default_value = "local")]
+        storage: String,
+    },
+}
+
+/// Parses the arguments, runs the command and returns the process exit code.
+pub async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    let app = App::new(cli.database_url, cli.policies);
+    let result = match cli.command {
+        Command::Validate { paths, format } => validate::run(&app, paths, format),
+        Command::Db {
+            command: DbCommand::Migrate,
+        } => app.pool().await.map(|_| {
+            println!("database schema is up to date");
+            Exit::Ok
+        }),
+        Command::Scan { policy } => scan::run(&app, &policy).await,
+        Command::Plan(args) => plan::run(&app, args).await,
+        Command::Apply(args) => apply::run(&app, args).await,
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => apply::verify(&app).await,
+        Command::Demo {
+            command: DemoCommand::Seed { storage },
+        } => app.seed_demo(&storage).await,
+    };
+    match result {
+        Ok(exit) => std::process::ExitCode::from(exit as u8),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::from(code_for(&err) as u8)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

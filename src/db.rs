@@ -1,0 +1,34 @@
+//! The PostgreSQL connection and the embedded migrations.
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The schema in `migrations/`, embedded in the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Failures to reach or prepare the database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(#[source] sqlx::Error),
+    #[error("cannot connect to the database: {0}")]
+    Unreachable(#[source] sqlx::Error),
+    #[error("cannot apply migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Connects to `url` and brings the schema up to date.
+pub async fn connect_and_migrate(url: &str) -> Result<PgPool, DbError> {
+    let options = PgConnectOptions::from_str(url).map_err(DbError::InvalidUrl)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(15))
+        .connect_with(options)
+        .await
+        .map_err(DbError::Unreachable)?;
+    MIGRATOR.run(&pool).await?;
+    Ok(pool)
+}

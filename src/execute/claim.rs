@@ -1,0 +1,121 @@
+//! Plan items as a PostgreSQL work queue: claim, release, finish.
+
+use super::{ApplyOptions, ItemResult};
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Postgres, Transaction};
+use std::collections::HashSet;
+
+/// A claimed plan item.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Item {
+    pub id: i64,
+    pub rule: String,
+    pub action: String,
+    pub params: sqlx::types::Json<serde_json::Value>,
+    pub key: String,
+    pub version_id: Option<String>,
+    pub is_latest: bool,
+    pub size: i64,
+    pub etag: Option<String>,
+    pub last_modified: DateTime<Utc>,
+    pub storage_class: Option<String>,
+    /// Claims so far, this one included: more than one means an earlier worker may have acted.
+    pub attempts: i32,
+}
+
+impl Item {
+    /// The version as the plan saw it, for the audit trail.
+    pub fn state_before(&self, as_of: DateTime<Utc>) -> serde_json::Value {
+        serde_json::json!({
+            "version_id": self.version_id,
+            "is_latest": self.is_latest,
+            "etag": self.etag,
+            "last_modified": crate::audit::format_time(self.last_modified),
+            "storage_class": self.storage_class,
+            "plan_clock": crate::audit::format_time(as_of),
+        })
+    }
+
+    pub fn param_bool(&self, name: &str) -> bool {
+        self.params
+            .get(name)
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false)
+    }
+}
+
+/// Claims up to `batch_size` open items: pending ones, and claimed ones whose claim expired.
+pub async fn claim(
+    pool: &PgPool,
+    plan_id: i64,
+    opts: &ApplyOptions,
+) -> Result<Vec<Item>, sqlx::Error> {
+    let mut items: Vec<Item> = sqlx::query_as(
+        "UPDATE plan_items SET state = 'claimed', claimed_by = $2, \
+             claimed_until = now() + make_interval(secs => $3), attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM plan_items \
+                      WHERE plan_id = $1 AND (state = 'pending' OR (state = 'claimed' AND claimed_until < now())) \
+                      ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED) \
+         RETURNING id, rule, action, params, key, version_id, is_latest, size, etag, last_modified, \
+                   storage_class, attempts",
+    )
+    .bind(plan_id)
+    .bind(&opts.worker)
+    .bind(opts.claim_ttl.num_seconds() as f64)
+    .bind(opts.batch_size.clamp(1, 1000))
+    .fetch_all(pool)
+    .await?;
+    items.sort_by_key(|i| i.id);
+    Ok(items)
+}
+
+/// Gives claimed items back (storage unavailable): they stay pending for the next run.
+pub async fn release(pool: &PgPool, items: &[Item], worker: &str) -> Result<(), sqlx::Error> {
+    let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+    sqlx::query(
+        "UPDATE plan_items SET state = 'pending', claimed_by = NULL, claimed_until = NULL \
+         WHERE id = ANY($1) AND state = 'claimed' AND claimed_by = $2",
+    )
+    .bind(&ids)
+    .bind(worker)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Sets the final states of items this worker still holds; returns the ids it set.
+pub async fn finish(
+    tx: &mut Transaction<'_, Postgres>,
+    items: &[Item],
+    results: &[ItemResult],
+    worker: &str,
+) -> Result<HashSet<i64>, sqlx::Error> {
+    let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+    let states: Vec<&str> = results.iter().map(|r| r.outcome.as_str()).collect();
+    let reasons: Vec<Option<String>> = results.iter().map(|r| r.reason.clone()).collect();
+    let done: Vec<i64> = sqlx::query_scalar(
+        "UPDATE plan_items p SET state = u.state, reason = u.reason, finished_at = now(), claimed_until = NULL \
+         FROM UNNEST($1::int8[], $2::text[], $3::text[]) AS u(id, state, reason) \
+         WHERE p.id = u.id AND p.state = 'claimed' AND p.claimed_by = $4 \
+         RETURNING p.id",
+    )
+    .bind(&ids)
+    .bind(&states)
+    .bind(&reasons)
+    .bind(worker)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(done.into_iter().collect())
+}
+
+/// Marks the plan applied once no item is open.
+pub async fn close_if_finished(pool: &PgPool, plan_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE plans SET state = 'applied' WHERE id = $1 AND state = 'planned' AND NOT EXISTS \
+         (SELECT 1 FROM plan_items WHERE plan_id = $1 AND state IN ('pending', 'claimed'))",
+    )
+    .bind(plan_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! Writing plan items in batches of up to 1000 rows per statement.
+
+use crate::inventory::InventoryRow;
+use crate::policy::{Action, Rule};
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, Postgres, Transaction};
+
+const BATCH: usize = 1000;
+
+/// Plan items waiting to be inserted, column by column (for `UNNEST`).
+pub struct ItemBatch {
+    plan_id: i64,
+    rule: Vec<String>,
+    action: Vec<String>,
+    params: Vec<serde_json::Value>,
+    key: Vec<String>,
+    version_id: Vec<Option<String>>,
+    is_latest: Vec<bool>,
+    size: Vec<i64>,
+    etag: Vec<Option<String>>,
+    last_modified: Vec<DateTime<Utc>>,
+    storage_class: Vec<Option<String>>,
+}
+
+impl ItemBatch {
+    pub fn new(plan_id: i64) -> Self {
+        ItemBatch {
+            plan_id,
+            rule: Vec::new(),
+            action: Vec::new(),
+            params: Vec::new(),
+            key: Vec::new(),
+            version_id: Vec::new(),
+            is_latest: Vec::new(),
+            size: Vec::new(),
+            etag: Vec::new(),
+            last_modified: Vec::new(),
+            storage_class: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, rule: &Rule, row: &InventoryRow) {
+        self.rule.push(rule.name.clone());
+        self.action.push(rule.then.kind().to_string());
+        self.params.push(params(&rule.then));
+        self.key.push(row.key.clone());
+        self.version_id.push(row.version_id.clone());
+        self.is_latest.push(row.is_latest);
+        self.size.push(row.size);
+        self.etag.push(row.etag.clone());
+        self.last_modified.push(row.last_modified);
+        self.storage_class.push(row.storage_class.clone());
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.key.len() >= BATCH
+    }
+
+    pub async fn flush(&mut self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+        if self.key.is_empty() {
+            return Ok(());
+        }
+        let conn: &mut PgConnection = tx;
+        sqlx::query(
+            "INSERT INTO plan_items (plan_id, rule, action, params, key, version_id, is_latest, size, etag, \
+             last_modified, storage_class) \
+             SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::jsonb[], $5::text[], $6::text[], $7::bool[], \
+             $8::int8[], $9::text[], $10::timestamptz[], $11::text[])",
+        )
+        .bind(self.plan_id)
+        .bind(&self.rule)
+        .bind(&self.action)
+        .bind(&self.params)
+        .bind(&self.key)
+        .bind(&self.version_id)
+        .bind(&self.is_latest)
+        .bind(&self.size)
+        .bind(&self.etag)
+        .bind(&self.last_modified)
+        .bind(&self.storage_class)
+        .execute(conn)
+        .await?;
+        *self = ItemBatch::new(self.plan_id);
+        Ok(())
+    }
+}
+
+/// The action's parameters as the executor reads them.
+fn params(action: &Action) -> serde_json::Value {
+    match action {
+        Action::Keep => serde_json::json!({}),
+        Action::Delete { permanent } => serde_json::json!({ "permanent": permanent }),
+    }
+}

@@ -1,0 +1,147 @@
+//! Planning: evaluate a policy over its target's latest snapshot, persist the plan and its items,
+//! and check the safety limits. Nothing on storage is touched.
+
+pub mod evaluate;
+mod items;
+mod summary;
+
+pub use evaluate::{decide, Decision};
+pub use summary::{check_limits, ActionLine, PlanState, PlanSummary};
+
+use crate::inventory::{self, InventoryRow, ScanTarget};
+use crate::policy::{Action, AgeSource, Policy};
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use sqlx::PgPool;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("policy {policy}: no complete inventory of s3://{bucket}/{prefix} on {storage}; run `shelflife scan` first")]
+    NoSnapshot {
+        policy: String,
+        storage: String,
+        bucket: String,
+        prefix: String,
+    },
+    #[error("plan {0} does not exist")]
+    NotFound(i64),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// The scan target of a policy.
+pub fn target_of(policy: &Policy) -> ScanTarget {
+    ScanTarget {
+        storage: policy.target.storage.clone(),
+        bucket: policy.target.bucket.clone(),
+        prefix: policy.target.prefix.clone(),
+    }
+}
+
+/// Plans `policy` over the latest snapshot of its target as of `as_of`, and saves the plan.
+pub async fn create(
+    pool: &PgPool,
+    policy: &Policy,
+    as_of: DateTime<Utc>,
+) -> Result<PlanSummary, PlanError> {
+    let target = target_of(policy);
+    let (scan_id, population) = inventory::latest_snapshot(pool, &target)
+        .await?
+        .ok_or_else(|| PlanError::NoSnapshot {
+            policy: policy.name.clone(),
+            storage: target.storage.clone(),
+            bucket: target.bucket.clone(),
+            prefix: target.prefix.clone(),
+        })?;
+    let mut summary = PlanSummary::new(policy, &target, scan_id, population, as_of);
+    let mut tx = pool.begin().await?;
+    summary.plan_id = sqlx::query_scalar(
+        "INSERT INTO plans (as_of, policy, policy_sha256, storage, bucket, scan_id, state, summary) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'planned', '{}') RETURNING id",
+    )
+    .bind(as_of)
+    .bind(&policy.name)
+    .bind(&policy.sha256)
+    .bind(&target.storage)
+    .bind(&target.bucket)
+    .bind(scan_id)
+    .fetch_one(&mut *tx)
+    .await?;
+
+    let mut batch = items::ItemBatch::new(summary.plan_id);
+    let mut rows = sqlx::query_as::<_, InventoryRow>(
+        "SELECT key, version_id, is_latest, is_delete_marker, size, etag, last_modified, storage_class \
+         FROM inventory WHERE scan_id = $1 ORDER BY key, last_modified DESC",
+    )
+    .bind(scan_id)
+    .fetch(pool);
+    let undated_possible = matches!(policy.age, AgeSource::KeyDate(_));
+    while let Some(row) = rows.try_next().await? {
+        let decision = decide(policy, &row, as_of);
+        if undated_possible
+            && decision != Decision::NotApplicable
+            && evaluate::Facts::new(policy, &row, as_of).age.is_none()
+        {
+            summary.undated += 1;
+        }
+        let Decision::Rule(index) = decision else {
+            continue;
+        };
+        let rule = &policy.rules[index];
+        summary.record(rule, &row);
+        if rule.then != Action::Keep {
+            batch.push(rule, &row);
+            if batch.is_full() {
+                batch.flush(&mut tx).await?;
+            }
+        }
+    }
+    drop(rows);
+    batch.flush(&mut tx).await?;
+
+    summary.refusal = check_limits(
+        &policy.limits,
+        summary.changes(),
+        summary.change_bytes(),
+        population,
+    );
+    summary.state = if summary.refusal.is_some() {
+        PlanState::Refused
+    } else {
+        PlanState::Planned
+    };
+    sqlx::query("UPDATE plans SET state = $2, refusal = $3, summary = $4 WHERE id = $1")
+        .bind(summary.plan_id)
+        .bind(summary.state.as_str())
+        .bind(&summary.refusal)
+        .bind(sqlx::types::Json(&summary))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(summary)
+}
+
+/// A saved plan's summary.
+pub async fn load(pool: &PgPool, plan_id: i64) -> Result<PlanSummary, PlanError> {
+    let row: Option<(sqlx::types::Json<PlanSummary>, String)> =
+        sqlx::query_as("SELECT summary, state FROM plans WHERE id = $1")
+            .bind(plan_id)
+            .fetch_optional(pool)
+            .await?;
+    let (sqlx::types::Json(mut summary), state) = row.ok_or(PlanError::NotFound(plan_id))?;
+    summary.state = PlanState::parse(&state);
+    Ok(summary)
+}
+
+/// The newest plan of `policy`, if any.
+pub async fn latest_for(pool: &PgPool, policy: &str) -> Result<Option<PlanSummary>, PlanError> {
+    let id: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM plans WHERE policy = $1 ORDER BY id DESC LIMIT 1")
+            .bind(policy)
+            .fetch_optional(pool)
+            .await?;
+    match id {
+        Some(id) => Ok(Some(load(pool, id).await?)),
+        None => Ok(None),
+    }
+}

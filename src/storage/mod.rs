@@ -1,0 +1,174 @@
+//! The project's own narrow storage interface. Everything above this module speaks these types;
+//! only `storage::s3` knows aws-sdk-s3.
+
+mod error;
+pub mod s3;
+
+pub use error::{ErrorKind, StorageError};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// One version of one key, as a listing reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectVersion {
+    pub key: String,
+    /// `None` from stores without versions; `Some("null")` for the null version of S3.
+    pub version_id: Option<String>,
+    pub is_latest: bool,
+    pub is_delete_marker: bool,
+    pub size: i64,
+    pub etag: Option<String>,
+    pub last_modified: DateTime<Utc>,
+    pub storage_class: Option<String>,
+}
+
+/// Object Lock retention modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LockMode {
+    Governance,
+    Compliance,
+}
+
+/// Object Lock retention of one version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub mode: LockMode,
+    pub retain_until: DateTime<Utc>,
+}
+
+/// What a HEAD request tells about one version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectHead {
+    pub size: i64,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+    pub last_modified: Option<DateTime<Utc>>,
+    pub storage_class: Option<String>,
+    pub retention: Option<Retention>,
+    pub legal_hold: bool,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A version to delete: without `version_id` the current version is deleted (which leaves a
+/// delete marker on versioned buckets); with it, exactly that version is removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteTarget {
+    pub key: String,
+    pub version_id: Option<String>,
+}
+
+/// A successful deletion of one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deleted {
+    /// The version id of the delete marker created, when one was.
+    pub delete_marker_version_id: Option<String>,
+}
+
+/// A server-side copy, e.g. to change storage class or to archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyRequest {
+    pub source_bucket: String,
+    pub source_key: String,
+    pub source_version_id: Option<String>,
+    pub dest_bucket: String,
+    pub dest_key: String,
+    pub storage_class: Option<String>,
+}
+
+/// The new version a copy created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied {
+    pub version_id: Option<String>,
+    pub etag: Option<String>,
+}
+
+pub type Tags = BTreeMap<String, String>;
+
+/// How requests are retried: attempts and backoff bounds, applied by every adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryConfig {
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Time allowed for one attempt before it counts as failed.
+    pub attempt_timeout: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            max_attempts: 8,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(20),
+            attempt_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A page of at most ~1000 versions, in listing order.
+pub type VersionPage = Vec<ObjectVersion>;
+
+/// The operations shelflife needs from an object store, and no more.
+#[async_trait]
+pub trait ObjectStore: Send + Sync + std::fmt::Debug {
+    /// Every version (current, noncurrent, delete markers) under `prefix`, page by page.
+    fn list_versions<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+    ) -> BoxStream<'a, Result<VersionPage, StorageError>>;
+
+    async fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<ObjectHead, StorageError>;
+
+    /// Deletes up to 1000 targets in one request. The outer error fails the whole batch; the
+    /// inner results are per target, in the order given.
+    async fn delete_batch(
+        &self,
+        bucket: &str,
+        targets: &[DeleteTarget],
+    ) -> Result<Vec<Result<Deleted, StorageError>>, StorageError>;
+
+    async fn copy(&self, request: &CopyRequest) -> Result<Copied, StorageError>;
+
+    async fn put_retention(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        retention: &Retention,
+    ) -> Result<(), StorageError>;
+
+    async fn put_legal_hold(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        on: bool,
+    ) -> Result<(), StorageError>;
+
+    async fn get_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Tags, StorageError>;
+
+    async fn put_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        tags: &Tags,
+    ) -> Result<(), StorageError>;
+}

@@ -1,0 +1,282 @@
+//! The `ObjectStore` operations over aws-sdk-s3.
+
+use super::list::timestamp;
+use super::{classify, map_err, send_with_md5, url, S3Store};
+use crate::storage::*;
+use async_trait::async_trait;
+use aws_sdk_s3::types::{
+    Delete, ObjectIdentifier, ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockMode,
+    ObjectLockRetention, ObjectLockRetentionMode, StorageClass, Tag, Tagging,
+};
+use futures::stream::BoxStream;
+use std::collections::HashMap;
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    fn list_versions<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+    ) -> BoxStream<'a, Result<VersionPage, StorageError>> {
+        self.stream_versions(bucket, prefix)
+    }
+
+    async fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<ObjectHead, StorageError> {
+        let out = self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| map_err(format!("HeadObject {}", url(bucket, key)), e))?;
+        let retention = match (out.object_lock_mode(), out.object_lock_retain_until_date()) {
+            (Some(mode), Some(until)) => Some(Retention {
+                mode: match mode {
+                    ObjectLockMode::Compliance => LockMode::Compliance,
+                    _ => LockMode::Governance,
+                },
+                retain_until: timestamp(Some(until)),
+            }),
+            _ => None,
+        };
+        Ok(ObjectHead {
+            size: out.content_length().unwrap_or(0),
+            etag: out.e_tag().map(str::to_string),
+            version_id: out.version_id().map(str::to_string),
+            last_modified: out.last_modified().map(|t| timestamp(Some(t))),
+            storage_class: out.storage_class().map(|c| c.as_str().to_string()),
+            retention,
+            legal_hold: out.object_lock_legal_hold_status() == Some(&ObjectLockLegalHoldStatus::On),
+            metadata: out
+                .metadata()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+        })
+    }
+
+    async fn delete_batch(
+        &self,
+        bucket: &str,
+        targets: &[DeleteTarget],
+    ) -> Result<Vec<Result<Deleted, StorageError>>, StorageError> {
+        let operation = format!("DeleteObjects s3://{bucket}");
+        let objects = targets
+            .iter()
+            .map(|t| {
+                ObjectIdentifier::builder()
+                    .key(&t.key)
+                    .set_version_id(t.version_id.clone())
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StorageError::new(ErrorKind::Invalid, &operation, e.to_string()))?;
+        let delete = Delete::builder()
+            .set_objects(Some(objects))
+            .quiet(false)
+            .build()
+            .map_err(|e| StorageError::new(ErrorKind::Invalid, &operation, e.to_string()))?;
+        let request = self.client.delete_objects().bucket(bucket).delete(delete);
+        let out = send_with_md5!(self, request).map_err(|e| map_err(operation.clone(), e))?;
+
+        let position: HashMap<(&str, Option<&str>), usize> = targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| ((t.key.as_str(), t.version_id.as_deref()), i))
+            .collect();
+        let find = |key: Option<&str>, version: Option<&str>| {
+            let key = key.unwrap_or_default();
+            position
+                .get(&(key, version))
+                .or_else(|| position.get(&(key, None)))
+                .copied()
+        };
+        let mut results: Vec<Option<Result<Deleted, StorageError>>> = vec![None; targets.len()];
+        for d in out.deleted() {
+            if let Some(i) = find(d.key(), d.version_id()) {
+                results[i] = Some(Ok(Deleted {
+                    delete_marker_version_id: d.delete_marker_version_id().map(str::to_string),
+                }));
+            }
+        }
+        for e in out.errors() {
+            if let Some(i) = find(e.key(), e.version_id()) {
+                let kind = classify(None, e.code(), e.message());
+                let message = format!(
+                    "{}: {}",
+                    e.code().unwrap_or("Error"),
+                    e.message().unwrap_or_default()
+                );
+                results[i] = Some(Err(StorageError::new(
+                    kind,
+                    url(bucket, &targets[i].key),
+                    message,
+                )));
+            }
+        }
+        Ok(results
+            .into_iter()
+            .zip(targets)
+            .map(|(r, t)| {
+                r.unwrap_or_else(|| {
+                    Err(StorageError::new(
+                        ErrorKind::Other,
+                        url(bucket, &t.key),
+                        "missing from the DeleteObjects answer",
+                    ))
+                })
+            })
+            .collect())
+    }
+
+    async fn copy(&self, req: &CopyRequest) -> Result<Copied, StorageError> {
+        let mut source = format!("{}/{}", req.source_bucket, encode_key(&req.source_key));
+        if let Some(v) = &req.source_version_id {
+            source.push_str(&format!("?versionId={}", encode_key(v)));
+        }
+        let out = self
+            .client
+            .copy_object()
+            .bucket(&req.dest_bucket)
+            .key(&req.dest_key)
+            .copy_source(source)
+            .set_storage_class(req.storage_class.as_deref().map(StorageClass::from))
+            .send()
+            .await
+            .map_err(|e| {
+                map_err(
+                    format!("CopyObject {}", url(&req.dest_bucket, &req.dest_key)),
+                    e,
+                )
+            })?;
+        Ok(Copied {
+            version_id: out.version_id().map(str::to_string),
+            etag: out
+                .copy_object_result()
+                .and_then(|r| r.e_tag())
+                .map(str::to_string),
+        })
+    }
+
+    async fn put_retention(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        retention: &Retention,
+    ) -> Result<(), StorageError> {
+        let mode = match retention.mode {
+            LockMode::Compliance => ObjectLockRetentionMode::Compliance,
+            LockMode::Governance => ObjectLockRetentionMode::Governance,
+        };
+        let until = aws_smithy_types::DateTime::from_secs(retention.retain_until.timestamp());
+        let request = self
+            .client
+            .put_object_retention()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_string))
+            .retention(
+                ObjectLockRetention::builder()
+                    .mode(mode)
+                    .retain_until_date(until)
+                    .build(),
+            );
+        let result = send_with_md5!(self, request);
+        result.map_err(|e| map_err(format!("PutObjectRetention {}", url(bucket, key)), e))?;
+        Ok(())
+    }
+
+    async fn put_legal_hold(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        on: bool,
+    ) -> Result<(), StorageError> {
+        let status = if on {
+            ObjectLockLegalHoldStatus::On
+        } else {
+            ObjectLockLegalHoldStatus::Off
+        };
+        let request = self
+            .client
+            .put_object_legal_hold()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_string))
+            .legal_hold(ObjectLockLegalHold::builder().status(status).build());
+        let result = send_with_md5!(self, request);
+        result.map_err(|e| map_err(format!("PutObjectLegalHold {}", url(bucket, key)), e))?;
+        Ok(())
+    }
+
+    async fn get_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Tags, StorageError> {
+        let out = self
+            .client
+            .get_object_tagging()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| map_err(format!("GetObjectTagging {}", url(bucket, key)), e))?;
+        Ok(out
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect())
+    }
+
+    async fn put_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        tags: &Tags,
+    ) -> Result<(), StorageError> {
+        let operation = format!("PutObjectTagging {}", url(bucket, key));
+        let tag_set = tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StorageError::new(ErrorKind::Invalid, &operation, e.to_string()))?;
+        let tagging = Tagging::builder()
+            .set_tag_set(Some(tag_set))
+            .build()
+            .map_err(|e| StorageError::new(ErrorKind::Invalid, &operation, e.to_string()))?;
+        self.client
+            .put_object_tagging()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_string))
+            .tagging(tagging)
+            .send()
+            .await
+            .map_err(|e| map_err(operation.clone(), e))?;
+        Ok(())
+    }
+}
+
+/// Percent-encodes a key for `x-amz-copy-source`, keeping `/` as the separator.
+pub(super) fn encode_key(key: &str) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    const KEEP: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    utf8_percent_encode(key, KEEP).to_string()
+}
