@@ -65,9 +65,14 @@ pub fn render_plan(s: &PlanSummary) -> String {
         }
         _ => writeln!(out, "  limits:   ok"),
     };
+    let future = if s.as_of > chrono::Utc::now() {
+        " --allow-future-clock"
+    } else {
+        ""
+    };
     let _ = writeln!(
         out,
-        "Plan {}: {} objects ({}) to change. Apply with: shelflife apply --plan {} --yes",
+        "Plan {}: {} objects ({}) to change. Apply with: shelflife apply --plan {} --yes{future}",
         s.plan_id,
         s.changes(),
         bytes(s.change_bytes()),

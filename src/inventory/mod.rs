@@ -114,7 +114,7 @@ async fn copy_listing(
     scan_id: i64,
 ) -> Result<(i64, i64), ScanError> {
     let mut conn = pool.acquire().await?;
-    let mut sink = copy::InventoryCopy::start(&mut *conn, scan_id).await?;
+    let mut sink = copy::InventoryCopy::start(&mut conn, scan_id).await?;
     let mut pages = store.list_versions(&target.bucket, &target.prefix);
     let (mut versions, mut bytes) = (0i64, 0i64);
     let mut last_report = Instant::now();

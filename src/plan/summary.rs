@@ -180,7 +180,7 @@ mod tests {
             None,
             "limits are inclusive"
         );
-        let refusal = check_limits(&limits, 101, 1000, 400).unwrap();
+        let refusal = check_limits(&limits, 101, 1000, 1000).unwrap();
         assert_eq!(refusal, "maxObjects 100 exceeded by 1 (101 planned)");
         let refusal = check_limits(&limits, 50, 1001, 100).unwrap();
         assert!(
