@@ -32,6 +32,18 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The stored name; the table's CHECK constraint admits only these.
+    pub fn parse(text: &str) -> Option<Outcome> {
+        [
+            Outcome::Done,
+            Outcome::Skipped,
+            Outcome::Blocked,
+            Outcome::Failed,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == text)
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Outcome::Done => "done",
@@ -86,7 +98,31 @@ pub(crate) struct Canonical<'a> {
     pub state_after: &'a serde_json::Value,
 }
 
-impl Canonical<'_> {
+impl<'a> Canonical<'a> {
+    /// The canonical form of `event` as stored at `seq` and `at`.
+    pub fn new(seq: i64, at: DateTime<Utc>, e: &'a NewEvent) -> Self {
+        Canonical {
+            seq,
+            at: format_time(at),
+            run_id: e.run_id,
+            plan_id: e.plan_id,
+            item_id: e.item_id,
+            policy: &e.policy,
+            policy_sha256: &e.policy_sha256,
+            rule: &e.rule,
+            action: &e.action,
+            storage: &e.storage,
+            bucket: &e.bucket,
+            key: &e.key,
+            version_id: e.version_id.as_deref(),
+            size: e.size,
+            outcome: e.outcome.as_str(),
+            reason: e.reason.as_deref(),
+            state_before: &e.state_before,
+            state_after: &e.state_after,
+        }
+    }
+
     pub fn hash(&self, prev_hash: &str) -> String {
         let json = serde_json::to_string(self).expect("audit events serialise");
         let mut hasher = Sha256::new();
@@ -120,26 +156,7 @@ pub async fn append(conn: &mut PgConnection, events: &[NewEvent]) -> Result<(), 
     let at = Utc::now().trunc_subsecs(6);
     for e in events {
         seq += 1;
-        let canonical = Canonical {
-            seq,
-            at: format_time(at),
-            run_id: e.run_id,
-            plan_id: e.plan_id,
-            item_id: e.item_id,
-            policy: &e.policy,
-            policy_sha256: &e.policy_sha256,
-            rule: &e.rule,
-            action: &e.action,
-            storage: &e.storage,
-            bucket: &e.bucket,
-            key: &e.key,
-            version_id: e.version_id.as_deref(),
-            size: e.size,
-            outcome: e.outcome.as_str(),
-            reason: e.reason.as_deref(),
-            state_before: &e.state_before,
-            state_after: &e.state_after,
-        };
+        let canonical = Canonical::new(seq, at, e);
         let hash = canonical.hash(&prev);
         sqlx::query(
             "INSERT INTO audit_events (seq, at, run_id, plan_id, item_id, policy, policy_sha256, rule, action, \

@@ -1,6 +1,6 @@
 //! Recomputing the hash chain from the stored events.
 
-use super::{format_time, Canonical, GENESIS};
+use super::{Canonical, NewEvent, Outcome, GENESIS};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use sqlx::PgPool;
@@ -43,6 +43,30 @@ struct Stored {
     hash: String,
 }
 
+impl Stored {
+    /// The event as it was appended; `None` if its outcome is not one shelflife writes.
+    fn event(&self) -> Option<NewEvent> {
+        Some(NewEvent {
+            run_id: self.run_id,
+            plan_id: self.plan_id,
+            item_id: self.item_id,
+            policy: self.policy.clone(),
+            policy_sha256: self.policy_sha256.clone(),
+            rule: self.rule.clone(),
+            action: self.action.clone(),
+            storage: self.storage.clone(),
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            version_id: self.version_id.clone(),
+            size: self.size,
+            outcome: Outcome::parse(&self.outcome)?,
+            reason: self.reason.clone(),
+            state_before: self.state_before.clone(),
+            state_after: self.state_after.clone(),
+        })
+    }
+}
+
 /// Walks the whole chain in order and reports the first inconsistency.
 pub async fn verify(pool: &PgPool) -> Result<Verification, sqlx::Error> {
     let mut rows =
@@ -69,27 +93,10 @@ pub async fn verify(pool: &PgPool) -> Result<Verification, sqlx::Error> {
                 "link to the previous event",
             ));
         }
-        let recomputed = Canonical {
-            seq: e.seq,
-            at: format_time(e.at),
-            run_id: e.run_id,
-            plan_id: e.plan_id,
-            item_id: e.item_id,
-            policy: &e.policy,
-            policy_sha256: &e.policy_sha256,
-            rule: &e.rule,
-            action: &e.action,
-            storage: &e.storage,
-            bucket: &e.bucket,
-            key: &e.key,
-            version_id: e.version_id.as_deref(),
-            size: e.size,
-            outcome: &e.outcome,
-            reason: e.reason.as_deref(),
-            state_before: &e.state_before,
-            state_after: &e.state_after,
-        }
-        .hash(&e.prev_hash);
+        let Some(event) = e.event() else {
+            return Ok(broken("an outcome".into(), e.outcome.clone(), "outcome"));
+        };
+        let recomputed = Canonical::new(e.seq, e.at, &event).hash(&e.prev_hash);
         if recomputed != e.hash {
             return Ok(broken(
                 recomputed,

@@ -137,25 +137,39 @@ pub async fn apply(
                 .push(item.clone());
         }
         for (action, batch) in by_action {
-            let results = match kind_for(action) {
-                None => unsupported(&batch, action),
-                Some(kind) => match kind.execute(store, &plan.bucket, &batch).await {
-                    Ok(results) => results,
-                    Err(err) if err.is_retryable() => {
-                        claim::release(pool, &items, &opts.worker).await?;
-                        return Err(ApplyError::Storage {
-                            plan_id: plan.plan_id,
-                            source: err,
-                        });
-                    }
-                    Err(err) => batch.iter().map(|_| failed(&err)).collect(),
-                },
+            let results = match execute_batch(store, &plan.bucket, action, &batch).await {
+                Ok(results) => results,
+                Err(err) => {
+                    claim::release(pool, &items, &opts.worker).await?;
+                    return Err(ApplyError::Storage {
+                        plan_id: plan.plan_id,
+                        source: err,
+                    });
+                }
             };
             record(pool, plan, opts, &batch, results, &mut report).await?;
         }
     }
     claim::close_if_finished(pool, plan.plan_id).await?;
     Ok(report)
+}
+
+/// Runs one action kind over a batch. Returns `Err` only for a retryable failure of the whole
+/// batch (the items are then released); any other failure is recorded per item.
+async fn execute_batch(
+    store: &dyn ObjectStore,
+    bucket: &str,
+    action: &str,
+    batch: &[Item],
+) -> Result<Vec<ItemResult>, StorageError> {
+    let Some(kind) = kind_for(action) else {
+        return Ok(unsupported(batch, action));
+    };
+    match kind.execute(store, bucket, batch).await {
+        Ok(results) => Ok(results),
+        Err(err) if err.is_retryable() => Err(err),
+        Err(err) => Ok(batch.iter().map(|_| failed(&err)).collect()),
+    }
 }
 
 fn failed(err: &StorageError) -> ItemResult {

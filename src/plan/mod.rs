@@ -12,7 +12,7 @@ use crate::inventory::{self, InventoryRow, ScanTarget};
 use crate::policy::{Action, AgeSource, Policy};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -67,38 +67,7 @@ pub async fn create(
     .bind(scan_id)
     .fetch_one(&mut *tx)
     .await?;
-
-    let mut batch = items::ItemBatch::new(summary.plan_id);
-    let mut rows = sqlx::query_as::<_, InventoryRow>(
-        "SELECT key, version_id, is_latest, is_delete_marker, size, etag, last_modified, storage_class \
-         FROM inventory WHERE scan_id = $1 ORDER BY key, last_modified DESC",
-    )
-    .bind(scan_id)
-    .fetch(pool);
-    let undated_possible = matches!(policy.age, AgeSource::KeyDate(_));
-    while let Some(row) = rows.try_next().await? {
-        let decision = decide(policy, &row, as_of);
-        if undated_possible
-            && decision != Decision::NotApplicable
-            && evaluate::Facts::new(policy, &row, as_of).age.is_none()
-        {
-            summary.undated += 1;
-        }
-        let Decision::Rule(index) = decision else {
-            continue;
-        };
-        let rule = &policy.rules[index];
-        summary.record(rule, &row);
-        if rule.then != Action::Keep {
-            batch.push(rule, &row);
-            if batch.is_full() {
-                batch.flush(&mut tx).await?;
-            }
-        }
-    }
-    drop(rows);
-    batch.flush(&mut tx).await?;
-
+    evaluate_snapshot(pool, &mut tx, policy, &mut summary).await?;
     summary.refusal = check_limits(
         &policy.limits,
         summary.changes(),
@@ -119,6 +88,46 @@ pub async fn create(
         .await?;
     tx.commit().await?;
     Ok(summary)
+}
+
+/// Streams the snapshot through the rules, writing an item for every version that changes.
+async fn evaluate_snapshot(
+    pool: &PgPool,
+    tx: &mut Transaction<'_, Postgres>,
+    policy: &Policy,
+    summary: &mut PlanSummary,
+) -> Result<(), sqlx::Error> {
+    let mut batch = items::ItemBatch::new(summary.plan_id);
+    let mut rows = sqlx::query_as::<_, InventoryRow>(
+        "SELECT key, version_id, is_latest, is_delete_marker, size, etag, last_modified, storage_class \
+         FROM inventory WHERE scan_id = $1 ORDER BY key, last_modified DESC",
+    )
+    .bind(summary.scan_id)
+    .fetch(pool);
+    let key_dated = matches!(policy.age, AgeSource::KeyDate(_));
+    while let Some(row) = rows.try_next().await? {
+        let decision = decide(policy, &row, summary.as_of);
+        if key_dated
+            && decision != Decision::NotApplicable
+            && evaluate::Facts::new(policy, &row, summary.as_of)
+                .age
+                .is_none()
+        {
+            summary.undated += 1;
+        }
+        let Decision::Rule(index) = decision else {
+            continue;
+        };
+        let rule = &policy.rules[index];
+        summary.record(rule, &row);
+        if rule.then != Action::Keep {
+            batch.push(rule, &row);
+            if batch.is_full() {
+                batch.flush(tx).await?;
+            }
+        }
+    }
+    batch.flush(tx).await
 }
 
 /// A saved plan's summary.

@@ -104,22 +104,7 @@ fn storage(
     };
     let endpoint = expand("endpoint", wire.endpoint).filter(|e| !e.is_empty());
     let region = expand("region", wire.region).filter(|e| !e.is_empty());
-    if let Some(url) = &endpoint {
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            r.error(
-                name,
-                &path(&["spec", "endpoint"]),
-                format!("endpoint {url:?} must start with http:// or https://"),
-            );
-        }
-    }
-    if wire.provider != Provider::Aws && endpoint.is_none() {
-        r.error(
-            name,
-            &path(&["spec", "provider"]),
-            format!("provider {:?} needs an endpoint", wire.provider),
-        );
-    }
+    check_endpoint(r, name, wire.provider, endpoint.as_deref());
     if let Some(costs) = &wire.costs {
         if costs != "aws-us-east-1" {
             r.error(
@@ -148,6 +133,29 @@ fn storage(
     })
 }
 
+fn check_endpoint(r: &mut Reporter, name: &str, provider: Provider, endpoint: Option<&str>) {
+    match endpoint {
+        Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+            r.error(
+                name,
+                &path(&["spec", "endpoint"]),
+                format!("endpoint {url:?} must start with http:// or https://"),
+            );
+        }
+        None if provider != Provider::Aws => {
+            r.error(
+                name,
+                &path(&["spec", "provider"]),
+                format!(
+                    "provider {} needs an endpoint",
+                    format!("{provider:?}").to_lowercase()
+                ),
+            );
+        }
+        _ => {}
+    }
+}
+
 fn policy(
     r: &mut Reporter,
     src: &SourceDoc,
@@ -156,43 +164,9 @@ fn policy(
     let name = src.doc.metadata.name.as_str();
     let wire: PolicySpecWire = r.parse(name, &[key("spec")], src.doc.spec.clone())?;
     let errors_before = r.diagnostics.len();
-    let schedule = wire.schedule.as_deref().and_then(|s| {
-        parse_cron(s)
-            .map_err(|m| r.error(name, &path(&["spec", "schedule"]), m))
-            .ok()
-    });
-    let timezone = match wire
-        .timezone
-        .as_deref()
-        .unwrap_or("Etc/UTC")
-        .parse::<chrono_tz::Tz>()
-    {
-        Ok(tz) => tz,
-        Err(_) => {
-            let msg = format!(
-                "unknown timezone {:?}: expected an IANA name such as Europe/Paris",
-                wire.timezone.unwrap_or_default()
-            );
-            r.error(name, &path(&["spec", "timezone"]), msg);
-            chrono_tz::UTC
-        }
-    };
-    if !storages.contains_key(&wire.target.storage) {
-        let known: Vec<&str> = storages.keys().map(String::as_str).collect();
-        let msg = format!(
-            "unknown storage {:?} (defined: {})",
-            wire.target.storage,
-            known.join(", ")
-        );
-        r.error(name, &path(&["spec", "target", "storage"]), msg);
-    }
-    if wire.target.bucket.is_empty() {
-        r.error(
-            name,
-            &path(&["spec", "target", "bucket"]),
-            "bucket must not be empty",
-        );
-    }
+    let schedule = schedule(r, name, wire.schedule.as_deref());
+    let timezone = timezone(r, name, wire.timezone.as_deref());
+    check_target(r, name, &wire.target, storages);
     let _ = wire.source;
     let age = age_source(r, name, wire.age);
     let rules = rules(r, name, wire.rules);
@@ -219,6 +193,46 @@ fn policy(
         rules: rules?,
         limits,
     })
+}
+
+fn schedule(r: &mut Reporter, name: &str, text: Option<&str>) -> Option<cron::Schedule> {
+    let text = text?;
+    parse_cron(text)
+        .map_err(|m| r.error(name, &path(&["spec", "schedule"]), m))
+        .ok()
+}
+
+fn timezone(r: &mut Reporter, name: &str, text: Option<&str>) -> chrono_tz::Tz {
+    let text = text.unwrap_or("Etc/UTC");
+    text.parse().unwrap_or_else(|_| {
+        let msg = format!("unknown timezone {text:?}: expected an IANA name such as Europe/Paris");
+        r.error(name, &path(&["spec", "timezone"]), msg);
+        chrono_tz::UTC
+    })
+}
+
+fn check_target(
+    r: &mut Reporter,
+    name: &str,
+    target: &TargetWire,
+    storages: &BTreeMap<String, Storage>,
+) {
+    if !storages.contains_key(&target.storage) {
+        let known: Vec<&str> = storages.keys().map(String::as_str).collect();
+        let msg = format!(
+            "unknown storage {:?} (defined: {})",
+            target.storage,
+            known.join(", ")
+        );
+        r.error(name, &path(&["spec", "target", "storage"]), msg);
+    }
+    if target.bucket.is_empty() {
+        r.error(
+            name,
+            &path(&["spec", "target", "bucket"]),
+            "bucket must not be empty",
+        );
+    }
 }
 
 fn age_source(r: &mut Reporter, name: &str, wire: Option<AgeSourceWire>) -> Option<AgeSource> {

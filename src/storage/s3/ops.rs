@@ -4,6 +4,7 @@ use super::list::timestamp;
 use super::{classify, map_err, send_with_md5, url, S3Store};
 use crate::storage::*;
 use async_trait::async_trait;
+use aws_sdk_s3::operation::delete_objects::DeleteObjectsOutput;
 use aws_sdk_s3::types::{
     Delete, ObjectIdentifier, ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockMode,
     ObjectLockRetention, ObjectLockRetentionMode, StorageClass, Tag, Tagging,
@@ -85,54 +86,7 @@ impl ObjectStore for S3Store {
         let request = self.client.delete_objects().bucket(bucket).delete(delete);
         let out = send_with_md5!(self, request).map_err(|e| map_err(operation.clone(), e))?;
 
-        let position: HashMap<(&str, Option<&str>), usize> = targets
-            .iter()
-            .enumerate()
-            .map(|(i, t)| ((t.key.as_str(), t.version_id.as_deref()), i))
-            .collect();
-        let find = |key: Option<&str>, version: Option<&str>| {
-            let key = key.unwrap_or_default();
-            position
-                .get(&(key, version))
-                .or_else(|| position.get(&(key, None)))
-                .copied()
-        };
-        let mut results: Vec<Option<Result<Deleted, StorageError>>> = vec![None; targets.len()];
-        for d in out.deleted() {
-            if let Some(i) = find(d.key(), d.version_id()) {
-                results[i] = Some(Ok(Deleted {
-                    delete_marker_version_id: d.delete_marker_version_id().map(str::to_string),
-                }));
-            }
-        }
-        for e in out.errors() {
-            if let Some(i) = find(e.key(), e.version_id()) {
-                let kind = classify(None, e.code(), e.message());
-                let message = format!(
-                    "{}: {}",
-                    e.code().unwrap_or("Error"),
-                    e.message().unwrap_or_default()
-                );
-                results[i] = Some(Err(StorageError::new(
-                    kind,
-                    url(bucket, &targets[i].key),
-                    message,
-                )));
-            }
-        }
-        Ok(results
-            .into_iter()
-            .zip(targets)
-            .map(|(r, t)| {
-                r.unwrap_or_else(|| {
-                    Err(StorageError::new(
-                        ErrorKind::Other,
-                        url(bucket, &t.key),
-                        "missing from the DeleteObjects answer",
-                    ))
-                })
-            })
-            .collect())
+        Ok(match_answers(bucket, targets, &out))
     }
 
     async fn copy(&self, req: &CopyRequest) -> Result<Copied, StorageError> {
@@ -267,6 +221,64 @@ impl ObjectStore for S3Store {
             .map_err(|e| map_err(operation.clone(), e))?;
         Ok(())
     }
+}
+
+/// Pairs DeleteObjects' answers with the targets, in target order. The answer names a deleted
+/// current version by key alone, a specific version by key and version id.
+fn match_answers(
+    bucket: &str,
+    targets: &[DeleteTarget],
+    out: &DeleteObjectsOutput,
+) -> Vec<Result<Deleted, StorageError>> {
+    let position: HashMap<(&str, Option<&str>), usize> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ((t.key.as_str(), t.version_id.as_deref()), i))
+        .collect();
+    let find = |key: Option<&str>, version: Option<&str>| {
+        let key = key.unwrap_or_default();
+        position
+            .get(&(key, version))
+            .or_else(|| position.get(&(key, None)))
+            .copied()
+    };
+    let mut results: Vec<Option<Result<Deleted, StorageError>>> = vec![None; targets.len()];
+    for d in out.deleted() {
+        if let Some(i) = find(d.key(), d.version_id()) {
+            let marker = d.delete_marker_version_id().map(str::to_string);
+            results[i] = Some(Ok(Deleted {
+                delete_marker_version_id: marker,
+            }));
+        }
+    }
+    for e in out.errors() {
+        if let Some(i) = find(e.key(), e.version_id()) {
+            let kind = classify(None, e.code(), e.message());
+            let message = format!(
+                "{}: {}",
+                e.code().unwrap_or("Error"),
+                e.message().unwrap_or_default()
+            );
+            results[i] = Some(Err(StorageError::new(
+                kind,
+                url(bucket, &targets[i].key),
+                message,
+            )));
+        }
+    }
+    results
+        .into_iter()
+        .zip(targets)
+        .map(|(r, t)| {
+            r.unwrap_or_else(|| {
+                Err(StorageError::new(
+                    ErrorKind::Other,
+                    url(bucket, &t.key),
+                    "missing from the DeleteObjects answer",
+                ))
+            })
+        })
+        .collect()
 }
 
 /// Percent-encodes a key for `x-amz-copy-source`, keeping `/` as the separator.
