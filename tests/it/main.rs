@@ -2,6 +2,8 @@
 //! per test on the real local S3 server. Run them through `scripts/test`, which starts both.
 
 mod cli;
+mod fallback;
 mod helpers;
 mod pipeline;
 mod scan;
+mod storage;

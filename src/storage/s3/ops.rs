@@ -10,7 +10,6 @@ use aws_sdk_s3::types::{
     ObjectLockRetention, ObjectLockRetentionMode, StorageClass, Tag, Tagging,
 };
 use futures::stream::BoxStream;
-use std::collections::HashMap;
 
 #[async_trait]
 impl ObjectStore for S3Store {
@@ -230,21 +229,21 @@ fn match_answers(
     targets: &[DeleteTarget],
     out: &DeleteObjectsOutput,
 ) -> Vec<Result<Deleted, StorageError>> {
-    let position: HashMap<(&str, Option<&str>), usize> = targets
-        .iter()
-        .enumerate()
-        .map(|(i, t)| ((t.key.as_str(), t.version_id.as_deref()), i))
-        .collect();
-    let find = |key: Option<&str>, version: Option<&str>| {
-        let key = key.unwrap_or_default();
-        position
-            .get(&(key, version))
-            .or_else(|| position.get(&(key, None)))
-            .copied()
-    };
     let mut results: Vec<Option<Result<Deleted, StorageError>>> = vec![None; targets.len()];
+    // Exact (key, version) first; servers that omit the version id in an answer are matched to
+    // the first unanswered target with that key.
+    let find = |results: &[Option<Result<Deleted, StorageError>>],
+                key: Option<&str>,
+                version: Option<&str>| {
+        let key = key.unwrap_or_default();
+        let unanswered = |i: &usize| results[*i].is_none() && targets[*i].key == key;
+        (0..targets.len())
+            .filter(unanswered)
+            .find(|i| targets[*i].version_id.as_deref() == version)
+            .or_else(|| (0..targets.len()).find(unanswered))
+    };
     for d in out.deleted() {
-        if let Some(i) = find(d.key(), d.version_id()) {
+        if let Some(i) = find(&results, d.key(), d.version_id()) {
             let marker = d.delete_marker_version_id().map(str::to_string);
             results[i] = Some(Ok(Deleted {
                 delete_marker_version_id: marker,
@@ -252,7 +251,7 @@ fn match_answers(
         }
     }
     for e in out.errors() {
-        if let Some(i) = find(e.key(), e.version_id()) {
+        if let Some(i) = find(&results, e.key(), e.version_id()) {
             let kind = classify(None, e.code(), e.message());
             let message = format!(
                 "{}: {}",
