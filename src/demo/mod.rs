@@ -14,6 +14,26 @@ use std::collections::BTreeMap;
 /// Uploads at once.
 const CONCURRENCY: usize = 32;
 
+const VERSIONED: BucketOptions = BucketOptions {
+    versioned: true,
+    object_lock: false,
+};
+const LOCKED: BucketOptions = BucketOptions {
+    versioned: true,
+    object_lock: true,
+};
+const UNVERSIONED: BucketOptions = BucketOptions {
+    versioned: false,
+    object_lock: false,
+};
+
+const BUCKETS: [(&str, BucketOptions); 4] = [
+    ("inference-logs", UNVERSIONED),
+    ("datasets", VERSIONED),
+    ("checkpoints", VERSIONED),
+    ("models", LOCKED),
+];
+
 /// One object to upload.
 struct Upload {
     bucket: &'static str,
@@ -24,36 +44,9 @@ struct Upload {
 
 /// Creates the demo buckets and objects; returns object versions written per bucket.
 pub async fn seed(store: &S3Store) -> Result<BTreeMap<String, usize>, StorageError> {
-    store
-        .create_bucket("inference-logs", BucketOptions::default())
-        .await?;
-    store
-        .create_bucket(
-            "datasets",
-            BucketOptions {
-                versioned: true,
-                object_lock: false,
-            },
-        )
-        .await?;
-    store
-        .create_bucket(
-            "checkpoints",
-            BucketOptions {
-                versioned: true,
-                object_lock: false,
-            },
-        )
-        .await?;
-    store
-        .create_bucket(
-            "models",
-            BucketOptions {
-                versioned: true,
-                object_lock: true,
-            },
-        )
-        .await?;
+    for (bucket, options) in BUCKETS {
+        store.create_bucket(bucket, options).await?;
+    }
     // Rounds run one after another so that rewritten keys get distinct, ordered versions.
     let rounds = [first_round(), rewrites(1), rewrites(2)];
     let mut counts = BTreeMap::new();
