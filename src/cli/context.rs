@@ -51,7 +51,7 @@ impl App {
             max_attempts: storage.max_attempts,
             ..RetryConfig::default()
         };
-        Ok(S3Store::connect(storage, &retry).await)
+        Ok(S3Store::connect(storage, &retry).await?)
     }
 
     pub async fn seed_demo(&self, storage: &str) -> Result<Exit> {

@@ -5,7 +5,7 @@ use crate::execute::ApplyError;
 use crate::inventory::ScanError;
 use crate::plan::PlanError;
 use crate::policy::Invalid;
-use crate::storage::StorageError;
+use crate::storage::{ErrorKind, StorageError};
 
 /// The process exit codes of every command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,10 +33,10 @@ pub enum Exit {
 pub struct UsageError(pub String);
 
 fn for_storage(err: &StorageError) -> Exit {
-    if err.is_retryable() {
-        Exit::Unavailable
-    } else {
-        Exit::Unexpected
+    match err.kind {
+        _ if err.is_retryable() => Exit::Unavailable,
+        ErrorKind::Invalid => Exit::Invalid,
+        _ => Exit::Unexpected,
     }
 }
 
@@ -97,7 +97,6 @@ pub fn code_for(err: &anyhow::Error) -> Exit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::ErrorKind;
 
     #[test]
     fn exit_codes_follow_the_kind_of_error() {

@@ -161,6 +161,13 @@ impl MarkedEventReceiver for Builder {
                         key_path.push(Seg::Key(value.clone()));
                         if let Some(doc) = self.current.as_mut() {
                             doc.keys.insert(key_path, pos);
+                            // yaml-rust2 marks a block mapping's start at its first key's colon;
+                            // the mapping really starts at that key.
+                            if let Some(start) = doc.values.get_mut(path.as_slice()) {
+                                if start.line == pos.line && start.column > pos.column {
+                                    *start = pos;
+                                }
+                            }
                         }
                         *pending_key = Some(value);
                     }
@@ -216,6 +223,15 @@ mod tests {
             }
         );
         assert_eq!(docs[0].key(&then), Pos { line: 5, column: 7 });
+    }
+
+    #[test]
+    fn a_block_mapping_starts_at_its_first_key() {
+        let docs = index_documents("spec:\n  creds:\n    id: a\n  flow: { x: 1 }\n");
+        let creds = vec![key("spec"), key("creds")];
+        assert_eq!(docs[0].value(&creds), Pos { line: 3, column: 5 });
+        let flow = vec![key("spec"), key("flow")];
+        assert_eq!(docs[0].value(&flow), Pos { line: 4, column: 9 });
     }
 
     #[test]

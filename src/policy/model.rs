@@ -38,6 +38,42 @@ pub struct Storage {
     pub requests_per_second: u32,
     /// Attempts per request (the first included) before an error is reported.
     pub max_attempts: u32,
+    pub credentials: Credentials,
+}
+
+/// How a storage client authenticates.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Credentials {
+    /// The AWS SDK's default chain: environment, profiles, web identity, instance metadata.
+    #[default]
+    DefaultChain,
+    Static {
+        access_key_id: SecretSource,
+        secret_access_key: SecretSource,
+        session_token: Option<SecretSource>,
+    },
+}
+
+/// Where a secret is read from, at connection time (never stored in policy files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    Env(String),
+    File(PathBuf),
+}
+
+impl SecretSource {
+    /// Reads the secret; the error names the variable or file.
+    pub fn read(&self) -> Result<String, String> {
+        match self {
+            SecretSource::Env(name) => std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| format!("environment variable {name} is not set")),
+            SecretSource::File(path) => std::fs::read_to_string(path)
+                .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
+                .map_err(|e| format!("cannot read {}: {e}", path.display())),
+        }
+    }
 }
 
 /// One lifecycle policy: a target and an ordered list of rules.

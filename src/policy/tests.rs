@@ -187,3 +187,47 @@ fn duplicate_names_across_files_are_errors() {
     assert!(diags[0].file.ends_with("s2.yaml"));
     assert!(diags[0].message.contains("duplicate Storage name"));
 }
+
+#[test]
+fn credentials_name_one_source_per_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let both = format!("{STORAGE}  credentials:\n    accessKeyIdEnv: A\n    accessKeyIdFile: /a\n    secretAccessKeyEnv: S\n");
+    write(&dir, "s.yaml", &both);
+    let Err(Invalid(diags)) = load_with_env(&[dir.path().to_path_buf()], &no_env) else {
+        panic!("expected an error");
+    };
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!((diags[0].line, diags[0].column), (8, 5));
+    assert!(
+        diags[0]
+            .message
+            .contains("either accessKeyIdEnv or accessKeyIdFile"),
+        "{}",
+        diags[0]
+    );
+
+    let missing = format!("{STORAGE}  credentials:\n    accessKeyIdEnv: A\n");
+    write(&dir, "s.yaml", &missing);
+    let Err(Invalid(diags)) = load_with_env(&[dir.path().to_path_buf()], &no_env) else {
+        panic!("expected an error");
+    };
+    assert!(
+        diags[0]
+            .message
+            .contains("credentials need secretAccessKeyEnv or secretAccessKeyFile"),
+        "{}",
+        diags[0]
+    );
+
+    let fine = format!(
+        "{STORAGE}  credentials:\n    accessKeyIdEnv: A\n    secretAccessKeyFile: /run/secret\n"
+    );
+    write(&dir, "s.yaml", &fine);
+    let loaded = load_with_env(&[dir.path().to_path_buf()], &no_env).unwrap();
+    let expected = Credentials::Static {
+        access_key_id: SecretSource::Env("A".into()),
+        secret_access_key: SecretSource::File("/run/secret".into()),
+        session_token: None,
+    };
+    assert_eq!(loaded.set.storages["local"].credentials, expected);
+}

@@ -122,14 +122,62 @@ fn storage(
             format!("maxAttempts must be between 1 and 50, found {max_attempts}"),
         );
     }
+    let credentials = credentials(r, name, wire.credentials)?;
     Some(Storage {
         name: name.to_string(),
         max_attempts,
+        credentials,
         provider: wire.provider,
         endpoint,
         region: region.unwrap_or_else(|| "us-east-1".into()),
         path_style: wire.path_style.unwrap_or(wire.provider != Provider::Aws),
         requests_per_second: wire.requests_per_second.unwrap_or(3000),
+    })
+}
+
+fn credentials(r: &mut Reporter, name: &str, wire: Option<CredentialsWire>) -> Option<Credentials> {
+    let Some(wire) = wire else {
+        return Some(Credentials::DefaultChain);
+    };
+    let mut source = |field: &str, env: Option<String>, file: Option<String>, required: bool| match (
+        env, file,
+    ) {
+        (Some(env), None) => Some(Some(SecretSource::Env(env))),
+        (None, Some(file)) => Some(Some(SecretSource::File(file.into()))),
+        (None, None) if !required => Some(None),
+        (env, _) => {
+            let both = env.is_some();
+            let msg = if both {
+                format!("give either {field}Env or {field}File, not both")
+            } else {
+                format!("credentials need {field}Env or {field}File")
+            };
+            r.error(name, &path(&["spec", "credentials"]), msg);
+            None
+        }
+    };
+    let access_key_id = source(
+        "accessKeyId",
+        wire.access_key_id_env,
+        wire.access_key_id_file,
+        true,
+    );
+    let secret_access_key = source(
+        "secretAccessKey",
+        wire.secret_access_key_env,
+        wire.secret_access_key_file,
+        true,
+    );
+    let session_token = source(
+        "sessionToken",
+        wire.session_token_env,
+        wire.session_token_file,
+        false,
+    );
+    Some(Credentials::Static {
+        access_key_id: access_key_id??,
+        secret_access_key: secret_access_key??,
+        session_token: session_token?,
     })
 }
 

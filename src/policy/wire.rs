@@ -37,6 +37,20 @@ pub struct StorageSpecWire {
     /// The name of a built-in price table (cost modelling is a later addition).
     pub costs: Option<String>,
     pub retry: Option<RetryWire>,
+    pub credentials: Option<CredentialsWire>,
+}
+
+/// Static credentials, each part named by an environment variable or a file (a mounted
+/// Kubernetes secret); without this block the AWS SDK's default chain is used.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CredentialsWire {
+    pub access_key_id_env: Option<String>,
+    pub access_key_id_file: Option<String>,
+    pub secret_access_key_env: Option<String>,
+    pub secret_access_key_file: Option<String>,
+    pub session_token_env: Option<String>,
+    pub session_token_file: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -196,3 +196,43 @@ fn an_unreachable_database_exits_5() {
         describe(&out)
     );
 }
+
+#[sqlx::test]
+async fn storage_credentials_are_read_from_the_named_file_and_variable(pool: PgPool) {
+    let store = store().await;
+    let bucket = new_bucket(&store, "creds", BucketOptions::default()).await;
+    put(&store, &bucket, "tmp/a", "a").await;
+    let secrets = tempfile::tempdir().unwrap();
+    let key_file = secrets.path().join("access-key-id");
+    std::fs::write(&key_file, "file-key-id\n").unwrap();
+    let creds = format!(
+        "  credentials:\n    accessKeyIdFile: {}\n    secretAccessKeyEnv: SHELFLIFE_TEST_SECRET\n",
+        key_file.display()
+    );
+    let dir =
+        PolicyDir::with_storage_extra(&creds, &policy_yaml("tmp", &bucket, "", EXPIRE_ALL_TMP));
+
+    let out = shelflife_with_env(
+        &pool,
+        dir.path(),
+        &["scan"],
+        &[("SHELFLIFE_TEST_SECRET", "s3cret")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(stdout(&out).contains("1 versions"), "{}", describe(&out));
+
+    let out = shelflife(&pool, dir.path(), &["scan"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a missing secret is a configuration error: {}",
+        describe(&out)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "credentials of storage local: environment variable SHELFLIFE_TEST_SECRET is not set"
+        ),
+        "{stderr}"
+    );
+}

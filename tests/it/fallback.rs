@@ -56,7 +56,9 @@ async fn listing_falls_back_to_list_objects_v2_when_versions_are_not_implemented
         max_attempts: 1,
         ..RetryConfig::default()
     };
-    let store = S3Store::connect(&local_storage(&endpoint), &retry).await;
+    let store = S3Store::connect(&local_storage(&endpoint), &retry)
+        .await
+        .expect("connect");
 
     let pages: Vec<_> = store
         .list_versions("flat", "")

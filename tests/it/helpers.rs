@@ -1,7 +1,7 @@
 //! Shared test plumbing: the real local S3 server, a fresh bucket per test, policy directories,
 //! and running the built binary against the test's own database.
 
-use shelflife::policy::{self, PolicySet, Provider, Storage};
+use shelflife::policy::{self, Credentials, PolicySet, Provider, Storage};
 use shelflife::storage::s3::{BucketOptions, PutOptions, S3Store};
 use shelflife::storage::{ObjectStore, ObjectVersion, RetryConfig};
 use sqlx::PgPool;
@@ -24,11 +24,14 @@ pub fn local_storage(endpoint: &str) -> Storage {
         path_style: true,
         requests_per_second: 3000,
         max_attempts: 3,
+        credentials: Credentials::DefaultChain,
     }
 }
 
 pub async fn store() -> S3Store {
-    S3Store::connect(&local_storage(&s3_endpoint()), &RetryConfig::default()).await
+    S3Store::connect(&local_storage(&s3_endpoint()), &RetryConfig::default())
+        .await
+        .expect("connect")
 }
 
 /// A bucket name no other test (or earlier run against the same server) uses.
@@ -97,8 +100,13 @@ pub struct PolicyDir {
 
 impl PolicyDir {
     pub fn new(policies: &str) -> PolicyDir {
+        PolicyDir::with_storage_extra("", policies)
+    }
+
+    /// As `new`, with extra lines (indented 2) in the Storage spec.
+    pub fn with_storage_extra(storage_extra: &str, policies: &str) -> PolicyDir {
         let dir = tempfile::tempdir().unwrap();
-        let storage = "apiVersion: shelflife.dev/v1\nkind: Storage\nmetadata: { name: local }\nspec:\n  provider: generic\n  endpoint: ${S3_ENDPOINT}\n  pathStyle: true\n  retry: { maxAttempts: 2 }\n";
+        let storage = format!("apiVersion: shelflife.dev/v1\nkind: Storage\nmetadata: {{ name: local }}\nspec:\n  provider: generic\n  endpoint: ${{S3_ENDPOINT}}\n  pathStyle: true\n  retry: {{ maxAttempts: 2 }}\n{storage_extra}");
         std::fs::write(dir.path().join("storage.yaml"), storage).unwrap();
         std::fs::write(dir.path().join("policies.yaml"), policies).unwrap();
         PolicyDir { dir }

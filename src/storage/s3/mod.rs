@@ -8,7 +8,7 @@ mod ops;
 pub use admin::{BucketOptions, PutOptions};
 
 use super::{ErrorKind, RetryConfig, StorageError};
-use crate::policy::{Provider, Storage};
+use crate::policy::{Credentials, Provider, SecretSource, Storage};
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_smithy_types::timeout::TimeoutConfig;
@@ -28,9 +28,10 @@ pub struct S3Store {
 }
 
 impl S3Store {
-    /// Builds a client from a Storage document; credentials come from the SDK's default chain
-    /// (environment, profiles, web identity, instance metadata).
-    pub async fn connect(storage: &Storage, retry: &RetryConfig) -> S3Store {
+    /// Builds a client from a Storage document: static credentials when it names them,
+    /// otherwise the SDK's default chain (environment, profiles, web identity, instance
+    /// metadata). Fails, as `Invalid`, only when a named secret cannot be read.
+    pub async fn connect(storage: &Storage, retry: &RetryConfig) -> Result<S3Store, StorageError> {
         let retry_config = aws_sdk_s3::config::retry::RetryConfig::standard()
             .with_max_attempts(retry.max_attempts)
             .with_initial_backoff(retry.initial_backoff)
@@ -39,12 +40,14 @@ impl S3Store {
             .connect_timeout(std::time::Duration::from_secs(5))
             .operation_attempt_timeout(retry.attempt_timeout)
             .build();
-        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(Region::new(storage.region.clone()))
             .retry_config(retry_config)
-            .timeout_config(timeouts)
-            .load()
-            .await;
+            .timeout_config(timeouts);
+        if let Some(credentials) = static_credentials(storage)? {
+            loader = loader.credentials_provider(credentials);
+        }
+        let shared = loader.load().await;
         let mut config =
             aws_sdk_s3::config::Builder::from(&shared).force_path_style(storage.path_style);
         if let Some(endpoint) = &storage.endpoint {
@@ -57,12 +60,43 @@ impl S3Store {
                 .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
                 .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
         }
-        S3Store {
+        Ok(S3Store {
             client: aws_sdk_s3::Client::from_conf(config.build()),
             content_md5: !aws,
             no_versions: Arc::new(AtomicBool::new(false)),
-        }
+        })
     }
+}
+
+/// The Storage's static credentials, read now from their environment variables or files.
+fn static_credentials(
+    storage: &Storage,
+) -> Result<Option<aws_sdk_s3::config::Credentials>, StorageError> {
+    let Credentials::Static {
+        access_key_id,
+        secret_access_key,
+        session_token,
+    } = &storage.credentials
+    else {
+        return Ok(None);
+    };
+    let read = |source: &SecretSource| {
+        source.read().map_err(|m| {
+            StorageError::new(
+                ErrorKind::Invalid,
+                format!("credentials of storage {}", storage.name),
+                m,
+            )
+        })
+    };
+    let token = session_token.as_ref().map(read).transpose()?;
+    Ok(Some(aws_sdk_s3::config::Credentials::new(
+        read(access_key_id)?,
+        read(secret_access_key)?,
+        token,
+        None,
+        "shelflife-storage-document",
+    )))
 }
 
 /// Sends a fluent request, adding `Content-MD5` when the provider needs it (DeleteObjects,
