@@ -15,6 +15,7 @@ pub struct Item {
     pub key: String,
     pub version_id: Option<String>,
     pub is_latest: bool,
+    pub is_delete_marker: bool,
     pub size: i64,
     pub etag: Option<String>,
     pub last_modified: DateTime<Utc>,
@@ -29,6 +30,7 @@ impl Item {
         serde_json::json!({
             "version_id": self.version_id,
             "is_latest": self.is_latest,
+            "is_delete_marker": self.is_delete_marker,
             "etag": self.etag,
             "last_modified": crate::audit::format_time(self.last_modified),
             "storage_class": self.storage_class,
@@ -56,8 +58,8 @@ pub async fn claim(
          WHERE id IN (SELECT id FROM plan_items \
                       WHERE plan_id = $1 AND (state = 'pending' OR (state = 'claimed' AND claimed_until < now())) \
                       ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED) \
-         RETURNING id, rule, action, params, key, version_id, is_latest, size, etag, last_modified, \
-                   storage_class, attempts",
+         RETURNING id, rule, action, params, key, version_id, is_latest, is_delete_marker, size, etag, \
+                   last_modified, storage_class, attempts",
     )
     .bind(plan_id)
     .bind(&opts.worker)

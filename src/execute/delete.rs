@@ -1,5 +1,6 @@
 //! The delete action: DeleteObjects in batches. A current version is deleted by key (a delete
-//! marker on versioned buckets); `permanent` deletes and noncurrent versions go by version id.
+//! marker on versioned buckets); `permanent` deletes, noncurrent versions and delete markers go
+//! by version id.
 
 use super::claim::Item;
 use super::{ActionKind, ItemResult};
@@ -22,7 +23,8 @@ impl ActionKind for Delete {
         let mut targets = Vec::with_capacity(items.len());
         let mut positions = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
-            let by_version = item.param_bool("permanent") || !item.is_latest;
+            let by_version =
+                item.param_bool("permanent") || !item.is_latest || item.is_delete_marker;
             // Deleting a current version by key is not idempotent on versioned buckets (each
             // call adds a marker), so a retried claim first checks what an earlier attempt did.
             if item.attempts > 1 && !by_version {

@@ -6,12 +6,14 @@ use sqlx::PgConnection;
 
 const COPY_SQL: &str =
     "COPY inventory (scan_id, key, version_id, is_latest, is_delete_marker, size, etag, \
-                        last_modified, storage_class) FROM STDIN";
+                        last_modified, storage_class, ordinal) FROM STDIN";
 
 /// An open COPY into the inventory table for one scan.
 pub struct InventoryCopy<'c> {
     copy: PgCopyIn<&'c mut PgConnection>,
     scan_id: String,
+    /// Listing position of the next row.
+    next_ordinal: i64,
     buf: Vec<u8>,
 }
 
@@ -21,6 +23,7 @@ impl<'c> InventoryCopy<'c> {
         Ok(InventoryCopy {
             copy,
             scan_id: scan_id.to_string(),
+            next_ordinal: 0,
             buf: Vec::with_capacity(256 * 1024),
         })
     }
@@ -28,7 +31,8 @@ impl<'c> InventoryCopy<'c> {
     pub async fn send(&mut self, page: &[ObjectVersion]) -> Result<(), sqlx::Error> {
         self.buf.clear();
         for v in page {
-            encode_row(&mut self.buf, &self.scan_id, v);
+            encode_row(&mut self.buf, &self.scan_id, v, self.next_ordinal);
+            self.next_ordinal += 1;
         }
         self.copy.send(self.buf.as_slice()).await?;
         Ok(())
@@ -44,13 +48,14 @@ impl<'c> InventoryCopy<'c> {
     }
 }
 
-fn encode_row(buf: &mut Vec<u8>, scan_id: &str, v: &ObjectVersion) {
+fn encode_row(buf: &mut Vec<u8>, scan_id: &str, v: &ObjectVersion, ordinal: i64) {
     let last_modified = v
         .last_modified
         .format("%Y-%m-%d %H:%M:%S%.6f+00")
         .to_string();
     let size = v.size.to_string();
-    let fields: [Option<&str>; 9] = [
+    let ordinal = ordinal.to_string();
+    let fields: [Option<&str>; 10] = [
         Some(scan_id),
         Some(&v.key),
         v.version_id.as_deref(),
@@ -60,6 +65,7 @@ fn encode_row(buf: &mut Vec<u8>, scan_id: &str, v: &ObjectVersion) {
         v.etag.as_deref(),
         Some(&last_modified),
         v.storage_class.as_deref(),
+        Some(&ordinal),
     ];
     for (i, field) in fields.iter().enumerate() {
         if i > 0 {
@@ -104,10 +110,10 @@ mod tests {
             storage_class: Some("STANDARD".into()),
         };
         let mut buf = Vec::new();
-        encode_row(&mut buf, "7", &v);
+        encode_row(&mut buf, "7", &v, 42);
         assert_eq!(
             String::from_utf8(buf).unwrap(),
-            "7\ta\\tb\\nc\\\\d e%20ü\t\\N\tt\tf\t5\t\"x\"\t2026-01-02 03:04:05.000000+00\tSTANDARD\n"
+            "7\ta\\tb\\nc\\\\d e%20ü\t\\N\tt\tf\t5\t\"x\"\t2026-01-02 03:04:05.000000+00\tSTANDARD\t42\n"
         );
     }
 }

@@ -16,6 +16,7 @@ pub struct ItemBatch {
     key: Vec<String>,
     version_id: Vec<Option<String>>,
     is_latest: Vec<bool>,
+    is_delete_marker: Vec<bool>,
     size: Vec<i64>,
     etag: Vec<Option<String>>,
     last_modified: Vec<DateTime<Utc>>,
@@ -32,6 +33,7 @@ impl ItemBatch {
             key: Vec::new(),
             version_id: Vec::new(),
             is_latest: Vec::new(),
+            is_delete_marker: Vec::new(),
             size: Vec::new(),
             etag: Vec::new(),
             last_modified: Vec::new(),
@@ -46,12 +48,14 @@ impl ItemBatch {
         self.key.push(row.key.clone());
         self.version_id.push(row.version_id.clone());
         self.is_latest.push(row.is_latest);
+        self.is_delete_marker.push(row.is_delete_marker);
         self.size.push(row.size);
         self.etag.push(row.etag.clone());
         self.last_modified.push(row.last_modified);
         self.storage_class.push(row.storage_class.clone());
     }
 
+    /// Whether the batch has reached its flushing size (it may exceed it by one key's versions).
     pub fn is_full(&self) -> bool {
         self.key.len() >= BATCH
     }
@@ -63,9 +67,9 @@ impl ItemBatch {
         let conn: &mut PgConnection = tx;
         sqlx::query(
             "INSERT INTO plan_items (plan_id, rule, action, params, key, version_id, is_latest, size, etag, \
-             last_modified, storage_class) \
+             last_modified, storage_class, is_delete_marker) \
              SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::jsonb[], $5::text[], $6::text[], $7::bool[], \
-             $8::int8[], $9::text[], $10::timestamptz[], $11::text[])",
+             $8::int8[], $9::text[], $10::timestamptz[], $11::text[], $12::bool[])",
         )
         .bind(self.plan_id)
         .bind(&self.rule)
@@ -78,6 +82,7 @@ impl ItemBatch {
         .bind(&self.etag)
         .bind(&self.last_modified)
         .bind(&self.storage_class)
+        .bind(&self.is_delete_marker)
         .execute(conn)
         .await?;
         *self = ItemBatch::new(self.plan_id);

@@ -9,7 +9,7 @@ pub use evaluate::{decide, Decision};
 pub use summary::{check_limits, ActionLine, PlanState, PlanSummary};
 
 use crate::inventory::{self, InventoryRow, ScanTarget};
-use crate::policy::{Action, AgeSource, Policy};
+use crate::policy::{Action, Policy};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use sqlx::{PgPool, Postgres, Transaction};
@@ -90,7 +90,8 @@ pub async fn create(
     Ok(summary)
 }
 
-/// Streams the snapshot through the rules, writing an item for every version that changes.
+/// Streams the snapshot through the rules a key at a time, writing an item for every version
+/// that changes.
 async fn evaluate_snapshot(
     pool: &PgPool,
     tx: &mut Transaction<'_, Postgres>,
@@ -98,36 +99,48 @@ async fn evaluate_snapshot(
     summary: &mut PlanSummary,
 ) -> Result<(), sqlx::Error> {
     let mut batch = items::ItemBatch::new(summary.plan_id);
+    // Newest first within a key, in the listing's order (authoritative where timestamps tie).
     let mut rows = sqlx::query_as::<_, InventoryRow>(
         "SELECT key, version_id, is_latest, is_delete_marker, size, etag, last_modified, storage_class \
-         FROM inventory WHERE scan_id = $1 ORDER BY key, last_modified DESC",
+         FROM inventory WHERE scan_id = $1 ORDER BY key, is_latest DESC, ordinal",
     )
     .bind(summary.scan_id)
     .fetch(pool);
-    let key_dated = matches!(policy.age, AgeSource::KeyDate(_));
+    let mut versions: Vec<InventoryRow> = Vec::new();
     while let Some(row) = rows.try_next().await? {
-        let decision = decide(policy, &row, summary.as_of);
-        if key_dated
-            && decision != Decision::NotApplicable
-            && evaluate::Facts::new(policy, &row, summary.as_of)
-                .age
-                .is_none()
-        {
+        if versions.first().is_some_and(|v| v.key != row.key) {
+            decide_key(policy, &versions, summary, &mut batch);
+            versions.clear();
+        }
+        versions.push(row);
+        if batch.is_full() {
+            batch.flush(tx).await?;
+        }
+    }
+    decide_key(policy, &versions, summary, &mut batch);
+    batch.flush(tx).await
+}
+
+/// Decides each version of one key and records the outcome.
+fn decide_key(
+    policy: &Policy,
+    versions: &[InventoryRow],
+    summary: &mut PlanSummary,
+    batch: &mut items::ItemBatch,
+) {
+    for facts in evaluate::key_facts(policy, versions, summary.as_of) {
+        if facts.age.is_none() {
             summary.undated += 1;
         }
-        let Decision::Rule(index) = decision else {
+        let Decision::Rule(index) = decide(policy, &facts) else {
             continue;
         };
         let rule = &policy.rules[index];
-        summary.record(rule, &row);
+        summary.record(rule, facts.row);
         if rule.then != Action::Keep {
-            batch.push(rule, &row);
-            if batch.is_full() {
-                batch.flush(tx).await?;
-            }
+            batch.push(rule, facts.row);
         }
     }
-    batch.flush(tx).await
 }
 
 /// A saved plan's summary.

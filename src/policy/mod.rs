@@ -6,9 +6,11 @@
 mod diagnostic;
 mod load;
 pub mod location;
+mod matcher;
 mod model;
 pub mod units;
 mod validate;
+mod when;
 mod wire;
 
 pub use diagnostic::{Diagnostic, Invalid, Severity};

@@ -1,10 +1,11 @@
 //! The validated, typed policy model. Planning and execution accept only these types.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use regex::Regex;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub use super::matcher::{KeyGlob, KeyRegex, Matcher, VersionScope};
 pub use super::wire::ProviderWire as Provider;
 
 /// Every Storage and Policy document of a policy directory, validated together.
@@ -174,16 +175,10 @@ impl KeyDatePattern {
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub name: String,
+    /// The versions the rule considers (`when.version`, default current).
+    pub version: VersionScope,
     pub when: Vec<Matcher>,
     pub then: Action,
-}
-
-/// One condition on an object version.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Matcher {
-    KeyPrefix(String),
-    /// Age (as the policy's age source measures it) strictly greater than this.
-    OlderThan(Duration),
 }
 
 /// What happens to a matching version.

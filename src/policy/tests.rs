@@ -231,3 +231,68 @@ fn credentials_name_one_source_per_secret() {
     };
     assert_eq!(loaded.set.storages["local"].credentials, expected);
 }
+
+#[test]
+fn the_full_matcher_set_validates_into_typed_matchers() {
+    let rules = "    - name: r
+      when:
+        version: noncurrent
+        key: { prefix: logs/, suffix: .jsonl, glob: \"logs/**/*.jsonl\", regex: \"^logs/[0-9]{4}/\" }
+        age: { olderThan: 30d, youngerThan: 1y }
+        modifiedBefore: 2026-01-01
+        modifiedAfter: 2020-01-01T00:00:00Z
+        size: { atLeast: 128KiB, atMost: 5GiB }
+        storageClass: [STANDARD, STANDARD_IA]
+        noncurrentFor: 7d
+        newerVersions: { moreThan: 3 }
+        any: [ { key: { suffix: .tmp } }, { size: { atMost: 0 } } ]
+        not: { key: { prefix: logs/keep/ } }
+      then: delete
+";
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir, "storage.yaml", STORAGE);
+    write(&dir, "policy.yaml", &policy_text(rules));
+    let loaded =
+        load_with_env(&[dir.path().to_path_buf()], &no_env).unwrap_or_else(|e| panic!("{e}"));
+    let rule = &loaded.set.policy("logs").unwrap().rules[0];
+    assert_eq!(rule.version, VersionScope::Noncurrent);
+    assert_eq!(rule.when.len(), 15, "{:#?}", rule.when);
+    assert!(rule.when.contains(&Matcher::SizeAtLeast(131_072)));
+    assert!(rule.when.contains(&Matcher::NewerVersionsMoreThan(3)));
+    assert!(rule.when.contains(&Matcher::StorageClass(vec![
+        "STANDARD".into(),
+        "STANDARD_IA".into()
+    ])));
+}
+
+#[test]
+fn impossible_and_malformed_conditions_are_located() {
+    let rules = "    - name: r
+      when:
+        newerVersions: { moreThan: 2 }
+        age: { olderThan: 30d, youngerThan: 7d }
+        size: { atLeast: 1MB, atMost: 1KB }
+        key: { glob: \"logs/[\", regex: \"(open\" }
+        version: sometimes
+        any: []
+        not: { version: current }
+        storageClass: glacier
+      then: delete
+";
+    let errors = errors_of(&policy_text(rules));
+    let expected = [
+        "policy.yaml:13:18: logs/r: unknown version \"sometimes\": expected current, noncurrent, delete-marker or any",
+        "policy.yaml:9:24: logs/r: newerVersions never matches with version: current; add version: noncurrent",
+        "policy.yaml:12:22: logs/r: invalid glob \"logs/[\": unclosed character class; missing ']'",
+        "policy.yaml:12:39: logs/r: invalid regex \"(open\": unclosed group",
+        "policy.yaml:10:45: logs/r: age.youngerThan must be longer than age.olderThan, or nothing can match",
+        "policy.yaml:11:39: logs/r: size.atMost is smaller than size.atLeast, so nothing can match",
+        "policy.yaml:16:23: logs/r: storage class \"glacier\" is not a storage class name such as STANDARD or GLACIER_IR",
+        "policy.yaml:14:14: logs/r: any needs at least one condition",
+        "policy.yaml:15:25: logs/r: version applies to the whole rule: put it at the top of when",
+    ];
+    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+    for (got, want) in errors.iter().zip(expected) {
+        assert_eq!(got, want);
+    }
+}

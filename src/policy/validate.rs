@@ -4,7 +4,7 @@
 use super::load::{Reporter, SourceDoc};
 use super::location::Seg;
 use super::model::*;
-use super::units::{expand_env, parse_cron, parse_duration, parse_size};
+use super::units::{expand_env, parse_cron, parse_size};
 use super::wire::*;
 use std::collections::{BTreeMap, HashSet};
 
@@ -348,7 +348,8 @@ fn rules(r: &mut Reporter, policy: &str, wires: Vec<RuleWire>) -> Option<Vec<Rul
                 format!("duplicate rule name {:?}", wire.name),
             );
         }
-        let when = matchers(r, &scope, &base, wire.when);
+        let when_at = [base.clone(), vec![key("when")]].concat();
+        let when = super::when::when(r, &scope, &when_at, wire.when);
         let then = action(
             r,
             &scope,
@@ -358,27 +359,10 @@ fn rules(r: &mut Reporter, policy: &str, wires: Vec<RuleWire>) -> Option<Vec<Rul
         if let (Some(when), Some(then)) = (when, then) {
             out.push(Rule {
                 name: wire.name,
-                when,
+                version: when.version,
+                when: when.matchers,
                 then,
             });
-        }
-    }
-    Some(out)
-}
-
-fn matchers(r: &mut Reporter, scope: &str, base: &[Seg], wire: WhenWire) -> Option<Vec<Matcher>> {
-    let mut out = Vec::new();
-    if let Some(prefix) = wire.key.and_then(|k| k.prefix) {
-        out.push(Matcher::KeyPrefix(prefix));
-    }
-    if let Some(older) = wire.age.and_then(|a| a.older_than) {
-        let at = [base, &path(&["when", "age", "olderThan"])].concat();
-        match parse_duration(&older) {
-            Ok(d) => out.push(Matcher::OlderThan(d)),
-            Err(msg) => {
-                r.error(scope, &at, msg);
-                return None;
-            }
         }
     }
     Some(out)

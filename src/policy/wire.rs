@@ -116,23 +116,67 @@ pub struct RuleWire {
     pub then: serde_yaml::Value,
 }
 
+/// A rule's conditions; every one given must hold.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct WhenWire {
     pub key: Option<KeyMatchWire>,
     pub age: Option<AgeMatchWire>,
+    pub modified_before: Option<String>,
+    pub modified_after: Option<String>,
+    pub size: Option<SizeMatchWire>,
+    pub storage_class: Option<OneOrMany>,
+    pub version: Option<String>,
+    pub noncurrent_for: Option<String>,
+    pub newer_versions: Option<NewerVersionsWire>,
+    pub any: Option<Vec<WhenWire>>,
+    pub all: Option<Vec<WhenWire>>,
+    pub not: Option<Box<WhenWire>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyMatchWire {
     pub prefix: Option<String>,
+    pub suffix: Option<String>,
+    pub glob: Option<String>,
+    pub regex: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AgeMatchWire {
     pub older_than: Option<String>,
+    pub younger_than: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SizeMatchWire {
+    pub at_least: Option<SizeWire>,
+    pub at_most: Option<SizeWire>,
+}
+
+/// A size as `128KiB` or a plain number of bytes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SizeWire {
+    Bytes(u64),
+    Text(String),
+}
+
+/// One value or a list of them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NewerVersionsWire {
+    pub more_than: u32,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -4,6 +4,7 @@
 mod cli;
 mod fallback;
 mod helpers;
+mod matchers;
 mod pipeline;
 mod scan;
 mod storage;

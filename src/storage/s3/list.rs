@@ -70,9 +70,9 @@ impl S3Store {
             .send()
             .await
             .map_err(|e| map_err(format!("ListObjectVersions {}", url(bucket, prefix)), e))?;
-        let mut page = Vec::with_capacity(out.versions().len() + out.delete_markers().len());
+        let mut versions = Vec::with_capacity(out.versions().len());
         for v in out.versions() {
-            page.push(ObjectVersion {
+            versions.push(ObjectVersion {
                 key: v.key().unwrap_or_default().to_string(),
                 version_id: v.version_id().map(str::to_string),
                 is_latest: v.is_latest().unwrap_or(false),
@@ -83,8 +83,9 @@ impl S3Store {
                 storage_class: v.storage_class().map(|c| c.as_str().to_string()),
             });
         }
+        let mut markers = Vec::with_capacity(out.delete_markers().len());
         for m in out.delete_markers() {
-            page.push(ObjectVersion {
+            markers.push(ObjectVersion {
                 key: m.key().unwrap_or_default().to_string(),
                 version_id: m.version_id().map(str::to_string),
                 is_latest: m.is_latest().unwrap_or(false),
@@ -95,6 +96,7 @@ impl S3Store {
                 storage_class: None,
             });
         }
+        let page = merge_listing_order(versions, markers);
         let next = if out.is_truncated().unwrap_or(false) {
             Cursor::Versions {
                 key: out.next_key_marker().map(str::to_string),
@@ -146,7 +148,76 @@ impl S3Store {
     }
 }
 
+/// S3 lists versions and delete markers interleaved, by key and newest first; the SDK hands
+/// them over as two lists, each still in that order. This merges them back, stably, so that
+/// the order within each list survives where timestamps tie.
+fn merge_listing_order(versions: Vec<ObjectVersion>, markers: Vec<ObjectVersion>) -> VersionPage {
+    let mut page = Vec::with_capacity(versions.len() + markers.len());
+    let mut versions = versions.into_iter().peekable();
+    let mut markers = markers.into_iter().peekable();
+    loop {
+        let take_marker = match (versions.peek(), markers.peek()) {
+            (None, None) => return page,
+            (Some(_), None) => false,
+            (None, Some(_)) => true,
+            (Some(v), Some(m)) => {
+                let recency = |x: &ObjectVersion| (x.is_latest, x.last_modified);
+                m.key.as_bytes() < v.key.as_bytes() || (m.key == v.key && recency(m) > recency(v))
+            }
+        };
+        page.extend(if take_marker {
+            markers.next()
+        } else {
+            versions.next()
+        });
+    }
+}
+
 pub(super) fn timestamp(t: Option<&aws_smithy_types::DateTime>) -> DateTime<Utc> {
     t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
         .unwrap_or(DateTime::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(key: &str, secs: i64, latest: bool, marker: bool) -> ObjectVersion {
+        ObjectVersion {
+            key: key.into(),
+            version_id: Some(format!("{key}-{secs}-{marker}")),
+            is_latest: latest,
+            is_delete_marker: marker,
+            size: 0,
+            etag: None,
+            last_modified: DateTime::from_timestamp(secs, 0).unwrap(),
+            storage_class: None,
+        }
+    }
+
+    #[test]
+    fn markers_are_merged_back_into_listing_order_keeping_ties_in_list_order() {
+        let versions = vec![
+            version("a", 5, false, false),
+            version("b", 9, true, false),
+            version("b", 9, false, false),
+        ];
+        let markers = vec![version("a", 7, true, true), version("c", 1, true, true)];
+        let page = merge_listing_order(versions, markers);
+        let order: Vec<(&str, bool)> = page
+            .iter()
+            .map(|v| (v.key.as_str(), v.is_delete_marker))
+            .collect();
+        assert_eq!(
+            order,
+            vec![
+                ("a", true),
+                ("a", false),
+                ("b", false),
+                ("b", false),
+                ("c", true)
+            ]
+        );
+        assert!(page[2].is_latest, "tied versions keep the listing's order");
+    }
 }

@@ -1,0 +1,151 @@
+//! The typed matchers of a rule's `when`, with patterns compiled at validation time.
+
+use chrono::{DateTime, Duration, Utc};
+use regex::Regex;
+use std::fmt;
+
+/// Which versions of a key a rule considers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionScope {
+    /// The live version (the default).
+    Current,
+    /// Versions that a newer version or delete marker has replaced.
+    Noncurrent,
+    /// Expired delete markers only: markers that are the sole remaining version of their key.
+    /// Removing any other marker would bring the version beneath it back to life.
+    DeleteMarker,
+    /// Every version (delete markers only when expired).
+    Any,
+}
+
+/// One condition on an object version; every matcher of a rule must hold.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Matcher {
+    KeyPrefix(String),
+    KeySuffix(String),
+    KeyGlob(KeyGlob),
+    KeyRegex(KeyRegex),
+    /// Age (as the policy's age source measures it) strictly greater than this.
+    OlderThan(Duration),
+    /// Age strictly less than this.
+    YoungerThan(Duration),
+    ModifiedBefore(DateTime<Utc>),
+    ModifiedAfter(DateTime<Utc>),
+    SizeAtLeast(u64),
+    SizeAtMost(u64),
+    /// The version's storage class is one of these (STANDARD when the listing gives none).
+    StorageClass(Vec<String>),
+    /// Noncurrent for longer than this, since its successor was written.
+    NoncurrentFor(Duration),
+    /// More than this many newer versions of the same key exist (delete markers included).
+    NewerVersionsMoreThan(u32),
+    Any(Vec<Matcher>),
+    All(Vec<Matcher>),
+    Not(Box<Matcher>),
+}
+
+/// A compiled glob over the whole key: `*` stays within a path segment, `**` crosses them.
+#[derive(Clone)]
+pub struct KeyGlob {
+    pub pattern: String,
+    matcher: globset::GlobMatcher,
+}
+
+impl KeyGlob {
+    pub fn new(pattern: &str) -> Result<Self, String> {
+        let glob = globset::GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| format!("invalid glob {pattern:?}: {}", e.kind()))?;
+        Ok(KeyGlob {
+            pattern: pattern.to_string(),
+            matcher: glob.compile_matcher(),
+        })
+    }
+
+    pub fn is_match(&self, key: &str) -> bool {
+        self.matcher.is_match(key)
+    }
+}
+
+impl PartialEq for KeyGlob {
+    fn eq(&self, other: &Self) -> bool {
+        self.pattern == other.pattern
+    }
+}
+
+impl fmt::Debug for KeyGlob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyGlob({:?})", self.pattern)
+    }
+}
+
+/// A compiled regular expression, searched anywhere in the key (anchor it with `^`/`$`).
+#[derive(Clone)]
+pub struct KeyRegex {
+    pub pattern: String,
+    regex: Regex,
+}
+
+impl KeyRegex {
+    pub fn new(pattern: &str) -> Result<Self, String> {
+        let regex = regex::RegexBuilder::new(pattern)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| {
+                // The regex crate draws a multi-line caret diagram; keep its one-line reason.
+                let text = e.to_string();
+                let reason = text
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim_start_matches("error: ");
+                format!("invalid regex {pattern:?}: {reason}")
+            })?;
+        Ok(KeyRegex {
+            pattern: pattern.to_string(),
+            regex,
+        })
+    }
+
+    pub fn is_match(&self, key: &str) -> bool {
+        self.regex.is_match(key)
+    }
+}
+
+impl PartialEq for KeyRegex {
+    fn eq(&self, other: &Self) -> bool {
+        self.pattern == other.pattern
+    }
+}
+
+impl fmt::Debug for KeyRegex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyRegex({:?})", self.pattern)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_keep_single_stars_within_a_segment() {
+        let g = KeyGlob::new("logs/**/*.jsonl").unwrap();
+        assert!(g.is_match("logs/2025/01/02/a.jsonl"));
+        assert!(g.is_match("logs/a.jsonl"));
+        assert!(!g.is_match("logs/2025/a.json"));
+        let one = KeyGlob::new("runs/*/latest.ckpt").unwrap();
+        assert!(one.is_match("runs/r1/latest.ckpt"));
+        assert!(!one.is_match("runs/r1/sub/latest.ckpt"));
+        assert!(KeyGlob::new("logs/[").is_err());
+    }
+
+    #[test]
+    fn regexes_are_searched_and_bad_ones_rejected() {
+        let r = KeyRegex::new("^logs/[0-9]{4}/").unwrap();
+        assert!(r.is_match("logs/2025/x"));
+        assert!(!r.is_match("old/logs/2025/x"));
+        assert!(KeyRegex::new("(unclosed").is_err());
+    }
+}

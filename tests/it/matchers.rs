@@ -1,0 +1,181 @@
+//! The policy language's matchers, end to end on real versioned buckets.
+
+use crate::helpers::*;
+use chrono::Utc;
+use shelflife::audit::Outcome;
+use shelflife::execute::{self, ApplyOptions};
+use shelflife::inventory;
+use shelflife::plan::{self, PlanSummary};
+use shelflife::storage::s3::{BucketOptions, PutOptions, S3Store};
+use shelflife::storage::{DeleteTarget, ObjectStore};
+use sqlx::PgPool;
+
+async fn plan_and_apply(
+    pool: &PgPool,
+    store: &S3Store,
+    dir: &PolicyDir,
+    name: &str,
+) -> PlanSummary {
+    let set = dir.load();
+    let policy = set.policy(name).expect("policy");
+    inventory::scan(pool, store, &plan::target_of(policy))
+        .await
+        .expect("scan");
+    let plan = plan::create(pool, policy, Utc::now()).await.expect("plan");
+    let report = execute::apply(pool, store, &plan, &ApplyOptions::new("test"))
+        .await
+        .expect("apply");
+    assert_eq!(report.count(Outcome::Done), plan.changes(), "{report:?}");
+    plan
+}
+
+fn objects(plan: &PlanSummary, rule: &str) -> i64 {
+    plan.actions
+        .iter()
+        .find(|l| l.rule == rule)
+        .map_or(0, |l| l.objects)
+}
+
+const VERSION_RULES: &str = "    - name: old-versions
+      when: { version: noncurrent, newerVersions: { moreThan: 1 } }
+      then: delete
+    - name: expired-markers
+      when: { version: delete-marker }
+      then: delete
+";
+
+#[sqlx::test]
+async fn noncurrent_versions_beyond_the_newest_and_expired_markers_are_removed(pool: PgPool) {
+    let store = store().await;
+    let bucket = new_bucket(
+        &store,
+        "versions",
+        BucketOptions {
+            versioned: true,
+            object_lock: false,
+        },
+    )
+    .await;
+    let mut model = Vec::new();
+    for body in ["v1", "v2", "v3", "v4"] {
+        model.push(put(&store, &bucket, "model.bin", body).await);
+    }
+    let solo = put(&store, &bucket, "solo", "x").await;
+    let delete_current = |key: &str| DeleteTarget {
+        key: key.into(),
+        version_id: None,
+    };
+    store
+        .delete_batch(&bucket, &[delete_current("solo"), delete_current("hidden")])
+        .await
+        .unwrap();
+    put(&store, &bucket, "hidden", "still here").await;
+    store
+        .delete_batch(&bucket, &[delete_current("hidden")])
+        .await
+        .unwrap();
+    // Only the marker is left of `solo`: an expired delete marker.
+    store
+        .delete_batch(
+            &bucket,
+            &[DeleteTarget {
+                key: "solo".into(),
+                version_id: solo,
+            }],
+        )
+        .await
+        .unwrap();
+
+    let dir = PolicyDir::new(&policy_yaml("versions", &bucket, "", VERSION_RULES));
+    let plan = plan_and_apply(&pool, &store, &dir, "versions").await;
+    assert_eq!(objects(&plan, "old-versions"), 2, "v1 and v2 of model.bin");
+    assert_eq!(
+        objects(&plan, "expired-markers"),
+        1,
+        "only solo's marker: hidden's marker still hides a version"
+    );
+
+    let left = versions(&store, &bucket).await;
+    let model_left: Vec<_> = left
+        .iter()
+        .filter(|v| v.key == "model.bin")
+        .map(|v| v.version_id.clone())
+        .collect();
+    assert_eq!(
+        model_left,
+        vec![model[3].clone(), model[2].clone()],
+        "the current version and the newest noncurrent stay"
+    );
+    assert!(
+        left.iter().all(|v| v.key != "solo"),
+        "the expired marker is gone: {left:#?}"
+    );
+    let hidden: Vec<_> = left.iter().filter(|v| v.key == "hidden").collect();
+    assert_eq!(hidden.len(), 2, "hidden keeps its marker and its version");
+}
+
+const SELECTION_RULES: &str = "    - name: keep-pinned
+      when: { key: { glob: \"data/**/keep-*\" } }
+      then: keep
+    - name: cold-and-big
+      when:
+        storageClass: [STANDARD_IA]
+        size: { atLeast: 10 }
+        modifiedAfter: 2020-01-01
+        age: { youngerThan: 1d }
+      then: delete
+    - name: scratch
+      when:
+        any: [ { key: { suffix: .tmp } }, { size: { atMost: 0B } } ]
+      then: delete
+    - name: outside-data
+      when:
+        not: { key: { regex: \"^data/\" } }
+        modifiedBefore: 2100-01-01
+      then: delete
+";
+
+#[sqlx::test]
+async fn key_size_class_date_and_combined_matchers_select_exactly(pool: PgPool) {
+    let store = store().await;
+    let bucket = new_bucket(&store, "select", BucketOptions::default()).await;
+    let ia = PutOptions {
+        storage_class: Some("STANDARD_IA".into()),
+        ..PutOptions::default()
+    };
+    let body = vec![b'x'; 100];
+    for key in ["data/a/keep-1.bin", "data/a/x.bin"] {
+        store
+            .put_object(&bucket, key, body.clone(), &ia)
+            .await
+            .unwrap();
+    }
+    let standard = PutOptions::default();
+    store
+        .put_object(&bucket, "data/b/y.bin", body.clone(), &standard)
+        .await
+        .unwrap();
+    store
+        .put_object(&bucket, "data/z.tmp", vec![b'x'; 5], &standard)
+        .await
+        .unwrap();
+    store
+        .put_object(&bucket, "data/empty", Vec::new(), &standard)
+        .await
+        .unwrap();
+    store
+        .put_object(&bucket, "other/w.bin", body, &standard)
+        .await
+        .unwrap();
+
+    let dir = PolicyDir::new(&policy_yaml("select", &bucket, "", SELECTION_RULES));
+    let plan = plan_and_apply(&pool, &store, &dir, "select").await;
+    let counts: Vec<i64> = ["keep-pinned", "cold-and-big", "scratch", "outside-data"]
+        .iter()
+        .map(|r| objects(&plan, r))
+        .collect();
+    assert_eq!(counts, vec![1, 1, 2, 1], "{plan:#?}");
+    let mut left = live_keys(&store, &bucket).await;
+    left.sort();
+    assert_eq!(left, vec!["data/a/keep-1.bin", "data/b/y.bin"]);
+}
