@@ -30,6 +30,17 @@ impl Reporter<'_> {
         self.push(scope, pos.line, pos.column, Severity::Error, message.into());
     }
 
+    pub fn warning(&mut self, scope: &str, path: &[Seg], message: impl Into<String>) {
+        let pos = self.index.key(path);
+        self.push(
+            scope,
+            pos.line,
+            pos.column,
+            Severity::Warning,
+            message.into(),
+        );
+    }
+
     pub fn error_at_key(&mut self, scope: &str, path: &[Seg], message: impl Into<String>) {
         let pos = self.index.key(path);
         self.push(scope, pos.line, pos.column, Severity::Error, message.into());
@@ -72,7 +83,7 @@ impl Reporter<'_> {
                     }
                     serde_path_to_error::Segment::Unknown => None,
                 }));
-                let inner = err.into_inner().to_string();
+                let inner = with_suggestion(err.into_inner().to_string());
                 let message = match display_path(&path) {
                     p if p.is_empty() => inner,
                     p => format!("{p}: {inner}"),
@@ -195,5 +206,54 @@ fn strip_location(message: &str) -> String {
     match message.find(" at line ") {
         Some(at) => message[..at].to_string(),
         None => message.to_string(),
+    }
+}
+
+/// Adds "did you mean" to serde's "unknown field/variant `x`, expected one of `a`, `b`".
+fn with_suggestion(message: String) -> String {
+    let Some(rest) = message
+        .split_once("unknown field `")
+        .or_else(|| message.split_once("unknown variant `"))
+        .map(|(_, r)| r)
+    else {
+        return message;
+    };
+    let Some((unknown, expected)) = rest.split_once('`') else {
+        return message;
+    };
+    let candidates = expected.split('`').skip(1).step_by(2);
+    let best = candidates
+        .map(|c| {
+            (
+                strsim::levenshtein(&unknown.to_ascii_lowercase(), &c.to_ascii_lowercase()),
+                c,
+            )
+        })
+        .min();
+    match best {
+        Some((distance, c)) if distance <= (c.len() / 3).max(2) => {
+            format!("{message}; did you mean `{c}`?")
+        }
+        _ => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_suggestion;
+
+    #[test]
+    fn near_misses_get_a_suggestion_and_far_ones_do_not() {
+        let m = with_suggestion(
+            "unknown field `olderthan`, expected `olderThan` or `youngerThan`".into(),
+        );
+        assert!(m.ends_with("did you mean `olderThan`?"), "{m}");
+        let m = with_suggestion(
+            "unknown variant `amazon`, expected one of `aws`, `b2`, `minio`".into(),
+        );
+        assert!(!m.contains("did you mean"), "{m}");
+        let m =
+            with_suggestion("unknown field `whne`, expected one of `name`, `when`, `then`".into());
+        assert!(m.ends_with("did you mean `when`?"), "{m}");
     }
 }

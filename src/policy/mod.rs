@@ -8,6 +8,7 @@ mod load;
 pub mod location;
 mod matcher;
 mod model;
+mod shadow;
 pub mod units;
 mod validate;
 mod when;

@@ -296,3 +296,26 @@ fn impossible_and_malformed_conditions_are_located() {
         assert_eq!(got, want);
     }
 }
+
+#[test]
+fn a_rule_behind_a_broader_one_is_a_warning_not_an_error() {
+    let rules = "    - name: everything-old
+      when: { age: { olderThan: 30d } }
+      then: delete
+    - name: old-logs
+      when: { key: { prefix: logs/2020/ }, age: { olderThan: 90d } }
+      then: keep
+";
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir, "storage.yaml", STORAGE);
+    write(&dir, "policy.yaml", &policy_text(rules));
+    let loaded = load_with_env(&[dir.path().to_path_buf()], &no_env).unwrap();
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    let w = &loaded.warnings[0];
+    assert_eq!((w.line, w.column, w.severity), (10, 7, Severity::Warning));
+    assert!(
+        w.to_string()
+            .contains("logs/old-logs: warning: rule \"old-logs\" can never match"),
+        "{w}"
+    );
+}

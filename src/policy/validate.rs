@@ -331,6 +331,7 @@ fn rules(r: &mut Reporter, policy: &str, wires: Vec<RuleWire>) -> Option<Vec<Rul
     }
     let mut seen = HashSet::new();
     let mut out = Vec::new();
+    let rule_count = wires.len();
     for (i, wire) in wires.into_iter().enumerate() {
         let base = vec![key("spec"), key("rules"), Seg::Index(i)];
         let scope = format!("{policy}/{}", wire.name);
@@ -365,7 +366,22 @@ fn rules(r: &mut Reporter, policy: &str, wires: Vec<RuleWire>) -> Option<Vec<Rul
             });
         }
     }
+    // Indices match the YAML only when every rule validated (otherwise the set is invalid anyway).
+    let all_valid = out.len() == rule_count;
+    for (later, earlier) in super::shadow::shadowed(&out)
+        .into_iter()
+        .filter(|_| all_valid)
+    {
+        let (shadowed, by) = (&out[later], &out[earlier]);
+        let path = [spec_rules(), vec![Seg::Index(later), key("name")]].concat();
+        let msg = format!("rule {:?} can never match: the earlier rule {:?} matches every version it would (shadowed)", shadowed.name, by.name);
+        r.warning(&format!("{policy}/{}", shadowed.name), &path, msg);
+    }
     Some(out)
+}
+
+fn spec_rules() -> Vec<Seg> {
+    vec![key("spec"), key("rules")]
 }
 
 fn action(r: &mut Reporter, scope: &str, at: &[Seg], value: serde_yaml::Value) -> Option<Action> {
