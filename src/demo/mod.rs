@@ -14,24 +14,17 @@ use std::collections::BTreeMap;
 /// Uploads at once.
 const CONCURRENCY: usize = 32;
 
-const VERSIONED: BucketOptions = BucketOptions {
-    versioned: true,
-    object_lock: false,
-};
-const LOCKED: BucketOptions = BucketOptions {
-    versioned: true,
-    object_lock: true,
-};
-const UNVERSIONED: BucketOptions = BucketOptions {
-    versioned: false,
-    object_lock: false,
-};
-
 const BUCKETS: [(&str, BucketOptions); 4] = [
-    ("inference-logs", UNVERSIONED),
-    ("datasets", VERSIONED),
-    ("checkpoints", VERSIONED),
-    ("models", LOCKED),
+    (
+        "inference-logs",
+        BucketOptions {
+            versioned: false,
+            object_lock: false,
+        },
+    ),
+    ("datasets", BucketOptions::VERSIONED),
+    ("checkpoints", BucketOptions::VERSIONED),
+    ("models", BucketOptions::OBJECT_LOCK),
 ];
 
 /// One object to upload.

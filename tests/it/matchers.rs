@@ -47,15 +47,7 @@ const VERSION_RULES: &str = "    - name: old-versions
 #[sqlx::test]
 async fn noncurrent_versions_beyond_the_newest_and_expired_markers_are_removed(pool: PgPool) {
     let store = store().await;
-    let bucket = new_bucket(
-        &store,
-        "versions",
-        BucketOptions {
-            versioned: true,
-            object_lock: false,
-        },
-    )
-    .await;
+    let bucket = new_bucket(&store, "versions", BucketOptions::VERSIONED).await;
     let mut model = Vec::new();
     for body in ["v1", "v2", "v3", "v4"] {
         model.push(put(&store, &bucket, "model.bin", body).await);

@@ -148,15 +148,7 @@ async fn planning_alone_changes_nothing(pool: PgPool) {
 #[sqlx::test]
 async fn deleting_a_current_version_on_a_versioned_bucket_leaves_a_delete_marker(pool: PgPool) {
     let store = store().await;
-    let bucket = new_bucket(
-        &store,
-        "versioned",
-        BucketOptions {
-            versioned: true,
-            object_lock: false,
-        },
-    )
-    .await;
+    let bucket = new_bucket(&store, "versioned", BucketOptions::VERSIONED).await;
     put(&store, &bucket, "tmp/old.bin", "v1").await;
     put(&store, &bucket, "tmp/old.bin", "v2").await;
     put(&store, &bucket, "keep/me.bin", "x").await;

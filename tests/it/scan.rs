@@ -30,15 +30,7 @@ async fn rows(pool: &PgPool, scan_id: i64) -> Vec<InventoryRow> {
 #[sqlx::test]
 async fn a_scan_records_every_version_and_delete_marker_exactly(pool: PgPool) {
     let store = store().await;
-    let bucket = new_bucket(
-        &store,
-        "scan",
-        BucketOptions {
-            versioned: true,
-            object_lock: false,
-        },
-    )
-    .await;
+    let bucket = new_bucket(&store, "scan", BucketOptions::VERSIONED).await;
     let v1 = put(&store, &bucket, "model.bin", "one").await;
     let v2 = put(&store, &bucket, "model.bin", "second").await;
     put(&store, &bucket, "gone.txt", "x").await;

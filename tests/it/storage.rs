@@ -9,15 +9,7 @@ use shelflife::storage::*;
 #[tokio::test]
 async fn head_reports_size_class_metadata_and_lock_state() {
     let store = store().await;
-    let bucket = new_bucket(
-        &store,
-        "head",
-        BucketOptions {
-            versioned: true,
-            object_lock: true,
-        },
-    )
-    .await;
+    let bucket = new_bucket(&store, "head", BucketOptions::OBJECT_LOCK).await;
     let until = (Utc::now() + Duration::days(30))
         .duration_trunc(Duration::seconds(1))
         .unwrap();
@@ -60,15 +52,7 @@ async fn head_reports_size_class_metadata_and_lock_state() {
 #[tokio::test]
 async fn retention_and_legal_hold_can_be_set_and_a_locked_version_refuses_deletion() {
     let store = store().await;
-    let bucket = new_bucket(
-        &store,
-        "lock",
-        BucketOptions {
-            versioned: true,
-            object_lock: true,
-        },
-    )
-    .await;
+    let bucket = new_bucket(&store, "lock", BucketOptions::OBJECT_LOCK).await;
     let version = put(&store, &bucket, "released/v1.bin", "weights").await;
     let v = version.as_deref();
     let until = (Utc::now() + Duration::days(365))
@@ -169,15 +153,7 @@ async fn tags_round_trip_and_copy_changes_the_storage_class_in_place() {
 #[tokio::test]
 async fn a_delete_by_version_id_removes_exactly_that_version() {
     let store = store().await;
-    let bucket = new_bucket(
-        &store,
-        "byversion",
-        BucketOptions {
-            versioned: true,
-            object_lock: false,
-        },
-    )
-    .await;
+    let bucket = new_bucket(&store, "byversion", BucketOptions::VERSIONED).await;
     let old = put(&store, &bucket, "ckpt", "old").await;
     let new = put(&store, &bucket, "ckpt", "new").await;
     let target = DeleteTarget {

@@ -18,6 +18,19 @@ pub struct BucketOptions {
     pub object_lock: bool,
 }
 
+impl BucketOptions {
+    /// A bucket that keeps every version.
+    pub const VERSIONED: BucketOptions = BucketOptions {
+        versioned: true,
+        object_lock: false,
+    };
+    /// A versioned bucket with Object Lock enabled.
+    pub const OBJECT_LOCK: BucketOptions = BucketOptions {
+        versioned: true,
+        object_lock: true,
+    };
+}
+
 /// Optional attributes of an upload.
 #[derive(Debug, Clone, Default)]
 pub struct PutOptions {
