@@ -3,7 +3,7 @@
 
 use shelflife::policy::{self, Credentials, PolicySet, Provider, Storage};
 use shelflife::storage::s3::{BucketOptions, PutOptions, S3Store};
-use shelflife::storage::{ObjectStore, ObjectVersion, RetryConfig};
+use shelflife::storage::{DeleteTarget, ObjectStore, ObjectVersion, RetryConfig};
 use sqlx::PgPool;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -64,6 +64,21 @@ pub async fn put(store: &S3Store, bucket: &str, key: &str, body: &str) -> Option
         )
         .await
         .expect("put object")
+}
+
+/// Deletes `key` (its current version when `version_id` is `None`) as test setup; any failure
+/// panics.
+pub async fn delete(store: &S3Store, bucket: &str, key: &str, version_id: Option<String>) {
+    let target = DeleteTarget {
+        key: key.into(),
+        version_id,
+    };
+    store
+        .delete_batch(bucket, &[target])
+        .await
+        .expect("delete")
+        .remove(0)
+        .expect("delete one");
 }
 
 /// Every version in the bucket, sorted by key then newest first.

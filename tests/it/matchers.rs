@@ -7,7 +7,6 @@ use shelflife::execute::{self, ApplyOptions};
 use shelflife::inventory;
 use shelflife::plan::{self, PlanSummary};
 use shelflife::storage::s3::{BucketOptions, PutOptions, S3Store};
-use shelflife::storage::{DeleteTarget, ObjectStore};
 use sqlx::PgPool;
 
 async fn plan_and_apply(
@@ -53,30 +52,12 @@ async fn noncurrent_versions_beyond_the_newest_and_expired_markers_are_removed(p
         model.push(put(&store, &bucket, "model.bin", body).await);
     }
     let solo = put(&store, &bucket, "solo", "x").await;
-    let delete_current = |key: &str| DeleteTarget {
-        key: key.into(),
-        version_id: None,
-    };
-    store
-        .delete_batch(&bucket, &[delete_current("solo"), delete_current("hidden")])
-        .await
-        .unwrap();
+    delete(&store, &bucket, "solo", None).await;
+    delete(&store, &bucket, "hidden", None).await;
     put(&store, &bucket, "hidden", "still here").await;
-    store
-        .delete_batch(&bucket, &[delete_current("hidden")])
-        .await
-        .unwrap();
+    delete(&store, &bucket, "hidden", None).await;
     // Only the marker is left of `solo`: an expired delete marker.
-    store
-        .delete_batch(
-            &bucket,
-            &[DeleteTarget {
-                key: "solo".into(),
-                version_id: solo,
-            }],
-        )
-        .await
-        .unwrap();
+    delete(&store, &bucket, "solo", solo).await;
 
     let dir = PolicyDir::new(&policy_yaml("versions", &bucket, "", VERSION_RULES));
     let plan = plan_and_apply(&pool, &store, &dir, "versions").await;

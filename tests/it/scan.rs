@@ -34,18 +34,7 @@ async fn a_scan_records_every_version_and_delete_marker_exactly(pool: PgPool) {
     let v1 = put(&store, &bucket, "model.bin", "one").await;
     let v2 = put(&store, &bucket, "model.bin", "second").await;
     put(&store, &bucket, "gone.txt", "x").await;
-    store
-        .delete_batch(
-            &bucket,
-            &[DeleteTarget {
-                key: "gone.txt".into(),
-                version_id: None,
-            }],
-        )
-        .await
-        .unwrap()
-        .remove(0)
-        .unwrap();
+    delete(&store, &bucket, "gone.txt", None).await;
     // moto's router cannot serve keys containing a newline; COPY's escaping of newlines is
     // covered by the unit tests of inventory::copy.
     let odd = "odd key/with\ttab,\"quotes\" & spaces/ünï%2Fcode+plus";
@@ -80,16 +69,7 @@ async fn a_second_scan_replaces_the_snapshot_and_reflects_deletions(pool: PgPool
     let first = inventory::scan(&pool, &store, &target(&bucket))
         .await
         .unwrap();
-    store
-        .delete_batch(
-            &bucket,
-            &[DeleteTarget {
-                key: "a".into(),
-                version_id: None,
-            }],
-        )
-        .await
-        .unwrap();
+    delete(&store, &bucket, "a", None).await;
     let second = inventory::scan(&pool, &store, &target(&bucket))
         .await
         .unwrap();
