@@ -61,17 +61,15 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Print the JSON Schema of policy files (for editors and CI).
+    Schema,
     /// Database administration.
     Db {
         #[command(subcommand)]
         command: DbCommand,
     },
     /// Refresh the inventories of the policies' targets.
-    Scan {
-        /// Only this policy (repeatable; default: all).
-        #[arg(long = "policy", value_name = "NAME")]
-        policy: Vec<String>,
-    },
+    Scan(scan::ScanArgs),
     /// Decide what each policy would do, save the plan, and show it. Changes nothing.
     Plan(plan::PlanArgs),
     /// Execute saved plans.
@@ -118,13 +116,19 @@ pub async fn main() -> std::process::ExitCode {
     let app = App::new(cli.database_url, cli.policies);
     let result = match cli.command {
         Command::Validate { paths, format } => validate::run(&app, paths, format),
+        Command::Schema => serde_json::to_string_pretty(&crate::policy::json_schema())
+            .map(|json| {
+                println!("{json}");
+                Exit::Ok
+            })
+            .map_err(Into::into),
         Command::Db {
             command: DbCommand::Migrate,
         } => app.pool().await.map(|_| {
             println!("database schema is up to date");
             Exit::Ok
         }),
-        Command::Scan { policy } => scan::run(&app, &policy).await,
+        Command::Scan(args) => scan::run(&app, args).await,
         Command::Plan(args) => plan::run(&app, args).await,
         Command::Apply(args) => apply::run(&app, args).await,
         Command::Audit {

@@ -26,12 +26,10 @@ pub fn render_plan(s: &PlanSummary) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Plan {} for policy {}: s3://{}/{} on {}, as of {}",
+        "Plan {} for policy {}: {}, as of {}",
         s.plan_id,
         s.policy,
-        s.bucket,
-        s.prefix,
-        s.storage,
+        s.target(),
         s.as_of.to_rfc3339()
     );
     let _ = writeln!(
@@ -86,8 +84,10 @@ pub fn render_apply(plan: &PlanSummary, report: &ApplyReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Applied plan {} (policy {}, s3://{}/{}):",
-        plan.plan_id, plan.policy, plan.bucket, plan.prefix
+        "Applied plan {} (policy {}, {}):",
+        plan.plan_id,
+        plan.policy,
+        plan.target()
     );
     if report.outcomes.is_empty() {
         let _ = writeln!(out, "  nothing left to do");

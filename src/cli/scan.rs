@@ -1,38 +1,49 @@
 //! `shelflife scan`: refresh the inventory of each selected policy's target.
 
 use super::context::{select, App};
-use super::exit::Exit;
+use super::exit::{Exit, UsageError};
 use super::output::bytes;
-use crate::inventory;
+use crate::inventory::{self, ScanOptions, ScanTarget, DEFAULT_METADATA_MAX_AGE};
 use crate::plan::target_of;
+use crate::policy::{MetaNeeds, Policy, Source};
 use anyhow::{Context, Result};
 
-pub async fn run(app: &App, names: &[String]) -> Result<Exit> {
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// Only this policy (repeatable; default: all).
+    #[arg(long = "policy", value_name = "NAME")]
+    pub policy: Vec<String>,
+    /// Fetch tags and lock state again when the cached copy is older than this (e.g. 1h, 7d;
+    /// 0h fetches everything).
+    #[arg(long, value_name = "DURATION")]
+    pub metadata_max_age: Option<String>,
+    /// Per-object requests (tags, HEAD) in flight at once.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+}
+
+pub async fn run(app: &App, args: ScanArgs) -> Result<Exit> {
     let set = app.load_policies()?;
-    let policies = select(&set, names)?;
+    let policies = select(&set, &args.policy)?;
+    let max_age = match &args.metadata_max_age {
+        None => DEFAULT_METADATA_MAX_AGE,
+        Some(text) => crate::policy::units::parse_duration(text)
+            .map_err(|m| UsageError(format!("--metadata-max-age: {m}")))?,
+    };
+    let targets = targets(&policies)?;
     let pool = app.pool().await?;
-    let mut targets = Vec::new();
-    for policy in policies {
-        let target = target_of(policy);
-        if !targets.contains(&target) {
-            targets.push(target);
-        }
-    }
-    for target in targets {
+    for (target, needs) in targets {
         let store = app.store(&set, &target.storage).await?;
-        let summary = inventory::scan(&pool, &store, &target)
+        let options = ScanOptions {
+            needs,
+            metadata_max_age: max_age,
+            concurrency: args.concurrency,
+        };
+        let summary = inventory::scan(&pool, &store, &target, &options)
             .await
-            .with_context(|| {
-                format!(
-                    "scan of s3://{}/{} on {} failed",
-                    target.bucket, target.prefix, target.storage
-                )
-            })?;
+            .with_context(|| format!("scan of {target} failed"))?;
         println!(
-            "scanned s3://{}/{} on {}: {} versions, {} in {:.1}s (scan {})",
-            target.bucket,
-            target.prefix,
-            target.storage,
+            "scanned {target}: {} versions, {} in {:.1}s (scan {})",
             summary.versions,
             bytes(summary.bytes),
             summary.elapsed.as_secs_f64(),
@@ -40,4 +51,23 @@ pub async fn run(app: &App, names: &[String]) -> Result<Exit> {
         );
     }
     Ok(Exit::Ok)
+}
+
+/// Each distinct target once, with everything the policies on it read beyond the listing.
+fn targets(policies: &[&Policy]) -> Result<Vec<(ScanTarget, MetaNeeds)>, UsageError> {
+    let mut targets: Vec<(ScanTarget, MetaNeeds)> = Vec::new();
+    for policy in policies {
+        if let Source::Inventory { bucket, prefix, .. } = &policy.source {
+            return Err(UsageError(format!(
+                "policy {}: scanning from S3 Inventory reports (s3://{bucket}/{prefix}) is not implemented yet; use source: list",
+                policy.name
+            )));
+        }
+        let target = target_of(policy);
+        match targets.iter_mut().find(|(t, _)| *t == target) {
+            Some((_, needs)) => *needs = needs.union(policy.needs()),
+            None => targets.push((target, policy.needs())),
+        }
+    }
+    Ok(targets)
 }

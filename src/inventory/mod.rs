@@ -5,19 +5,35 @@
 //! the previous snapshot in place.
 
 mod copy;
+mod metadata;
+
+pub use metadata::{ScanOptions, DEFAULT_METADATA_MAX_AGE};
 
 use crate::storage::{ObjectStore, StorageError};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use sqlx::types::Json;
 use sqlx::PgPool;
+use std::collections::BTreeMap;
+use std::fmt;
 use std::time::{Duration, Instant};
 
-/// What a scan covers.
+/// What a scan covers: disjoint prefixes of one bucket (`[""]` for all of it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanTarget {
     pub storage: String,
     pub bucket: String,
-    pub prefix: String,
+    pub prefixes: Vec<String>,
+}
+
+impl fmt::Display for ScanTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.prefixes.as_slice() {
+            [one] => write!(f, "s3://{}/{one}", self.bucket)?,
+            many => write!(f, "s3://{}/{{{}}}", self.bucket, many.join(","))?,
+        }
+        write!(f, " on {}", self.storage)
+    }
 }
 
 /// A finished scan.
@@ -43,7 +59,7 @@ pub enum ScanError {
 }
 
 /// One object version as the inventory holds it.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct InventoryRow {
     pub key: String,
     pub version_id: Option<String>,
@@ -53,25 +69,52 @@ pub struct InventoryRow {
     pub etag: Option<String>,
     pub last_modified: DateTime<Utc>,
     pub storage_class: Option<String>,
+    /// Tags, when a policy needed them (`None`: not fetched).
+    #[sqlx(default)]
+    pub tags: Option<Json<BTreeMap<String, String>>>,
+    /// Whether Object Lock state and user metadata were fetched (the next four fields).
+    #[sqlx(default)]
+    pub head_fetched: bool,
+    #[sqlx(default)]
+    pub lock_mode: Option<String>,
+    #[sqlx(default)]
+    pub retain_until: Option<DateTime<Utc>>,
+    #[sqlx(default)]
+    pub legal_hold: Option<bool>,
+    #[sqlx(default)]
+    pub user_meta: Option<Json<BTreeMap<String, String>>>,
+    /// The version had disappeared when its metadata was fetched.
+    #[sqlx(default)]
+    pub meta_missing: bool,
+    /// For current objects, when ranked: how many newer current objects share its folder.
+    #[sqlx(default)]
+    pub newer_in_folder: Option<i64>,
 }
 
-/// Lists `target` into a new snapshot and makes it the current one.
+/// Lists `target` into a new snapshot, fetches the per-object data `options` asks for, and
+/// makes the snapshot the current one.
 pub async fn scan(
     pool: &PgPool,
     store: &dyn ObjectStore,
     target: &ScanTarget,
+    options: &ScanOptions,
 ) -> Result<ScanSummary, ScanError> {
     let started = Instant::now();
     let scan_id: i64 = sqlx::query_scalar(
-        "INSERT INTO scans (storage, bucket, prefix, source, status) VALUES ($1, $2, $3, 'list', 'running') RETURNING id",
+        "INSERT INTO scans (storage, bucket, prefixes, source, status) VALUES ($1, $2, $3, 'list', 'running') RETURNING id",
     )
     .bind(&target.storage)
     .bind(&target.bucket)
-    .bind(&target.prefix)
+    .bind(&target.prefixes)
     .fetch_one(pool)
     .await?;
-    tracing::info!(scan_id, bucket = %target.bucket, prefix = %target.prefix, "scan started");
-    match copy_listing(pool, store, target, scan_id).await {
+    tracing::info!(scan_id, target = %target, "scan started");
+    let listed = async {
+        let counts = copy_listing(pool, store, target, scan_id).await?;
+        metadata::enrich(pool, store, target, scan_id, options).await?;
+        Ok::<_, ScanError>(counts)
+    };
+    match listed.await {
         Ok((versions, bytes)) => {
             finish(pool, target, scan_id, versions, bytes).await?;
             let elapsed = started.elapsed();
@@ -115,7 +158,8 @@ async fn copy_listing(
 ) -> Result<(i64, i64), ScanError> {
     let mut conn = pool.acquire().await?;
     let mut sink = copy::InventoryCopy::start(&mut conn, scan_id).await?;
-    let mut pages = store.list_versions(&target.bucket, &target.prefix);
+    let mut pages = futures::stream::iter(&target.prefixes)
+        .flat_map(|prefix| store.list_versions(&target.bucket, prefix));
     let (mut versions, mut bytes) = (0i64, 0i64);
     let mut last_report = Instant::now();
     while let Some(page) = pages.next().await {
@@ -163,11 +207,11 @@ async fn finish(
         .await?;
     sqlx::query(
         "DELETE FROM inventory WHERE scan_id IN \
-         (SELECT id FROM scans WHERE storage = $1 AND bucket = $2 AND prefix = $3 AND id < $4)",
+         (SELECT id FROM scans WHERE storage = $1 AND bucket = $2 AND prefixes = $3 AND id < $4)",
     )
     .bind(&target.storage)
     .bind(&target.bucket)
-    .bind(&target.prefix)
+    .bind(&target.prefixes)
     .bind(scan_id)
     .execute(&mut *tx)
     .await?;
@@ -180,12 +224,58 @@ pub async fn latest_snapshot(
     target: &ScanTarget,
 ) -> Result<Option<(i64, i64)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, objects FROM scans WHERE storage = $1 AND bucket = $2 AND prefix = $3 AND status = 'complete' \
+        "SELECT id, objects FROM scans WHERE storage = $1 AND bucket = $2 AND prefixes = $3 AND status = 'complete' \
          ORDER BY id DESC LIMIT 1",
     )
     .bind(&target.storage)
     .bind(&target.bucket)
-    .bind(&target.prefix)
+    .bind(&target.prefixes)
     .fetch_optional(pool)
     .await
+}
+
+/// The snapshot query, with the folder-rank expression filled in.
+macro_rules! snapshot_sql {
+    ($rank:expr) => {
+        concat!(
+            "SELECT i.key, i.version_id, i.is_latest, i.is_delete_marker, i.size, i.etag, \
+                    i.last_modified, i.storage_class, m.tags, coalesce(m.head_fetched, false) AS head_fetched, \
+                    m.lock_mode, m.retain_until, m.legal_hold, m.user_meta, \
+                    coalesce(m.missing, false) AS meta_missing, ",
+            $rank,
+            " AS newer_in_folder \
+             FROM inventory i LEFT JOIN object_meta m \
+               ON m.storage = $2 AND m.bucket = $3 AND m.key = i.key \
+              AND m.version_key = coalesce(i.version_id, '') AND m.etag = coalesce(i.etag, '') \
+             WHERE i.scan_id = $1 ORDER BY i.key, i.is_latest DESC, i.ordinal"
+        )
+    };
+}
+
+const SNAPSHOT: &str = snapshot_sql!("NULL::bigint");
+/// Current objects ranked newest first within their folder (ties broken by key, descending).
+const SNAPSHOT_RANKED: &str = snapshot_sql!(
+    "CASE WHEN i.is_latest AND NOT i.is_delete_marker THEN \
+       row_number() OVER (PARTITION BY substring(i.key from '^(.*/)'), (i.is_latest AND NOT i.is_delete_marker) \
+                          ORDER BY i.last_modified DESC, i.key DESC) - 1 END"
+);
+
+/// The versions of snapshot `scan_id`, grouped by key and newest first within a key (listing
+/// order), with any cached per-object data and, when `folder_rank`, the folder rank.
+pub fn snapshot_rows<'a>(
+    pool: &'a PgPool,
+    scan_id: i64,
+    target: &'a ScanTarget,
+    folder_rank: bool,
+) -> futures::stream::BoxStream<'a, Result<InventoryRow, sqlx::Error>> {
+    let sql = if folder_rank {
+        SNAPSHOT_RANKED
+    } else {
+        SNAPSHOT
+    };
+    sqlx::query_as::<_, InventoryRow>(sql)
+        .bind(scan_id)
+        .bind(&target.storage)
+        .bind(&target.bucket)
+        .fetch(pool)
 }

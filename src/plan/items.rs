@@ -1,7 +1,7 @@
 //! Writing plan items in batches of up to 1000 rows per statement.
 
 use crate::inventory::InventoryRow;
-use crate::policy::{Action, Rule};
+use crate::policy::Rule;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Postgres, Transaction};
 
@@ -44,7 +44,7 @@ impl ItemBatch {
     pub fn push(&mut self, rule: &Rule, row: &InventoryRow) {
         self.rule.push(rule.name.clone());
         self.action.push(rule.then.kind().to_string());
-        self.params.push(params(&rule.then));
+        self.params.push(rule.then.params());
         self.key.push(row.key.clone());
         self.version_id.push(row.version_id.clone());
         self.is_latest.push(row.is_latest);
@@ -87,13 +87,5 @@ impl ItemBatch {
         .await?;
         *self = ItemBatch::new(self.plan_id);
         Ok(())
-    }
-}
-
-/// The action's parameters as the executor reads them.
-fn params(action: &Action) -> serde_json::Value {
-    match action {
-        Action::Keep => serde_json::json!({}),
-        Action::Delete { permanent } => serde_json::json!({ "permanent": permanent }),
     }
 }

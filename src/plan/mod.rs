@@ -16,13 +16,8 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("policy {policy}: no complete inventory of s3://{bucket}/{prefix} on {storage}; run `shelflife scan` first")]
-    NoSnapshot {
-        policy: String,
-        storage: String,
-        bucket: String,
-        prefix: String,
-    },
+    #[error("policy {policy}: no complete inventory of {target}; run `shelflife scan` first")]
+    NoSnapshot { policy: String, target: ScanTarget },
     #[error("plan {0} does not exist")]
     NotFound(i64),
     #[error("database: {0}")]
@@ -34,7 +29,7 @@ pub fn target_of(policy: &Policy) -> ScanTarget {
     ScanTarget {
         storage: policy.target.storage.clone(),
         bucket: policy.target.bucket.clone(),
-        prefix: policy.target.prefix.clone(),
+        prefixes: policy.target.prefixes.clone(),
     }
 }
 
@@ -49,9 +44,7 @@ pub async fn create(
         .await?
         .ok_or_else(|| PlanError::NoSnapshot {
             policy: policy.name.clone(),
-            storage: target.storage.clone(),
-            bucket: target.bucket.clone(),
-            prefix: target.prefix.clone(),
+            target: target.clone(),
         })?;
     let mut summary = PlanSummary::new(policy, &target, scan_id, population, as_of);
     let mut tx = pool.begin().await?;
@@ -67,7 +60,7 @@ pub async fn create(
     .bind(scan_id)
     .fetch_one(&mut *tx)
     .await?;
-    evaluate_snapshot(pool, &mut tx, policy, &mut summary).await?;
+    evaluate_snapshot(pool, &mut tx, policy, &target, &mut summary).await?;
     summary.refusal = check_limits(
         &policy.limits,
         summary.changes(),
@@ -96,16 +89,12 @@ async fn evaluate_snapshot(
     pool: &PgPool,
     tx: &mut Transaction<'_, Postgres>,
     policy: &Policy,
+    target: &ScanTarget,
     summary: &mut PlanSummary,
 ) -> Result<(), sqlx::Error> {
     let mut batch = items::ItemBatch::new(summary.plan_id);
-    // Newest first within a key, in the listing's order (authoritative where timestamps tie).
-    let mut rows = sqlx::query_as::<_, InventoryRow>(
-        "SELECT key, version_id, is_latest, is_delete_marker, size, etag, last_modified, storage_class \
-         FROM inventory WHERE scan_id = $1 ORDER BY key, is_latest DESC, ordinal",
-    )
-    .bind(summary.scan_id)
-    .fetch(pool);
+    let folder_rank = policy.needs().folder_rank;
+    let mut rows = inventory::snapshot_rows(pool, summary.scan_id, target, folder_rank);
     let mut versions: Vec<InventoryRow> = Vec::new();
     while let Some(row) = rows.try_next().await? {
         if versions.first().is_some_and(|v| v.key != row.key) {
@@ -132,8 +121,13 @@ fn decide_key(
         if facts.age.is_none() {
             summary.undated += 1;
         }
-        let Decision::Rule(index) = decide(policy, &facts) else {
-            continue;
+        let index = match decide(policy, &facts) {
+            Decision::Rule(index) => index,
+            Decision::Unknown => {
+                summary.unknown += 1;
+                continue;
+            }
+            Decision::NoMatch => continue,
         };
         let rule = &policy.rules[index];
         summary.record(rule, facts.row);

@@ -56,7 +56,7 @@ pub struct PlanSummary {
     pub policy_sha256: String,
     pub storage: String,
     pub bucket: String,
-    pub prefix: String,
+    pub prefixes: Vec<String>,
     pub as_of: DateTime<Utc>,
     pub scan_id: i64,
     /// Object versions in the snapshot.
@@ -65,6 +65,10 @@ pub struct PlanSummary {
     pub actions: Vec<ActionLine>,
     /// Versions whose age could not be read from the key (key-date age only).
     pub undated: i64,
+    /// Versions left undecided because per-object data a rule reads (tags, lock state) is not
+    /// known, e.g. the object disappeared between listing and fetching.
+    #[serde(default)]
+    pub unknown: i64,
     pub state: PlanState,
     /// Which limit was exceeded and by how much.
     pub refusal: Option<String>,
@@ -84,7 +88,7 @@ impl PlanSummary {
             policy_sha256: policy.sha256.clone(),
             storage: target.storage.clone(),
             bucket: target.bucket.clone(),
-            prefix: target.prefix.clone(),
+            prefixes: target.prefixes.clone(),
             as_of,
             scan_id,
             population,
@@ -100,6 +104,7 @@ impl PlanSummary {
                 })
                 .collect(),
             undated: 0,
+            unknown: 0,
             state: PlanState::Planned,
             refusal: None,
         }
@@ -112,6 +117,15 @@ impl PlanSummary {
             if line.samples.len() < SAMPLES {
                 line.samples.push(row.key.clone());
             }
+        }
+    }
+
+    /// The target the plan covers.
+    pub fn target(&self) -> ScanTarget {
+        ScanTarget {
+            storage: self.storage.clone(),
+            bucket: self.bucket.clone(),
+            prefixes: self.prefixes.clone(),
         }
     }
 

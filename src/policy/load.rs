@@ -99,6 +99,27 @@ impl Reporter<'_> {
     }
 }
 
+/// serde_yaml reads an enum's map form (`{ tier: {...} }`) only as a YAML tag (`!tier {...}`);
+/// turns a one-key map into that, so the enum's serde derive can read it.
+pub fn single_key_as_tag(value: serde_yaml::Value) -> serde_yaml::Value {
+    use serde_yaml::value::{Tag, TaggedValue};
+    match value {
+        serde_yaml::Value::Mapping(map) if map.len() == 1 => {
+            let (k, v) = map.into_iter().next().expect("one entry");
+            match k {
+                serde_yaml::Value::String(name) => {
+                    serde_yaml::Value::Tagged(Box::new(TaggedValue {
+                        tag: Tag::new(name),
+                        value: v,
+                    }))
+                }
+                k => serde_yaml::Value::Mapping([(k, v)].into_iter().collect()),
+            }
+        }
+        other => other,
+    }
+}
+
 /// The policy files under `paths`: files as given, directories walked for `*.yaml`/`*.yml`.
 pub fn policy_files(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
     let mut files = Vec::new();

@@ -39,9 +39,58 @@ pub enum Matcher {
     NoncurrentFor(Duration),
     /// More than this many newer versions of the same key exist (delete markers included).
     NewerVersionsMoreThan(u32),
+    /// More than this many newer current objects exist in the same folder.
+    NewerInFolderMoreThan(u32),
+    /// The version's tag `.0` satisfies `.1`.
+    Tag(String, TagCond),
+    /// Under Object Lock retention at the plan's clock (`true`) or not (`false`).
+    Locked(bool),
+    LegalHold(bool),
+    /// Older than the number of days held in this tag or metadata entry.
+    Ttl(MetaField),
     Any(Vec<Matcher>),
     All(Vec<Matcher>),
     Not(Box<Matcher>),
+}
+
+/// A condition on one tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagCond {
+    Equals(String),
+    Exists,
+    Absent,
+    In(Vec<String>),
+}
+
+impl TagCond {
+    pub fn holds(&self, value: Option<&str>) -> bool {
+        match self {
+            TagCond::Equals(want) => value == Some(want.as_str()),
+            TagCond::Exists => value.is_some(),
+            TagCond::Absent => value.is_none(),
+            TagCond::In(list) => value.is_some_and(|v| list.iter().any(|w| w == v)),
+        }
+    }
+}
+
+/// Per-object data beyond the listing: a tag or a user-metadata entry, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetaField {
+    Tag(String),
+    /// User metadata (`x-amz-meta-NAME`), the name in lower case as S3 returns it.
+    Metadata(String),
+}
+
+impl Matcher {
+    /// Calls `f` on this matcher and every matcher nested in it.
+    pub fn visit(&self, f: &mut impl FnMut(&Matcher)) {
+        f(self);
+        match self {
+            Matcher::Any(list) | Matcher::All(list) => list.iter().for_each(|m| m.visit(f)),
+            Matcher::Not(inner) => inner.visit(f),
+            _ => {}
+        }
+    }
 }
 
 /// A compiled glob over the whole key: `*` stays within a path segment, `**` crosses them.

@@ -3,19 +3,28 @@
 //! [`load`] reads files or directories and returns the [`PolicySet`] with any warnings, or
 //! [`Invalid`] with every problem found, each located as `file:line:col: policy/rule: message`.
 
+mod actions;
+mod checks;
+mod costs;
 mod diagnostic;
 mod load;
 pub mod location;
 mod matcher;
 mod model;
+mod provider;
+mod scalars;
+mod schema;
 mod shadow;
+mod storage_spec;
 pub mod units;
 mod validate;
 mod when;
 mod wire;
 
+pub use checks::costs_of;
 pub use diagnostic::{Diagnostic, Invalid, Severity};
 pub use model::*;
+pub use schema::json_schema;
 pub use validate::API_VERSION;
 
 use std::path::PathBuf;

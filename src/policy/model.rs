@@ -5,7 +5,11 @@ use regex::Regex;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-pub use super::matcher::{KeyGlob, KeyRegex, Matcher, VersionScope};
+pub use super::actions::{Action, Archive, Delete, Lock, Retain, TagChange, Tier};
+pub use super::costs::{ClassCost, CostTable};
+pub use super::matcher::{KeyGlob, KeyRegex, Matcher, MetaField, TagCond, VersionScope};
+pub use super::provider::{Capabilities, Capability, Classes};
+pub use super::wire::ChecksumWire as ChecksumMode;
 pub use super::wire::ProviderWire as Provider;
 
 /// Every Storage and Policy document of a policy directory, validated together.
@@ -40,6 +44,9 @@ pub struct Storage {
     /// Attempts per request (the first included) before an error is reported.
     pub max_attempts: u32,
     pub credentials: Credentials,
+    pub checksum: ChecksumMode,
+    /// The price table plans are costed with; `None` leaves costs out of plans.
+    pub costs: Option<CostTable>,
 }
 
 /// How a storage client authenticates.
@@ -88,6 +95,7 @@ pub struct Policy {
     pub schedule: Option<cron::Schedule>,
     pub timezone: chrono_tz::Tz,
     pub target: Target,
+    pub source: Source,
     pub age: AgeSource,
     pub rules: Vec<Rule>,
     pub limits: Limits,
@@ -97,8 +105,21 @@ pub struct Policy {
 pub struct Target {
     pub storage: String,
     pub bucket: String,
-    /// Empty for the whole bucket.
-    pub prefix: String,
+    /// Disjoint key prefixes, sorted; `[""]` for the whole bucket.
+    pub prefixes: Vec<String>,
+}
+
+/// Where the inventory of the target comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Listing the bucket (ListObjectVersions).
+    List,
+    /// S3 Inventory reports: the folder holding one configuration's dated report folders.
+    Inventory {
+        storage: String,
+        bucket: String,
+        prefix: String,
+    },
 }
 
 /// Where an object's age is measured from.
@@ -106,6 +127,8 @@ pub struct Target {
 pub enum AgeSource {
     LastModified,
     KeyDate(KeyDatePattern),
+    /// An RFC 3339 date in a tag or a user-metadata entry.
+    Field(MetaField),
 }
 
 /// A date embedded in keys, e.g. `logs/{yyyy}/{mm}/{dd}/`, matched anywhere in the key.
@@ -181,23 +204,59 @@ pub struct Rule {
     pub then: Action,
 }
 
-/// What happens to a matching version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// Protects the version: later rules are not evaluated.
-    Keep,
-    Delete {
-        permanent: bool,
-    },
+/// Per-object data a policy reads beyond the listing; each costs a request per object.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MetaNeeds {
+    /// GetObjectTagging.
+    pub tags: bool,
+    /// HeadObject: Object Lock retention, legal hold and user metadata.
+    pub head: bool,
+    /// The rank of each current object among the newest in its folder.
+    pub folder_rank: bool,
 }
 
-impl Action {
-    /// The name used in plans, summaries and the audit trail.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Action::Keep => "keep",
-            Action::Delete { .. } => "delete",
+impl MetaNeeds {
+    pub fn any_request(&self) -> bool {
+        self.tags || self.head
+    }
+
+    pub fn union(self, other: MetaNeeds) -> MetaNeeds {
+        MetaNeeds {
+            tags: self.tags || other.tags,
+            head: self.head || other.head,
+            folder_rank: self.folder_rank || other.folder_rank,
         }
+    }
+}
+
+impl Policy {
+    /// What the policy's age source, matchers and actions read beyond the listing.
+    pub fn needs(&self) -> MetaNeeds {
+        let mut needs = MetaNeeds::default();
+        let field = |f: &MetaField, needs: &mut MetaNeeds| match f {
+            MetaField::Tag(_) => needs.tags = true,
+            MetaField::Metadata(_) => needs.head = true,
+        };
+        if let AgeSource::Field(f) = &self.age {
+            field(f, &mut needs);
+        }
+        for rule in &self.rules {
+            for m in &rule.when {
+                m.visit(&mut |m| match m {
+                    Matcher::Tag(..) => needs.tags = true,
+                    Matcher::Ttl(f) => field(f, &mut needs),
+                    Matcher::Locked(_) | Matcher::LegalHold(_) => needs.head = true,
+                    Matcher::NewerInFolderMoreThan(_) => needs.folder_rank = true,
+                    _ => {}
+                });
+            }
+            match &rule.then {
+                Action::Tag(_) => needs.tags = true,
+                Action::Lock(_) | Action::LegalHold(_) => needs.head = true,
+                _ => {}
+            }
+        }
+        needs
     }
 }
 

@@ -3,7 +3,7 @@
 //! matchers one by one and knows which implies which.
 
 use super::matcher::{Matcher, VersionScope};
-use super::model::Rule;
+use super::model::{Action, Rule};
 
 /// For each rule shadowed by an earlier one: (shadowed index, shadowing index).
 pub fn shadowed(rules: &[Rule]) -> Vec<(usize, usize)> {
@@ -16,9 +16,16 @@ pub fn shadowed(rules: &[Rule]) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// Whether every version `b` matches is matched by `a`.
+/// Whether every version `b` matches is matched by `a`, and `a` then decides. Actions that can
+/// find their work already done (tier, tag, lock, legal hold) let later rules decide, so they
+/// never shadow.
 fn covers(a: &Rule, b: &Rule) -> bool {
-    scope_covers(a.version, b.version)
+    let decisive = matches!(
+        a.then,
+        Action::Keep | Action::Delete(_) | Action::Archive(_)
+    );
+    decisive
+        && scope_covers(a.version, b.version)
         && a.when
             .iter()
             .all(|ma| b.when.iter().any(|mb| implies(mb, ma)))
@@ -49,7 +56,6 @@ fn implies(b: &Matcher, a: &Matcher) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::Action;
     use chrono::Duration;
 
     fn rule(version: VersionScope, when: Vec<Matcher>) -> Rule {
@@ -57,7 +63,7 @@ mod tests {
             name: "r".into(),
             version,
             when,
-            then: Action::Delete { permanent: false },
+            then: Action::Delete(Default::default()),
         }
     }
 

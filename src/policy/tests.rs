@@ -60,7 +60,7 @@ fn a_valid_policy_becomes_a_typed_model() {
     write(&dir, "policy.yaml", &text);
     let loaded = load_with_env(&[dir.path().to_path_buf()], &no_env).unwrap();
     let p = loaded.set.policy("logs").unwrap();
-    assert_eq!(p.target.prefix, "logs/");
+    assert_eq!(p.target.prefixes, vec!["logs/".to_string()]);
     assert_eq!(p.rules.len(), 2);
     assert_eq!(p.rules[0].then, Action::Keep);
     assert_eq!(

@@ -1,10 +1,11 @@
 //! Semantic validation: wire documents become the typed model, and every problem is reported
 //! at the node it concerns.
 
+use super::actions::Cx;
 use super::load::{Reporter, SourceDoc};
 use super::location::Seg;
 use super::model::*;
-use super::units::{expand_env, parse_cron, parse_size};
+use super::units::{parse_cron, parse_size};
 use super::wire::*;
 use std::collections::{BTreeMap, HashSet};
 
@@ -13,11 +14,11 @@ pub const API_VERSION: &str = "shelflife.dev/v1";
 /// How `${VAR}` references are resolved.
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-fn key(k: &str) -> Seg {
+pub(super) fn key(k: &str) -> Seg {
     Seg::Key(k.to_string())
 }
 
-fn path(segs: &[&str]) -> Vec<Seg> {
+pub(super) fn path(segs: &[&str]) -> Vec<Seg> {
     segs.iter().map(|s| key(s)).collect()
 }
 
@@ -54,7 +55,9 @@ pub fn build_set(
         }
         match src.doc.kind.as_str() {
             "Storage" => {
-                if let Some(storage) = storage(&mut r, &name, src.doc.spec.clone(), env) {
+                if let Some(storage) =
+                    super::storage_spec::storage(&mut r, &name, src.doc.spec.clone(), env)
+                {
                     set.storages.insert(name, storage);
                 }
             }
@@ -85,125 +88,6 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 63 && ok_chars && !name.starts_with('-')
 }
 
-fn storage(
-    r: &mut Reporter,
-    name: &str,
-    spec: serde_yaml::Value,
-    env: EnvLookup,
-) -> Option<Storage> {
-    let wire: StorageSpecWire = r.parse(name, &[key("spec")], spec)?;
-    let mut expand = |field: &str, value: Option<String>| -> Option<String> {
-        let value = value?;
-        match expand_env(&value, env) {
-            Ok(v) => Some(v),
-            Err(msg) => {
-                r.error(name, &path(&["spec", field]), msg);
-                None
-            }
-        }
-    };
-    let endpoint = expand("endpoint", wire.endpoint).filter(|e| !e.is_empty());
-    let region = expand("region", wire.region).filter(|e| !e.is_empty());
-    check_endpoint(r, name, wire.provider, endpoint.as_deref());
-    if let Some(costs) = &wire.costs {
-        if costs != "aws-us-east-1" {
-            r.error(
-                name,
-                &path(&["spec", "costs"]),
-                format!("unknown price table {costs:?}: the built-in table is \"aws-us-east-1\""),
-            );
-        }
-    }
-    let max_attempts = wire.retry.and_then(|r| r.max_attempts).unwrap_or(8);
-    if !(1..=50).contains(&max_attempts) {
-        r.error(
-            name,
-            &path(&["spec", "retry", "maxAttempts"]),
-            format!("maxAttempts must be between 1 and 50, found {max_attempts}"),
-        );
-    }
-    let credentials = credentials(r, name, wire.credentials)?;
-    Some(Storage {
-        name: name.to_string(),
-        max_attempts,
-        credentials,
-        provider: wire.provider,
-        endpoint,
-        region: region.unwrap_or_else(|| "us-east-1".into()),
-        path_style: wire.path_style.unwrap_or(wire.provider != Provider::Aws),
-        requests_per_second: wire.requests_per_second.unwrap_or(3000),
-    })
-}
-
-fn credentials(r: &mut Reporter, name: &str, wire: Option<CredentialsWire>) -> Option<Credentials> {
-    let Some(wire) = wire else {
-        return Some(Credentials::DefaultChain);
-    };
-    let mut source = |field: &str, env: Option<String>, file: Option<String>, required: bool| match (
-        env, file,
-    ) {
-        (Some(env), None) => Some(Some(SecretSource::Env(env))),
-        (None, Some(file)) => Some(Some(SecretSource::File(file.into()))),
-        (None, None) if !required => Some(None),
-        (env, _) => {
-            let both = env.is_some();
-            let msg = if both {
-                format!("give either {field}Env or {field}File, not both")
-            } else {
-                format!("credentials need {field}Env or {field}File")
-            };
-            r.error(name, &path(&["spec", "credentials"]), msg);
-            None
-        }
-    };
-    let access_key_id = source(
-        "accessKeyId",
-        wire.access_key_id_env,
-        wire.access_key_id_file,
-        true,
-    );
-    let secret_access_key = source(
-        "secretAccessKey",
-        wire.secret_access_key_env,
-        wire.secret_access_key_file,
-        true,
-    );
-    let session_token = source(
-        "sessionToken",
-        wire.session_token_env,
-        wire.session_token_file,
-        false,
-    );
-    Some(Credentials::Static {
-        access_key_id: access_key_id??,
-        secret_access_key: secret_access_key??,
-        session_token: session_token?,
-    })
-}
-
-fn check_endpoint(r: &mut Reporter, name: &str, provider: Provider, endpoint: Option<&str>) {
-    match endpoint {
-        Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
-            r.error(
-                name,
-                &path(&["spec", "endpoint"]),
-                format!("endpoint {url:?} must start with http:// or https://"),
-            );
-        }
-        None if provider != Provider::Aws => {
-            r.error(
-                name,
-                &path(&["spec", "provider"]),
-                format!(
-                    "provider {} needs an endpoint",
-                    format!("{provider:?}").to_lowercase()
-                ),
-            );
-        }
-        _ => {}
-    }
-}
-
 fn policy(
     r: &mut Reporter,
     src: &SourceDoc,
@@ -214,10 +98,10 @@ fn policy(
     let errors_before = r.diagnostics.len();
     let schedule = schedule(r, name, wire.schedule.as_deref());
     let timezone = timezone(r, name, wire.timezone.as_deref());
-    check_target(r, name, &wire.target, storages);
-    let _ = wire.source;
+    let target = target(r, name, wire.target, storages);
+    let source = source(r, name, wire.source, storages);
     let age = age_source(r, name, wire.age);
-    let rules = rules(r, name, wire.rules);
+    let rules = rules(r, name, wire.rules, &target, storages);
     let limits = limits(r, name, wire.limits.unwrap_or_default());
     if r.diagnostics[errors_before..]
         .iter()
@@ -225,22 +109,21 @@ fn policy(
     {
         return None;
     }
-    Some(Policy {
+    let policy = Policy {
         name: name.to_string(),
         labels: src.doc.metadata.labels.clone(),
         file: src.file.clone(),
         sha256: src.file_sha256.clone(),
         schedule,
         timezone,
-        target: Target {
-            storage: wire.target.storage,
-            bucket: wire.target.bucket,
-            prefix: wire.target.prefix.unwrap_or_default(),
-        },
+        target,
+        source: source?,
         age: age?,
         rules: rules?,
         limits,
-    })
+    };
+    super::checks::policy(r, &policy, storages);
+    Some(policy)
 }
 
 fn schedule(r: &mut Reporter, name: &str, text: Option<&str>) -> Option<cron::Schedule> {
@@ -259,27 +142,96 @@ fn timezone(r: &mut Reporter, name: &str, text: Option<&str>) -> chrono_tz::Tz {
     })
 }
 
-fn check_target(
+fn target(
     r: &mut Reporter,
     name: &str,
-    target: &TargetWire,
+    wire: TargetWire,
     storages: &BTreeMap<String, Storage>,
-) {
-    if !storages.contains_key(&target.storage) {
-        let known: Vec<&str> = storages.keys().map(String::as_str).collect();
-        let msg = format!(
-            "unknown storage {:?} (defined: {})",
-            target.storage,
-            known.join(", ")
-        );
-        r.error(name, &path(&["spec", "target", "storage"]), msg);
+) -> Target {
+    known_storage(
+        r,
+        name,
+        &path(&["spec", "target", "storage"]),
+        &wire.storage,
+        storages,
+    );
+    if wire.bucket.is_empty() {
+        let at = path(&["spec", "target", "bucket"]);
+        r.error(name, &at, "bucket must not be empty");
     }
-    if target.bucket.is_empty() {
-        r.error(
-            name,
-            &path(&["spec", "target", "bucket"]),
-            "bucket must not be empty",
+    let mut prefixes = match (wire.prefix, wire.prefixes) {
+        (Some(_), Some(_)) => {
+            let at = path(&["spec", "target", "prefixes"]);
+            r.error(name, &at, "give prefix or prefixes, not both");
+            Vec::new()
+        }
+        (Some(p), None) => vec![p],
+        (None, Some(list)) if list.is_empty() => {
+            let at = path(&["spec", "target", "prefixes"]);
+            r.error(name, &at, "prefixes needs at least one prefix");
+            Vec::new()
+        }
+        (None, Some(list)) => list,
+        (None, None) => vec![String::new()],
+    };
+    prefixes.sort();
+    for pair in prefixes.windows(2) {
+        if pair[1].starts_with(pair[0].as_str()) {
+            let msg = format!(
+                "prefix {:?} lies inside prefix {:?}; prefixes must not overlap",
+                pair[1], pair[0]
+            );
+            r.error(name, &path(&["spec", "target", "prefixes"]), msg);
+        }
+    }
+    Target {
+        storage: wire.storage,
+        bucket: wire.bucket,
+        prefixes,
+    }
+}
+
+/// Whether `storage` names a defined Storage; reports it at `at` when not.
+pub(super) fn known_storage(
+    r: &mut Reporter,
+    scope: &str,
+    at: &[Seg],
+    storage: &str,
+    storages: &BTreeMap<String, Storage>,
+) -> bool {
+    let known = storages.contains_key(storage);
+    if !known {
+        let defined: Vec<&str> = storages.keys().map(String::as_str).collect();
+        let msg = format!(
+            "unknown storage {storage:?} (defined: {})",
+            defined.join(", ")
         );
+        r.error(scope, at, msg);
+    }
+    known
+}
+
+/// `source: list` or `source: { inventory: { storage, bucket, prefix } }`.
+fn source(
+    r: &mut Reporter,
+    name: &str,
+    wire: Option<serde_yaml::Value>,
+    storages: &BTreeMap<String, Storage>,
+) -> Option<Source> {
+    let Some(value) = wire else {
+        return Some(Source::List);
+    };
+    let at = path(&["spec", "source"]);
+    match r.parse::<SourceWire>(name, &at, super::load::single_key_as_tag(value))? {
+        SourceWire::List => Some(Source::List),
+        SourceWire::Inventory(loc) => {
+            let at = path(&["spec", "source", "inventory", "storage"]);
+            known_storage(r, name, &at, &loc.storage, storages).then_some(Source::Inventory {
+                storage: loc.storage,
+                bucket: loc.bucket,
+                prefix: loc.prefix,
+            })
+        }
     }
 }
 
@@ -301,7 +253,7 @@ fn age_source(r: &mut Reporter, name: &str, wire: Option<AgeSourceWire>) -> Opti
             );
             None
         }
-        ("last-modified", Some(_)) => {
+        (_, Some(_)) => {
             r.error(
                 name,
                 &path(&["spec", "age", "pattern"]),
@@ -309,18 +261,40 @@ fn age_source(r: &mut Reporter, name: &str, wire: Option<AgeSourceWire>) -> Opti
             );
             None
         }
+        (field, None) if field.starts_with("tag:") || field.starts_with("metadata:") => {
+            let field = match field.split_once(':') {
+                Some(("tag", name)) if !name.is_empty() => MetaField::Tag(name.to_string()),
+                Some((_, name)) if !name.is_empty() => {
+                    MetaField::Metadata(name.to_ascii_lowercase())
+                }
+                _ => {
+                    let msg = format!(
+                        "age.from {field:?} needs a name after the colon, e.g. tag:created-at"
+                    );
+                    r.error(name, &path(&["spec", "age", "from"]), msg);
+                    return None;
+                }
+            };
+            Some(AgeSource::Field(field))
+        }
         (other, _) => {
             r.error(
                 name,
                 &path(&["spec", "age", "from"]),
-                format!("unknown age source {other:?}: expected last-modified or key-date"),
+                format!("unknown age source {other:?}: expected last-modified, key-date, tag:NAME or metadata:NAME"),
             );
             None
         }
     }
 }
 
-fn rules(r: &mut Reporter, policy: &str, wires: Vec<RuleWire>) -> Option<Vec<Rule>> {
+fn rules(
+    r: &mut Reporter,
+    policy: &str,
+    wires: Vec<RuleWire>,
+    target: &Target,
+    storages: &BTreeMap<String, Storage>,
+) -> Option<Vec<Rule>> {
     if wires.is_empty() {
         r.error(
             policy,
@@ -351,12 +325,16 @@ fn rules(r: &mut Reporter, policy: &str, wires: Vec<RuleWire>) -> Option<Vec<Rul
         }
         let when_at = [base.clone(), vec![key("when")]].concat();
         let when = super::when::when(r, &scope, &when_at, wire.when);
-        let then = action(
-            r,
-            &scope,
-            &[base.clone(), vec![key("then")]].concat(),
-            wire.then,
-        );
+        let mut cx = Cx {
+            r: &mut *r,
+            scope: &scope,
+            at: [base.clone(), vec![key("then")]].concat(),
+            target: storages.get(&target.storage),
+            storages,
+            bucket: &target.bucket,
+            prefixes: &target.prefixes,
+        };
+        let then = super::actions::action(&mut cx, wire.then);
         if let (Some(when), Some(then)) = (when, then) {
             out.push(Rule {
                 name: wire.name,
@@ -382,55 +360,6 @@ fn rules(r: &mut Reporter, policy: &str, wires: Vec<RuleWire>) -> Option<Vec<Rul
 
 fn spec_rules() -> Vec<Seg> {
     vec![key("spec"), key("rules")]
-}
-
-fn action(r: &mut Reporter, scope: &str, at: &[Seg], value: serde_yaml::Value) -> Option<Action> {
-    if let Some(word) = value.as_str() {
-        return match word {
-            "keep" => Some(Action::Keep),
-            "delete" => Some(Action::Delete { permanent: false }),
-            other => {
-                r.error(scope, at, format!("unknown action {other:?}: expected keep or delete, or a map such as {{ delete: {{ permanent: true }} }}"));
-                None
-            }
-        };
-    }
-    // The map form names the action by its single key: `{ delete: { permanent: true } }`.
-    let single = value
-        .as_mapping()
-        .filter(|m| m.len() == 1)
-        .and_then(|m| m.iter().next());
-    let Some((serde_yaml::Value::String(kind), body)) = single else {
-        r.error(
-            scope,
-            at,
-            "an action is a word (keep, delete) or a map with exactly one key naming the action",
-        );
-        return None;
-    };
-    let body_at = [at, &[key(kind)]].concat();
-    let body = match body {
-        serde_yaml::Value::Null => serde_yaml::Value::Mapping(Default::default()),
-        other => other.clone(),
-    };
-    match kind.as_str() {
-        "keep" => r
-            .parse::<EmptyWire>(scope, &body_at, body)
-            .map(|_| Action::Keep),
-        "delete" => r
-            .parse::<DeleteWire>(scope, &body_at, body)
-            .map(|d| Action::Delete {
-                permanent: d.permanent,
-            }),
-        other => {
-            r.error_at_key(
-                scope,
-                &body_at,
-                format!("unknown action {other:?}: expected keep or delete"),
-            );
-            None
-        }
-    }
 }
 
 fn limits(r: &mut Reporter, name: &str, wire: LimitsWire) -> Limits {

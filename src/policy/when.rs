@@ -2,9 +2,11 @@
 
 use super::load::Reporter;
 use super::location::Seg;
-use super::matcher::{KeyGlob, KeyRegex, Matcher, VersionScope};
+use super::matcher::{KeyGlob, KeyRegex, Matcher, MetaField, TagCond, VersionScope};
 use super::units::{parse_date, parse_duration, parse_size};
-use super::wire::{OneOrMany, SizeWire, WhenWire};
+use super::wire::{
+    AgeMatchWire, KeyMatchWire, OneOrMany, SizeMatchWire, SizeWire, TagCondWire, TtlWire, WhenWire,
+};
 
 /// A validated `when`: the version scope and the matchers that must all hold.
 pub struct When {
@@ -62,6 +64,15 @@ pub fn when(r: &mut Reporter, scope: &str, base: &[Seg], mut wire: WhenWire) -> 
             );
         }
     }
+    if version != VersionScope::Current && wire.newer_in_folder.is_some() {
+        b.error(
+            &at(base, &["newerInFolder"]),
+            format!(
+                "newerInFolder ranks current objects; it never matches with version: {}",
+                scope_name(version)
+            ),
+        );
+    }
     let matchers = b.conditions(base, wire);
     b.ok.then_some(When { version, matchers })
 }
@@ -90,51 +101,14 @@ impl Build<'_, '_> {
             );
         }
         if let Some(key) = w.key {
-            out.extend(key.prefix.map(Matcher::KeyPrefix));
-            out.extend(key.suffix.map(Matcher::KeySuffix));
-            if let Some(glob) = key.glob {
-                self.compiled(
-                    &at(base, &["key", "glob"]),
-                    KeyGlob::new(&glob).map(Matcher::KeyGlob),
-                    &mut out,
-                );
-            }
-            if let Some(regex) = key.regex {
-                self.compiled(
-                    &at(base, &["key", "regex"]),
-                    KeyRegex::new(&regex).map(Matcher::KeyRegex),
-                    &mut out,
-                );
-            }
+            self.key(base, key, &mut out);
         }
         if let Some(age) = w.age {
-            let older = self.duration(base, &["age", "olderThan"], age.older_than);
-            let younger = self.duration(base, &["age", "youngerThan"], age.younger_than);
-            if let (Some(o), Some(y)) = (older, younger) {
-                if y <= o {
-                    self.error(
-                        &at(base, &["age", "youngerThan"]),
-                        "age.youngerThan must be longer than age.olderThan, or nothing can match",
-                    );
-                }
-            }
-            out.extend(older.map(Matcher::OlderThan));
-            out.extend(younger.map(Matcher::YoungerThan));
+            self.age(base, age, &mut out);
         }
         self.dates(base, w.modified_before, w.modified_after, &mut out);
         if let Some(size) = w.size {
-            let least = self.size(base, &["size", "atLeast"], size.at_least);
-            let most = self.size(base, &["size", "atMost"], size.at_most);
-            if let (Some(l), Some(m)) = (least, most) {
-                if l > m {
-                    self.error(
-                        &at(base, &["size", "atMost"]),
-                        "size.atMost is smaller than size.atLeast, so nothing can match",
-                    );
-                }
-            }
-            out.extend(least.map(Matcher::SizeAtLeast));
-            out.extend(most.map(Matcher::SizeAtMost));
+            self.sizes(base, size, &mut out);
         }
         if let Some(classes) = w.storage_class {
             out.push(Matcher::StorageClass(
@@ -149,8 +123,112 @@ impl Build<'_, '_> {
             w.newer_versions
                 .map(|n| Matcher::NewerVersionsMoreThan(n.more_than)),
         );
+        out.extend(
+            w.newer_in_folder
+                .map(|n| Matcher::NewerInFolderMoreThan(n.more_than)),
+        );
+        for (name, cond) in w.tags.into_iter().flatten() {
+            let path = at(base, &["tags", &name]);
+            out.extend(self.tag(&path, cond).map(|c| Matcher::Tag(name, c)));
+        }
+        out.extend(w.locked.map(|v| Matcher::Locked(v.0)));
+        out.extend(w.legal_hold.map(|v| Matcher::LegalHold(v.0)));
+        if let Some(ttl) = w.ttl {
+            out.extend(self.ttl(&at(base, &["ttl"]), ttl));
+        }
         self.combinators(base, w.any, w.all, w.not, &mut out);
         out
+    }
+
+    fn key(&mut self, base: &[Seg], key: KeyMatchWire, out: &mut Vec<Matcher>) {
+        out.extend(key.prefix.map(Matcher::KeyPrefix));
+        out.extend(key.suffix.map(Matcher::KeySuffix));
+        if let Some(glob) = key.glob {
+            let compiled = KeyGlob::new(&glob).map(Matcher::KeyGlob);
+            self.compiled(&at(base, &["key", "glob"]), compiled, out);
+        }
+        if let Some(regex) = key.regex {
+            let compiled = KeyRegex::new(&regex).map(Matcher::KeyRegex);
+            self.compiled(&at(base, &["key", "regex"]), compiled, out);
+        }
+    }
+
+    fn age(&mut self, base: &[Seg], age: AgeMatchWire, out: &mut Vec<Matcher>) {
+        let older = self.duration(base, &["age", "olderThan"], age.older_than);
+        let younger = self.duration(base, &["age", "youngerThan"], age.younger_than);
+        if let (Some(o), Some(y)) = (older, younger) {
+            if y <= o {
+                self.error(
+                    &at(base, &["age", "youngerThan"]),
+                    "age.youngerThan must be longer than age.olderThan, or nothing can match",
+                );
+            }
+        }
+        out.extend(older.map(Matcher::OlderThan));
+        out.extend(younger.map(Matcher::YoungerThan));
+    }
+
+    fn sizes(&mut self, base: &[Seg], size: SizeMatchWire, out: &mut Vec<Matcher>) {
+        let least = self.size(base, &["size", "atLeast"], size.at_least);
+        let most = self.size(base, &["size", "atMost"], size.at_most);
+        if let (Some(l), Some(m)) = (least, most) {
+            if l > m {
+                self.error(
+                    &at(base, &["size", "atMost"]),
+                    "size.atMost is smaller than size.atLeast, so nothing can match",
+                );
+            }
+        }
+        out.extend(least.map(Matcher::SizeAtLeast));
+        out.extend(most.map(Matcher::SizeAtMost));
+    }
+
+    fn tag(&mut self, path: &[Seg], cond: TagCondWire) -> Option<TagCond> {
+        let m = match cond {
+            TagCondWire::Equals(v) => return Some(TagCond::Equals(v.0)),
+            TagCondWire::Cond(m) => m,
+        };
+        let conds: Vec<TagCond> = [
+            m.exists
+                .map(|e| if e { TagCond::Exists } else { TagCond::Absent }),
+            m.absent
+                .map(|a| if a { TagCond::Absent } else { TagCond::Exists }),
+            m.one_of
+                .map(|l| TagCond::In(l.into_iter().map(|v| v.0).collect())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        match <[TagCond; 1]>::try_from(conds) {
+            Ok([TagCond::In(list)]) if list.is_empty() => {
+                self.error(path, "in needs at least one value");
+                None
+            }
+            Ok([cond]) => Some(cond),
+            Err(_) => {
+                self.error(
+                    path,
+                    "a tag condition is a value or exactly one of exists, absent, in",
+                );
+                None
+            }
+        }
+    }
+
+    fn ttl(&mut self, path: &[Seg], ttl: TtlWire) -> Option<Matcher> {
+        match (ttl.tag, ttl.metadata) {
+            (Some(tag), None) if !tag.is_empty() => Some(Matcher::Ttl(MetaField::Tag(tag))),
+            (None, Some(m)) if !m.is_empty() => {
+                Some(Matcher::Ttl(MetaField::Metadata(m.to_ascii_lowercase())))
+            }
+            _ => {
+                self.error(
+                    path,
+                    "ttl needs exactly one of tag or metadata, naming where the number of days is",
+                );
+                None
+            }
+        }
     }
 
     fn combinators(

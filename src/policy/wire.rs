@@ -1,8 +1,11 @@
 //! The policy files as written: serde structs that mirror the YAML and reject unknown fields.
 //! Nothing here is validated beyond shape and types; `validate` turns these into the model.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+
+pub use super::scalars::{OnOff, TagValue};
 
 /// Every document: `apiVersion`, `kind`, `metadata`, `spec` (parsed per kind later).
 #[derive(Debug, Deserialize)]
@@ -14,7 +17,7 @@ pub struct DocumentWire {
     pub spec: serde_yaml::Value,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MetadataWire {
     pub name: String,
@@ -26,7 +29,7 @@ pub struct MetadataWire {
     pub annotations: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct StorageSpecWire {
     pub provider: ProviderWire,
@@ -34,15 +37,20 @@ pub struct StorageSpecWire {
     pub region: Option<String>,
     pub path_style: Option<bool>,
     pub requests_per_second: Option<u32>,
-    /// The name of a built-in price table (cost modelling is a later addition).
-    pub costs: Option<String>,
+    /// Whether requests carry checksums whenever the SDK supports them (AWS) or only where an
+    /// operation requires one (most S3-compatible servers).
+    pub checksum: Option<ChecksumWire>,
+    /// A built-in price table's name (`aws-us-east-1`) or an inline table; read by hand so a
+    /// mistake is reported inside the table.
+    #[schemars(with = "Option<super::costs::CostsWire>")]
+    pub costs: Option<serde_yaml::Value>,
     pub retry: Option<RetryWire>,
     pub credentials: Option<CredentialsWire>,
 }
 
 /// Static credentials, each part named by an environment variable or a file (a mounted
 /// Kubernetes secret); without this block the AWS SDK's default chain is used.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CredentialsWire {
     pub access_key_id_env: Option<String>,
@@ -53,14 +61,14 @@ pub struct CredentialsWire {
     pub session_token_file: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RetryWire {
     /// Attempts per request, the first included.
     pub max_attempts: Option<u32>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderWire {
     Aws,
@@ -73,51 +81,76 @@ pub enum ProviderWire {
     Generic,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChecksumWire {
+    WhenSupported,
+    WhenRequired,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PolicySpecWire {
     pub schedule: Option<String>,
     pub timezone: Option<String>,
     pub target: TargetWire,
-    pub source: Option<SourceWire>,
+    /// `list`, or `{ inventory: {...} }`: read by `validate` (an enum in map form).
+    #[schemars(with = "Option<SourceWire>")]
+    pub source: Option<serde_yaml::Value>,
     pub age: Option<AgeSourceWire>,
     pub rules: Vec<RuleWire>,
     pub limits: Option<LimitsWire>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetWire {
     pub storage: String,
     pub bucket: String,
     pub prefix: Option<String>,
+    /// Several disjoint prefixes instead of one.
+    pub prefixes: Option<Vec<String>>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// Where the inventory comes from: a live listing, or S3 Inventory reports.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
 pub enum SourceWire {
     List,
+    Inventory(InventoryLocationWire),
 }
 
-#[derive(Debug, Deserialize)]
+/// The folder holding the dated report folders of one S3 Inventory configuration.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryLocationWire {
+    pub storage: String,
+    pub bucket: String,
+    pub prefix: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgeSourceWire {
+    /// `last-modified`, `key-date`, `tag:NAME` or `metadata:NAME`.
     pub from: String,
+    /// For `key-date`: e.g. `logs/{yyyy}/{mm}/{dd}/`.
     pub pattern: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleWire {
     pub name: String,
     #[serde(default)]
     pub when: WhenWire,
-    /// `keep`, `delete`, or `{ delete: {...} }`: read by `validate`, which knows its path.
+    /// `keep`, `delete`, or a map naming one action: read by `actions`, which knows its path.
+    #[schemars(with = "super::actions::ThenSchema")]
     pub then: serde_yaml::Value,
 }
 
 /// A rule's conditions; every one given must hold.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct WhenWire {
     pub key: Option<KeyMatchWire>,
@@ -129,12 +162,21 @@ pub struct WhenWire {
     pub version: Option<String>,
     pub noncurrent_for: Option<String>,
     pub newer_versions: Option<NewerVersionsWire>,
+    /// More than N newer current objects exist in the same folder (keys sharing everything up
+    /// to their last `/`).
+    pub newer_in_folder: Option<NewerVersionsWire>,
+    pub tags: Option<BTreeMap<String, TagCondWire>>,
+    /// Under Object Lock retention now.
+    pub locked: Option<OnOff>,
+    pub legal_hold: Option<OnOff>,
+    /// Older than the number of days held in a tag or user-metadata entry.
+    pub ttl: Option<TtlWire>,
     pub any: Option<Vec<WhenWire>>,
     pub all: Option<Vec<WhenWire>>,
     pub not: Option<Box<WhenWire>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyMatchWire {
     pub prefix: Option<String>,
@@ -143,14 +185,14 @@ pub struct KeyMatchWire {
     pub regex: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AgeMatchWire {
     pub older_than: Option<String>,
     pub younger_than: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SizeMatchWire {
     pub at_least: Option<SizeWire>,
@@ -158,7 +200,7 @@ pub struct SizeMatchWire {
 }
 
 /// A size as `128KiB` or a plain number of bytes.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum SizeWire {
     Bytes(u64),
@@ -166,31 +208,48 @@ pub enum SizeWire {
 }
 
 /// One value or a list of them.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum OneOrMany {
     One(String),
     Many(Vec<String>),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NewerVersionsWire {
     pub more_than: u32,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// A tag condition: a value to equal, or `{ exists: true }`, `{ absent: true }`, `{ in: [...] }`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum TagCondWire {
+    Equals(TagValue),
+    Cond(TagCondMapWire),
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagCondMapWire {
+    pub exists: Option<bool>,
+    pub absent: Option<bool>,
+    #[serde(rename = "in")]
+    pub one_of: Option<Vec<TagValue>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TtlWire {
+    pub tag: Option<String>,
+    pub metadata: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmptyWire {}
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeleteWire {
-    #[serde(default)]
-    pub permanent: bool,
-}
-
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LimitsWire {
     pub max_objects: Option<u64>,

@@ -25,6 +25,8 @@ pub fn local_storage(endpoint: &str) -> Storage {
         requests_per_second: 3000,
         max_attempts: 3,
         credentials: Credentials::DefaultChain,
+        checksum: policy::ChecksumMode::WhenRequired,
+        costs: None,
     }
 }
 
@@ -203,4 +205,19 @@ pub fn describe(output: &Output) -> String {
 
 pub async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql)
+}
+
+/// Scans `policy`'s target, fetching what its rules read beyond the listing.
+pub async fn scan_policy(
+    pool: &PgPool,
+    store: &S3Store,
+    policy: &shelflife::policy::Policy,
+) -> shelflife::inventory::ScanSummary {
+    let options = shelflife::inventory::ScanOptions {
+        needs: policy.needs(),
+        ..Default::default()
+    };
+    shelflife::inventory::scan(pool, store, &shelflife::plan::target_of(policy), &options)
+        .await
+        .expect("scan")
 }

@@ -4,7 +4,6 @@ use crate::helpers::*;
 use chrono::Utc;
 use shelflife::audit::Outcome;
 use shelflife::execute::{self, ApplyOptions};
-use shelflife::inventory;
 use shelflife::plan::{self, PlanSummary};
 use shelflife::storage::s3::{BucketOptions, PutOptions, S3Store};
 use sqlx::PgPool;
@@ -17,9 +16,7 @@ async fn plan_and_apply(
 ) -> PlanSummary {
     let set = dir.load();
     let policy = set.policy(name).expect("policy");
-    inventory::scan(pool, store, &plan::target_of(policy))
-        .await
-        .expect("scan");
+    scan_policy(pool, store, policy).await;
     let plan = plan::create(pool, policy, Utc::now()).await.expect("plan");
     let report = execute::apply(pool, store, &plan, &ApplyOptions::new("test"))
         .await

@@ -4,7 +4,6 @@ use crate::helpers::*;
 use chrono::Utc;
 use shelflife::audit::{self, Verification};
 use shelflife::execute::{self, ApplyOptions};
-use shelflife::inventory;
 use shelflife::plan::{self, PlanState, PlanSummary};
 use shelflife::policy::PolicySet;
 use shelflife::storage::s3::{BucketOptions, S3Store};
@@ -22,9 +21,7 @@ const RULES: &str = "    - name: keep-pinned
 
 async fn scan_and_plan(pool: &PgPool, store: &S3Store, set: &PolicySet, name: &str) -> PlanSummary {
     let policy = set.policy(name).expect("policy");
-    inventory::scan(pool, store, &plan::target_of(policy))
-        .await
-        .expect("scan");
+    scan_policy(pool, store, policy).await;
     plan::create(pool, policy, Utc::now()).await.expect("plan")
 }
 

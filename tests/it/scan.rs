@@ -3,7 +3,7 @@
 use crate::helpers::*;
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
-use shelflife::inventory::{self, InventoryRow, ScanError, ScanTarget};
+use shelflife::inventory::{self, InventoryRow, ScanError, ScanOptions, ScanTarget};
 use shelflife::storage::s3::{BucketOptions, S3Store};
 use shelflife::storage::*;
 use sqlx::PgPool;
@@ -12,7 +12,7 @@ fn target(bucket: &str) -> ScanTarget {
     ScanTarget {
         storage: "local".into(),
         bucket: bucket.into(),
-        prefix: String::new(),
+        prefixes: vec![String::new()],
     }
 }
 
@@ -40,7 +40,7 @@ async fn a_scan_records_every_version_and_delete_marker_exactly(pool: PgPool) {
     let odd = "odd key/with\ttab,\"quotes\" & spaces/ünï%2Fcode+plus";
     put(&store, &bucket, odd, "odd").await;
 
-    let summary = inventory::scan(&pool, &store, &target(&bucket))
+    let summary = inventory::scan(&pool, &store, &target(&bucket), &ScanOptions::default())
         .await
         .unwrap();
     assert_eq!(summary.versions, 5);
@@ -66,11 +66,11 @@ async fn a_second_scan_replaces_the_snapshot_and_reflects_deletions(pool: PgPool
     let bucket = new_bucket(&store, "rescan", BucketOptions::default()).await;
     put(&store, &bucket, "a", "1").await;
     put(&store, &bucket, "b", "2").await;
-    let first = inventory::scan(&pool, &store, &target(&bucket))
+    let first = inventory::scan(&pool, &store, &target(&bucket), &ScanOptions::default())
         .await
         .unwrap();
     delete(&store, &bucket, "a", None).await;
-    let second = inventory::scan(&pool, &store, &target(&bucket))
+    let second = inventory::scan(&pool, &store, &target(&bucket), &ScanOptions::default())
         .await
         .unwrap();
 
@@ -162,14 +162,19 @@ async fn an_interrupted_scan_leaves_the_previous_snapshot_intact(pool: PgPool) {
     let store = store().await;
     let bucket = new_bucket(&store, "interrupted", BucketOptions::default()).await;
     put(&store, &bucket, "a", "1").await;
-    let good = inventory::scan(&pool, &store, &target(&bucket))
+    let good = inventory::scan(&pool, &store, &target(&bucket), &ScanOptions::default())
         .await
         .unwrap();
     put(&store, &bucket, "b", "2").await;
 
-    let err = inventory::scan(&pool, &FailingListing(store), &target(&bucket))
-        .await
-        .unwrap_err();
+    let err = inventory::scan(
+        &pool,
+        &FailingListing(store),
+        &target(&bucket),
+        &ScanOptions::default(),
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(&err, ScanError::Storage(e) if e.kind == ErrorKind::Unreachable),
         "{err}"

@@ -2,11 +2,11 @@ use super::*;
 use crate::policy::{Action, KeyDatePattern, KeyGlob, KeyRegex, Limits, Rule, Target};
 use chrono::TimeZone;
 
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap()
 }
 
-fn policy(age: AgeSource, rules: Vec<Rule>) -> Policy {
+pub(super) fn policy(age: AgeSource, rules: Vec<Rule>) -> Policy {
     Policy {
         name: "p".into(),
         labels: Default::default(),
@@ -17,15 +17,16 @@ fn policy(age: AgeSource, rules: Vec<Rule>) -> Policy {
         target: Target {
             storage: "s".into(),
             bucket: "b".into(),
-            prefix: String::new(),
+            prefixes: vec![String::new()],
         },
+        source: crate::policy::Source::List,
         age,
         rules,
         limits: Limits::default(),
     }
 }
 
-fn rule(name: &str, version: VersionScope, when: Vec<Matcher>, then: Action) -> Rule {
+pub(super) fn rule(name: &str, version: VersionScope, when: Vec<Matcher>, then: Action) -> Rule {
     Rule {
         name: name.into(),
         version,
@@ -34,9 +35,12 @@ fn rule(name: &str, version: VersionScope, when: Vec<Matcher>, then: Action) -> 
     }
 }
 
-const DELETE: Action = Action::Delete { permanent: false };
+pub(super) const DELETE: Action = Action::Delete(crate::policy::Delete {
+    permanent: false,
+    bypass_governance: false,
+});
 
-fn row(key: &str, modified: DateTime<Utc>) -> InventoryRow {
+pub(super) fn row(key: &str, modified: DateTime<Utc>) -> InventoryRow {
     InventoryRow {
         key: key.into(),
         version_id: None,
@@ -46,11 +50,12 @@ fn row(key: &str, modified: DateTime<Utc>) -> InventoryRow {
         etag: None,
         last_modified: modified,
         storage_class: None,
+        ..Default::default()
     }
 }
 
 /// Decides a lone current version.
-fn decide_one(p: &Policy, r: &InventoryRow) -> Decision {
+pub(super) fn decide_one(p: &Policy, r: &InventoryRow) -> Decision {
     let versions = [r.clone()];
     decide(p, &key_facts(p, &versions, now())[0])
 }
@@ -59,7 +64,7 @@ fn decide_one(p: &Policy, r: &InventoryRow) -> Decision {
 fn holds(m: Matcher, r: &InventoryRow) -> bool {
     let p = policy(AgeSource::LastModified, vec![]);
     let versions = [r.clone()];
-    matches(&m, &key_facts(&p, &versions, now())[0])
+    matches(&m, &key_facts(&p, &versions, now())[0]).expect("listing facts are always known")
 }
 
 #[test]
@@ -236,7 +241,10 @@ fn only_expired_delete_markers_are_in_scope() {
             "markers",
             VersionScope::DeleteMarker,
             vec![],
-            Action::Delete { permanent: true },
+            Action::Delete(crate::policy::Delete {
+                permanent: true,
+                bypass_governance: false,
+            }),
         )],
     );
     let marker = InventoryRow {

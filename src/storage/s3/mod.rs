@@ -8,7 +8,7 @@ mod ops;
 pub use admin::{BucketOptions, PutOptions};
 
 use super::{ErrorKind, RetryConfig, StorageError};
-use crate::policy::{Credentials, Provider, SecretSource, Storage};
+use crate::policy::{ChecksumMode, Credentials, SecretSource, Storage};
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_smithy_types::timeout::TimeoutConfig;
@@ -21,7 +21,8 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct S3Store {
     client: aws_sdk_s3::Client,
-    /// Whether DeleteObjects and Object Lock calls need a Content-MD5 header (non-AWS providers).
+    /// Whether DeleteObjects and Object Lock calls need a Content-MD5 header: they require an
+    /// integrity header, and without the SDK's CRC checksums that is Content-MD5.
     content_md5: bool,
     /// Set once the server answered NotImplemented to ListObjectVersions.
     no_versions: Arc<AtomicBool>,
@@ -53,8 +54,8 @@ impl S3Store {
         if let Some(endpoint) = &storage.endpoint {
             config = config.endpoint_url(endpoint);
         }
-        let aws = storage.provider == Provider::Aws;
-        if !aws {
+        let minimal = storage.checksum == ChecksumMode::WhenRequired;
+        if minimal {
             // Most S3-compatible servers reject or mishandle the SDK's default CRC checksums.
             config = config
                 .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
@@ -62,7 +63,7 @@ impl S3Store {
         }
         Ok(S3Store {
             client: aws_sdk_s3::Client::from_conf(config.build()),
-            content_md5: !aws,
+            content_md5: minimal,
             no_versions: Arc::new(AtomicBool::new(false)),
         })
     }

@@ -1,0 +1,220 @@
+//! Matchers on per-object data (tags, Object Lock, user metadata, folder rank), three-valued
+//! logic when that data is unknown, and actions whose work is already done.
+
+use super::tests::{decide_one, now, policy, row, rule, DELETE};
+use super::*;
+use crate::policy::{Lock, MetaField, Retain, TagCond, Tier};
+use sqlx::types::Json;
+
+fn tagged(key: &str, tags: &[(&str, &str)]) -> InventoryRow {
+    let mut r = row(key, now() - Duration::days(40));
+    let map = tags.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+    r.tags = Some(Json(map.collect()));
+    r
+}
+
+fn check(m: Matcher, r: &InventoryRow) -> Option<bool> {
+    let p = policy(AgeSource::LastModified, vec![]);
+    let versions = [r.clone()];
+    matches(&m, &key_facts(&p, &versions, now())[0])
+}
+
+#[test]
+fn tag_conditions_compare_values_presence_and_lists() {
+    let r = tagged("a", &[("team", "ml"), ("env", "dev")]);
+    let tag = |k: &str, c: TagCond| Matcher::Tag(k.into(), c);
+    assert_eq!(
+        check(tag("team", TagCond::Equals("ml".into())), &r),
+        Some(true)
+    );
+    assert_eq!(
+        check(tag("team", TagCond::Equals("ops".into())), &r),
+        Some(false)
+    );
+    assert_eq!(check(tag("env", TagCond::Exists), &r), Some(true));
+    assert_eq!(check(tag("tmp", TagCond::Absent), &r), Some(true));
+    let envs = TagCond::In(vec!["dev".into(), "test".into()]);
+    assert_eq!(check(tag("env", envs), &r), Some(true));
+}
+
+#[test]
+fn unknown_tags_make_a_rule_undecidable_not_a_guess() {
+    let unknown = row("a", now() - Duration::days(40));
+    let keep_tag = Matcher::Tag("keep".into(), TagCond::Equals("true".into()));
+    assert_eq!(check(keep_tag.clone(), &unknown), None);
+    assert_eq!(
+        check(Matcher::Not(Box::new(keep_tag.clone())), &unknown),
+        None
+    );
+    // A condition known to fail settles `all` and `any` whatever the unknown one says.
+    let never = Matcher::KeyPrefix("zzz".into());
+    let both = Matcher::All(vec![keep_tag.clone(), never.clone()]);
+    assert_eq!(check(both, &unknown), Some(false));
+    let either = Matcher::Any(vec![keep_tag.clone(), Matcher::KeyPrefix("a".into())]);
+    assert_eq!(check(either, &unknown), Some(true));
+    let p = policy(
+        AgeSource::LastModified,
+        vec![rule(
+            "del",
+            VersionScope::Current,
+            vec![Matcher::Not(Box::new(keep_tag))],
+            DELETE,
+        )],
+    );
+    assert_eq!(decide_one(&p, &unknown), Decision::Unknown);
+    assert_eq!(decide_one(&p, &tagged("a", &[])), Decision::Rule(0));
+    assert_eq!(
+        decide_one(&p, &tagged("a", &[("keep", "true")])),
+        Decision::NoMatch
+    );
+}
+
+#[test]
+fn lock_state_and_legal_hold_are_read_from_head() {
+    let mut r = row("a", now() - Duration::days(1));
+    assert_eq!(check(Matcher::Locked(false), &r), None, "not fetched");
+    r.head_fetched = true;
+    assert_eq!(check(Matcher::Locked(false), &r), Some(true));
+    assert_eq!(check(Matcher::LegalHold(false), &r), Some(true));
+    r.lock_mode = Some("GOVERNANCE".into());
+    r.retain_until = Some(now() + Duration::days(3));
+    r.legal_hold = Some(true);
+    assert_eq!(check(Matcher::Locked(true), &r), Some(true));
+    assert_eq!(check(Matcher::LegalHold(true), &r), Some(true));
+    r.retain_until = Some(now() - Duration::days(3));
+    assert_eq!(
+        check(Matcher::Locked(true), &r),
+        Some(false),
+        "retention expired"
+    );
+}
+
+#[test]
+fn ttl_reads_a_number_of_days_from_a_tag_or_metadata() {
+    let r = tagged("a", &[("retention-days", "30")]);
+    assert_eq!(
+        check(Matcher::Ttl(MetaField::Tag("retention-days".into())), &r),
+        Some(true)
+    );
+    let long = tagged("a", &[("retention-days", "90")]);
+    assert_eq!(
+        check(Matcher::Ttl(MetaField::Tag("retention-days".into())), &long),
+        Some(false)
+    );
+    let junk = tagged("a", &[("retention-days", "soon")]);
+    assert_eq!(
+        check(Matcher::Ttl(MetaField::Tag("retention-days".into())), &junk),
+        Some(false)
+    );
+    let mut meta = row("a", now() - Duration::days(40));
+    meta.head_fetched = true;
+    meta.user_meta = Some(Json([("ttl".to_string(), "7".to_string())].into()));
+    assert_eq!(
+        check(Matcher::Ttl(MetaField::Metadata("ttl".into())), &meta),
+        Some(true)
+    );
+}
+
+#[test]
+fn age_can_come_from_a_tag() {
+    let p = policy(
+        AgeSource::Field(MetaField::Tag("created".into())),
+        vec![rule(
+            "old",
+            VersionScope::Current,
+            vec![Matcher::OlderThan(Duration::days(100))],
+            DELETE,
+        )],
+    );
+    let old = tagged("a", &[("created", "2025-01-01")]);
+    assert_eq!(decide_one(&p, &old), Decision::Rule(0));
+    let undated = tagged("a", &[]);
+    assert_eq!(decide_one(&p, &undated), Decision::NoMatch);
+}
+
+#[test]
+fn an_action_with_nothing_left_to_do_lets_later_rules_decide() {
+    let cold = Action::Tier(Tier {
+        storage_class: "GLACIER_IR".into(),
+        force: false,
+    });
+    let p = policy(
+        AgeSource::LastModified,
+        vec![
+            rule(
+                "cold",
+                VersionScope::Current,
+                vec![Matcher::OlderThan(Duration::days(30))],
+                cold,
+            ),
+            rule(
+                "expire",
+                VersionScope::Current,
+                vec![Matcher::OlderThan(Duration::days(180))],
+                DELETE,
+            ),
+        ],
+    );
+    let mut r = row("a", now() - Duration::days(200));
+    assert_eq!(
+        decide_one(&p, &r),
+        Decision::Rule(0),
+        "still STANDARD: tier first"
+    );
+    r.storage_class = Some("GLACIER_IR".into());
+    assert_eq!(
+        decide_one(&p, &r),
+        Decision::Rule(1),
+        "already cold: the delete rule decides"
+    );
+    r.last_modified = now() - Duration::days(40);
+    assert_eq!(decide_one(&p, &r), Decision::NoMatch);
+}
+
+#[test]
+fn a_lock_already_long_enough_is_not_planned_again() {
+    let seven_years = Lock {
+        mode: crate::storage::LockMode::Compliance,
+        retain: Retain::For(Duration::days(7 * 365)),
+    };
+    let p = policy(
+        AgeSource::LastModified,
+        vec![rule(
+            "lock",
+            VersionScope::Current,
+            vec![],
+            Action::Lock(seven_years),
+        )],
+    );
+    let mut r = row("m", now() - Duration::days(10));
+    r.head_fetched = true;
+    assert_eq!(decide_one(&p, &r), Decision::Rule(0));
+    r.lock_mode = Some("COMPLIANCE".into());
+    r.retain_until = Some(r.last_modified + Duration::days(7 * 365));
+    assert_eq!(decide_one(&p, &r), Decision::NoMatch);
+    r.lock_mode = Some("GOVERNANCE".into());
+    assert_eq!(
+        decide_one(&p, &r),
+        Decision::Rule(0),
+        "GOVERNANCE is upgraded"
+    );
+}
+
+#[test]
+fn folder_rank_keeps_the_newest_objects_of_each_folder() {
+    let p = policy(
+        AgeSource::LastModified,
+        vec![rule(
+            "old",
+            VersionScope::Current,
+            vec![Matcher::NewerInFolderMoreThan(2)],
+            DELETE,
+        )],
+    );
+    let mut r = row("runs/a/step-1.ckpt", now());
+    assert_eq!(decide_one(&p, &r), Decision::Unknown, "rank not computed");
+    r.newer_in_folder = Some(2);
+    assert_eq!(decide_one(&p, &r), Decision::NoMatch);
+    r.newer_in_folder = Some(3);
+    assert_eq!(decide_one(&p, &r), Decision::Rule(0));
+}

@@ -1,0 +1,188 @@
+//! Validating a Storage document: endpoint, credentials, retries, checksum mode and prices.
+
+use super::costs::{self, ClassCost, CostTable, InlineCostsWire};
+use super::load::Reporter;
+use super::location::Seg;
+use super::model::*;
+use super::units::{expand_env, parse_duration, parse_size};
+use super::validate::{path, EnvLookup};
+use super::wire::*;
+
+pub fn storage(
+    r: &mut Reporter,
+    name: &str,
+    spec: serde_yaml::Value,
+    env: EnvLookup,
+) -> Option<Storage> {
+    let wire: StorageSpecWire = r.parse(name, &[Seg::Key("spec".into())], spec)?;
+    let mut expand = |field: &str, value: Option<String>| -> Option<String> {
+        let value = value?;
+        match expand_env(&value, env) {
+            Ok(v) => Some(v),
+            Err(msg) => {
+                r.error(name, &path(&["spec", field]), msg);
+                None
+            }
+        }
+    };
+    let endpoint = expand("endpoint", wire.endpoint).filter(|e| !e.is_empty());
+    let region = expand("region", wire.region).filter(|e| !e.is_empty());
+    check_endpoint(r, name, wire.provider, endpoint.as_deref());
+    let costs = wire.costs.and_then(|v| cost_table(r, name, v));
+    let max_attempts = wire.retry.and_then(|r| r.max_attempts).unwrap_or(8);
+    if !(1..=50).contains(&max_attempts) {
+        r.error(
+            name,
+            &path(&["spec", "retry", "maxAttempts"]),
+            format!("maxAttempts must be between 1 and 50, found {max_attempts}"),
+        );
+    }
+    let credentials = credentials(r, name, wire.credentials)?;
+    let aws = wire.provider == Provider::Aws;
+    Some(Storage {
+        name: name.to_string(),
+        max_attempts,
+        credentials,
+        provider: wire.provider,
+        endpoint,
+        region: region.unwrap_or_else(|| "us-east-1".into()),
+        path_style: wire.path_style.unwrap_or(!aws),
+        requests_per_second: wire.requests_per_second.unwrap_or(3000),
+        checksum: wire.checksum.unwrap_or(if aws {
+            ChecksumMode::WhenSupported
+        } else {
+            ChecksumMode::WhenRequired
+        }),
+        costs,
+    })
+}
+
+/// `costs: aws-us-east-1`, or an inline table (optionally on top of a built-in one).
+fn cost_table(r: &mut Reporter, name: &str, value: serde_yaml::Value) -> Option<CostTable> {
+    let at = path(&["spec", "costs"]);
+    let unknown = |r: &mut Reporter, at: &[Seg], table: &str| {
+        let msg = format!(
+            "unknown price table {table:?}: the built-in tables are {}",
+            costs::BUILTIN.join(", ")
+        );
+        r.error(name, at, msg);
+    };
+    if let serde_yaml::Value::String(table) = &value {
+        let found = costs::builtin(table);
+        if found.is_none() {
+            unknown(r, &at, table);
+        }
+        return found;
+    }
+    let wire: InlineCostsWire = r.parse(name, &at, value)?;
+    let mut table = match &wire.base {
+        None => CostTable {
+            name: format!("{name}-inline"),
+            classes: Default::default(),
+        },
+        Some(base) => match costs::builtin(base) {
+            Some(table) => table,
+            None => {
+                unknown(r, &path(&["spec", "costs", "base"]), base);
+                return None;
+            }
+        },
+    };
+    for (class, w) in wire.classes {
+        let at = |field: &str| path(&["spec", "costs", "classes", &class, field]);
+        let days = w.min_storage_duration.as_deref().map(parse_duration);
+        let days = match days.transpose() {
+            Ok(d) => d.map_or(0, |d| d.num_days().max(0) as u32),
+            Err(msg) => {
+                r.error(name, &at("minStorageDuration"), msg);
+                return None;
+            }
+        };
+        let size = |r: &mut Reporter, field: &str, v: Option<SizeWire>| match v {
+            None => Some(0),
+            Some(SizeWire::Bytes(n)) => Some(n),
+            Some(SizeWire::Text(t)) => parse_size(&t)
+                .map_err(|m| r.error(name, &at(field), m))
+                .ok(),
+        };
+        let min_billable_bytes = size(r, "minBillableSize", w.min_billable_size)?;
+        let overhead_bytes = size(r, "perObjectOverhead", w.per_object_overhead)?;
+        if w.per_gb_month < 0.0 || w.transition_per_1000.is_some_and(|p| p < 0.0) {
+            r.error(name, &at("perGbMonth"), "prices must not be negative");
+        }
+        let cost = ClassCost {
+            per_gb_month: w.per_gb_month,
+            min_storage_days: days,
+            min_billable_bytes,
+            overhead_bytes,
+            transition_per_1000: w.transition_per_1000.unwrap_or(0.0),
+        };
+        table.classes.insert(class, cost);
+    }
+    Some(table)
+}
+fn credentials(r: &mut Reporter, name: &str, wire: Option<CredentialsWire>) -> Option<Credentials> {
+    let Some(wire) = wire else {
+        return Some(Credentials::DefaultChain);
+    };
+    let mut source = |field: &str, env: Option<String>, file: Option<String>, required: bool| match (
+        env, file,
+    ) {
+        (Some(env), None) => Some(Some(SecretSource::Env(env))),
+        (None, Some(file)) => Some(Some(SecretSource::File(file.into()))),
+        (None, None) if !required => Some(None),
+        (env, _) => {
+            let both = env.is_some();
+            let msg = if both {
+                format!("give either {field}Env or {field}File, not both")
+            } else {
+                format!("credentials need {field}Env or {field}File")
+            };
+            r.error(name, &path(&["spec", "credentials"]), msg);
+            None
+        }
+    };
+    let access_key_id = source(
+        "accessKeyId",
+        wire.access_key_id_env,
+        wire.access_key_id_file,
+        true,
+    );
+    let secret_access_key = source(
+        "secretAccessKey",
+        wire.secret_access_key_env,
+        wire.secret_access_key_file,
+        true,
+    );
+    let session_token = source(
+        "sessionToken",
+        wire.session_token_env,
+        wire.session_token_file,
+        false,
+    );
+    Some(Credentials::Static {
+        access_key_id: access_key_id??,
+        secret_access_key: secret_access_key??,
+        session_token: session_token?,
+    })
+}
+
+fn check_endpoint(r: &mut Reporter, name: &str, provider: Provider, endpoint: Option<&str>) {
+    match endpoint {
+        Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+            r.error(
+                name,
+                &path(&["spec", "endpoint"]),
+                format!("endpoint {url:?} must start with http:// or https://"),
+            );
+        }
+        None if provider != Provider::Aws => {
+            r.error(
+                name,
+                &path(&["spec", "provider"]),
+                format!("provider {} needs an endpoint", provider.name()),
+            );
+        }
+        _ => {}
+    }
+}
