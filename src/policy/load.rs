@@ -83,7 +83,7 @@ impl Reporter<'_> {
                     }
                     serde_path_to_error::Segment::Unknown => None,
                 }));
-                let inner = with_suggestion(err.into_inner().to_string());
+                let inner = untagged_hint(with_suggestion(err.into_inner().to_string()));
                 let message = match display_path(&path) {
                     p if p.is_empty() => inner,
                     p => format!("{p}: {inner}"),
@@ -228,6 +228,23 @@ fn strip_location(message: &str) -> String {
         Some(at) => message[..at].to_string(),
         None => message.to_string(),
     }
+}
+
+/// serde says only "data did not match any variant of untagged enum X"; says what X accepts.
+fn untagged_hint(message: String) -> String {
+    let Some(name) = message.strip_prefix("data did not match any variant of untagged enum ")
+    else {
+        return message;
+    };
+    let expected = match name.trim() {
+        "TagCondWire" => {
+            "a tag value, or one of { exists: true }, { absent: true }, { in: [a, b] }"
+        }
+        "SizeWire" => "a size such as 128KiB, 5GB, or a number of bytes",
+        "OneOrMany" => "a storage class or a list of them",
+        _ => return message,
+    };
+    format!("expected {expected}")
 }
 
 /// Adds "did you mean" to serde's "unknown field/variant `x`, expected one of `a`, `b`".

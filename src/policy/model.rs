@@ -84,6 +84,20 @@ impl SecretSource {
     }
 }
 
+/// A policy's cron schedule: the expression as written and its parsed form.
+#[derive(Clone)]
+pub struct Schedule {
+    /// As written, e.g. `0 3 * * *` or `@daily`.
+    pub expression: String,
+    pub cron: cron::Schedule,
+}
+
+impl std::fmt::Debug for Schedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Schedule({:?})", self.expression)
+    }
+}
+
 /// One lifecycle policy: a target and an ordered list of rules.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -92,7 +106,7 @@ pub struct Policy {
     pub file: PathBuf,
     /// SHA-256 (hex) of the policy file as read, recorded with every plan and audit event.
     pub sha256: String,
-    pub schedule: Option<cron::Schedule>,
+    pub schedule: Option<Schedule>,
     pub timezone: chrono_tz::Tz,
     pub target: Target,
     pub source: Source,

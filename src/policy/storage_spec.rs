@@ -25,9 +25,15 @@ pub fn storage(
             }
         }
     };
-    let endpoint = expand("endpoint", wire.endpoint).filter(|e| !e.is_empty());
+    let given = wire.endpoint.is_some();
+    let expanded = expand("endpoint", wire.endpoint);
+    // An endpoint that failed to expand is already reported; "needs an endpoint" would repeat it.
+    let unexpanded = given && expanded.is_none();
+    let endpoint = expanded.filter(|e| !e.is_empty());
     let region = expand("region", wire.region).filter(|e| !e.is_empty());
-    check_endpoint(r, name, wire.provider, endpoint.as_deref());
+    if !unexpanded {
+        check_endpoint(r, name, wire.provider, endpoint.as_deref());
+    }
     let costs = wire.costs.and_then(|v| cost_table(r, name, v));
     let max_attempts = wire.retry.and_then(|r| r.max_attempts).unwrap_or(8);
     if !(1..=50).contains(&max_attempts) {

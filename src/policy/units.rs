@@ -91,14 +91,44 @@ pub fn parse_cron(text: &str) -> Result<cron::Schedule, String> {
             "invalid schedule {text:?}: expected five fields (minute hour day-of-month month day-of-week) or @daily/@hourly/@weekly/@monthly/@yearly"
         ));
     }
+    check_cron_ranges(text, &fields)?;
     let dow = day_of_week_names(fields[4]);
     let seven = format!(
         "0 {} {} {} {} {} *",
         fields[0], fields[1], fields[2], fields[3], dow
     );
-    seven
-        .parse::<cron::Schedule>()
-        .map_err(|e| format!("invalid schedule {text:?}: {e}"))
+    seven.parse::<cron::Schedule>().map_err(|e| {
+        // The cron crate draws a caret under its seven-field form; keep its last line.
+        let text_e = e.to_string();
+        let reason = text_e.lines().last().unwrap_or_default().trim();
+        format!("invalid schedule {text:?}: {reason}")
+    })
+}
+
+/// Names the field and the allowed range when a number in a cron field is out of range.
+fn check_cron_ranges(text: &str, fields: &[&str]) -> Result<(), String> {
+    const FIELDS: [(&str, u32, u32); 5] = [
+        ("minute", 0, 59),
+        ("hour", 0, 23),
+        ("day-of-month", 1, 31),
+        ("month", 1, 12),
+        ("day-of-week", 0, 7),
+    ];
+    for (field, (name, low, high)) in fields.iter().zip(FIELDS) {
+        // Numbers before a `/` are values; after it, they are steps.
+        let values = field.split(',').flat_map(|part| {
+            let range = part.split('/').next().unwrap_or_default();
+            range.split('-').filter_map(|n| n.parse::<u32>().ok())
+        });
+        for n in values {
+            if n < low || n > high {
+                return Err(format!(
+                    "invalid schedule {text:?}: {name} {n} is outside {low}-{high}"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Kubernetes numbers days 0-7 from Sunday; the `cron` crate numbers them 1-7. Names are

@@ -7,7 +7,8 @@ use super::location::Seg;
 use super::model::*;
 use super::units::{parse_cron, parse_size};
 use super::wire::*;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub const API_VERSION: &str = "shelflife.dev/v1";
 
@@ -30,7 +31,8 @@ pub fn build_set(
 ) -> PolicySet {
     let mut set = PolicySet::default();
     let mut pending = Vec::new();
-    let mut names: HashSet<(String, String)> = HashSet::new();
+    // (kind, name) → where it was first defined.
+    let mut names: HashMap<(String, String), String> = HashMap::new();
     for src in docs {
         let name = src.doc.metadata.name.clone();
         let mut r = Reporter {
@@ -49,9 +51,21 @@ pub fn build_set(
             let msg = format!("metadata.name {name:?} must be 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit");
             r.error(&name, &path(&["metadata", "name"]), msg);
         }
-        if !names.insert((src.doc.kind.clone(), name.clone())) {
-            let msg = format!("duplicate {} name {name:?}", src.doc.kind);
-            r.error(&name, &path(&["metadata", "name"]), msg);
+        let name_at = path(&["metadata", "name"]);
+        let pos = src.index.value(&name_at);
+        let here = format!("{}:{}", src.file.display(), pos.line);
+        match names.entry((src.doc.kind.clone(), name.clone())) {
+            Entry::Occupied(first) => {
+                let msg = format!(
+                    "duplicate {} name {name:?} (first defined at {})",
+                    src.doc.kind,
+                    first.get()
+                );
+                r.error(&name, &name_at, msg);
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(here);
+            }
         }
         match src.doc.kind.as_str() {
             "Storage" => {
@@ -126,9 +140,13 @@ fn policy(
     Some(policy)
 }
 
-fn schedule(r: &mut Reporter, name: &str, text: Option<&str>) -> Option<cron::Schedule> {
+fn schedule(r: &mut Reporter, name: &str, text: Option<&str>) -> Option<Schedule> {
     let text = text?;
     parse_cron(text)
+        .map(|cron| Schedule {
+            expression: text.to_string(),
+            cron,
+        })
         .map_err(|m| r.error(name, &path(&["spec", "schedule"]), m))
         .ok()
 }
@@ -345,7 +363,7 @@ fn rules(
         }
     }
     // Indices match the YAML only when every rule validated (otherwise the set is invalid anyway).
-    let all_valid = out.len() == rule_count;
+    let all_valid = out.len() == rule_count && seen.len() == rule_count;
     for (later, earlier) in super::shadow::shadowed(&out)
         .into_iter()
         .filter(|_| all_valid)
