@@ -14,14 +14,17 @@ use std::collections::BTreeMap;
 /// Uploads at once.
 const CONCURRENCY: usize = 32;
 
-const BUCKETS: [(&str, BucketOptions); 4] = [
-    (
-        "inference-logs",
-        BucketOptions {
-            versioned: false,
-            object_lock: false,
-        },
-    ),
+/// Days ago whose inference logs are tagged keep=true.
+const INCIDENT_DAYS: [i64; 2] = [45, 250];
+
+const PLAIN: BucketOptions = BucketOptions {
+    versioned: false,
+    object_lock: false,
+};
+
+const BUCKETS: [(&str, BucketOptions); 5] = [
+    ("inference-logs", PLAIN),
+    ("inference-logs-archive", PLAIN),
     ("datasets", BucketOptions::VERSIONED),
     ("checkpoints", BucketOptions::VERSIONED),
     ("models", BucketOptions::OBJECT_LOCK),
@@ -68,11 +71,16 @@ fn first_round() -> Vec<Upload> {
         for model in ["llama-7b", "mistral-7b"] {
             for part in 0..2 {
                 let key = format!("logs/{}/{model}-part-{part}.jsonl", day.format("%Y/%m/%d"));
-                uploads.push(plain(
+                let mut upload = plain(
                     "inference-logs",
                     key,
                     200 + spread(days_ago as usize + part, 3800),
-                ));
+                );
+                // Two incident days an investigation asked to keep.
+                if INCIDENT_DAYS.contains(&days_ago) {
+                    upload.options.tags.insert("keep".into(), "true".into());
+                }
+                uploads.push(upload);
             }
         }
     }
@@ -120,6 +128,10 @@ fn checkpoints_and_models() -> Vec<Upload> {
                 options.retention = Some((LockMode::Governance, until));
             }
             options.legal_hold = i == 0 && version == "v2";
+            if i == 1 && version == "v2" {
+                // Legal asked for a hold; the models policy sets it.
+                options.tags.insert("legal-hold".into(), "true".into());
+            }
             let key = format!("models/{name}/{version}/model.safetensors");
             uploads.push(Upload {
                 bucket: "models",

@@ -12,8 +12,8 @@ use sqlx::PgPool;
 /// Cached entries younger than this are reused.
 pub const DEFAULT_METADATA_MAX_AGE: chrono::Duration = chrono::Duration::hours(24);
 
-/// Rows written to the cache per statement.
-const UPSERT_BATCH: usize = 500;
+/// Versions fetched and written to the cache per round.
+const PAGE: usize = 500;
 
 /// What a scan fetches beyond the listing.
 #[derive(Debug, Clone, Copy)]
@@ -59,13 +59,48 @@ pub(super) async fn enrich(
         return Ok(());
     }
     let fresh_after: DateTime<Utc> = Utc::now() - options.metadata_max_age;
-    let wanted = sqlx::query_as::<_, (String, Option<String>, Option<String>)>(
-        "SELECT i.key, i.version_id, i.etag FROM inventory i LEFT JOIN object_meta m \
+    // Page through the snapshot by (key, ordinal), so no statement stays open while requests
+    // run and memory stays bounded by one page.
+    let mut after = (String::new(), -1i64);
+    let mut total = 0usize;
+    loop {
+        let page = wanted_page(pool, target, scan_id, needs, fresh_after, &after).await?;
+        let Some(last) = page.last() else { break };
+        after = (last.0.clone(), last.3);
+        let fetched: Vec<Fetched> = futures::stream::iter(page)
+            .map(|(key, version_id, etag, _)| {
+                fetch(store, &target.bucket, key, version_id, etag, needs)
+            })
+            .buffer_unordered(options.concurrency.max(1))
+            .try_collect()
+            .await?;
+        total += fetched.len();
+        upsert(pool, target, &fetched).await?;
+    }
+    tracing::info!(scan_id, fetched = total, "per-object metadata fetched");
+    Ok(())
+}
+
+type Wanted = (String, Option<String>, Option<String>, i64);
+
+/// The next page of versions after `after` whose cache entry is absent or too old.
+async fn wanted_page(
+    pool: &PgPool,
+    target: &ScanTarget,
+    scan_id: i64,
+    needs: MetaNeeds,
+    fresh_after: DateTime<Utc>,
+    after: &(String, i64),
+) -> Result<Vec<Wanted>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT i.key, i.version_id, i.etag, i.ordinal FROM inventory i LEFT JOIN object_meta m \
            ON m.storage = $2 AND m.bucket = $3 AND m.key = i.key \
           AND m.version_key = coalesce(i.version_id, '') AND m.etag = coalesce(i.etag, '') \
-         WHERE i.scan_id = $1 AND NOT i.is_delete_marker AND (m.key IS NULL OR m.missing \
+         WHERE i.scan_id = $1 AND (i.key, i.ordinal) > ($7, $8) AND NOT i.is_delete_marker \
+           AND (m.key IS NULL OR m.missing \
             OR ($4 AND (m.tags IS NULL OR m.tags_at <= $6)) \
-            OR ($5 AND (NOT m.head_fetched OR m.head_at <= $6)))",
+            OR ($5 AND (NOT m.head_fetched OR m.head_at <= $6))) \
+         ORDER BY i.key, i.ordinal LIMIT $9",
     )
     .bind(scan_id)
     .bind(&target.storage)
@@ -73,22 +108,11 @@ pub(super) async fn enrich(
     .bind(needs.tags)
     .bind(needs.head)
     .bind(fresh_after)
-    .fetch(pool);
-    let mut fetched = wanted
-        .map_err(ScanError::from)
-        .map_ok(|(key, version_id, etag)| {
-            fetch(store, &target.bucket, key, version_id, etag, needs)
-        })
-        .try_buffer_unordered(options.concurrency.max(1))
-        .try_chunks(UPSERT_BATCH);
-    let mut total = 0usize;
-    while let Some(batch) = fetched.next().await {
-        let batch = batch.map_err(|e| e.1)?;
-        total += batch.len();
-        upsert(pool, target, &batch).await?;
-    }
-    tracing::info!(scan_id, fetched = total, "per-object metadata fetched");
-    Ok(())
+    .bind(&after.0)
+    .bind(after.1)
+    .bind(PAGE as i64)
+    .fetch_all(pool)
+    .await
 }
 
 async fn fetch(

@@ -61,4 +61,6 @@ pub fn load_with_env(paths: &[PathBuf], env: validate::EnvLookup) -> Result<Load
 }
 
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod tests;
