@@ -68,9 +68,7 @@ pub(super) async fn enrich(
         let Some(last) = page.last() else { break };
         after = (last.0.clone(), last.3);
         let fetched: Vec<Fetched> = futures::stream::iter(page)
-            .map(|(key, version_id, etag, _)| {
-                fetch(store, &target.bucket, key, version_id, etag, needs)
-            })
+            .map(|wanted| fetch(store, &target.bucket, wanted, needs))
             .buffer_unordered(options.concurrency.max(1))
             .try_collect()
             .await?;
@@ -81,7 +79,7 @@ pub(super) async fn enrich(
     Ok(())
 }
 
-type Wanted = (String, Option<String>, Option<String>, i64);
+type Wanted = (String, Option<String>, Option<String>, i64, bool);
 
 /// The next page of versions after `after` whose cache entry is absent or too old.
 async fn wanted_page(
@@ -93,7 +91,7 @@ async fn wanted_page(
     after: &(String, i64),
 ) -> Result<Vec<Wanted>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT i.key, i.version_id, i.etag, i.ordinal FROM inventory i LEFT JOIN object_meta m \
+        "SELECT i.key, i.version_id, i.etag, i.ordinal, i.is_latest FROM inventory i LEFT JOIN object_meta m \
            ON m.storage = $2 AND m.bucket = $3 AND m.key = i.key \
           AND m.version_key = coalesce(i.version_id, '') AND m.etag = coalesce(i.etag, '') \
          WHERE i.scan_id = $1 AND (i.key, i.ordinal) > ($7, $8) AND NOT i.is_delete_marker \
@@ -118,12 +116,14 @@ async fn wanted_page(
 async fn fetch(
     store: &dyn ObjectStore,
     bucket: &str,
-    key: String,
-    version_id: Option<String>,
-    etag: Option<String>,
+    (key, version_id, etag, _, is_latest): Wanted,
     needs: MetaNeeds,
 ) -> Result<Fetched, ScanError> {
-    let v = version_id.as_deref();
+    // The current version of an unversioned bucket lists as version "null"; some servers
+    // (moto) reject `versionId=null` on HEAD, and without a version id the current one is meant.
+    let v = version_id
+        .as_deref()
+        .filter(|v| !(is_latest && *v == "null"));
     let gone = |e: &StorageError| e.kind == ErrorKind::NotFound;
     let mut missing = false;
     let tags = match needs.tags {

@@ -236,3 +236,25 @@ async fn storage_credentials_are_read_from_the_named_file_and_variable(pool: PgP
         "{stderr}"
     );
 }
+
+#[test]
+fn schema_prints_the_json_schema_of_policy_files() {
+    let output = std::process::Command::new(binary())
+        .arg("schema")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let schema: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(schema["title"], "shelflife policy file");
+    assert!(schema["$defs"]["WhenWire"]["properties"]["newerInFolder"].is_object());
+}
+
+#[sqlx::test]
+async fn scanning_an_inventory_report_source_says_it_is_not_there_yet(pool: PgPool) {
+    let extra = "  source: { inventory: { storage: local, bucket: inv, prefix: b/daily/ } }\n";
+    let dir = PolicyDir::new(&policy_yaml("inv", "b", extra, EXPIRE_ALL_TMP));
+    let output = shelflife(&pool, dir.path(), &["scan"]);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("S3 Inventory reports") && stderr.contains("inv"), "{stderr}");
+}

@@ -7,6 +7,7 @@ mod fallback;
 mod golden;
 mod helpers;
 mod matchers;
+mod object_state;
 mod pipeline;
 mod scan;
 mod storage;
