@@ -120,6 +120,11 @@ impl PlanSummary {
         }
     }
 
+    /// The line of rule `rule`.
+    pub fn line(&self, rule: &str) -> Option<&ActionLine> {
+        self.actions.iter().find(|l| l.rule == rule)
+    }
+
     /// The target the plan covers.
     pub fn target(&self) -> ScanTarget {
         ScanTarget {

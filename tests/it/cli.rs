@@ -256,5 +256,8 @@ async fn scanning_an_inventory_report_source_says_it_is_not_there_yet(pool: PgPo
     let output = shelflife(&pool, dir.path(), &["scan"]);
     assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("S3 Inventory reports") && stderr.contains("inv"), "{stderr}");
+    assert!(
+        stderr.contains("S3 Inventory reports") && stderr.contains("inv"),
+        "{stderr}"
+    );
 }

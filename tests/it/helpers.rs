@@ -221,3 +221,22 @@ pub async fn scan_policy(
         .await
         .expect("scan")
 }
+
+/// Scans `name`'s target and plans it as of now.
+pub async fn scan_and_plan(
+    pool: &PgPool,
+    store: &S3Store,
+    set: &PolicySet,
+    name: &str,
+) -> shelflife::plan::PlanSummary {
+    let policy = set.policy(name).expect("policy");
+    scan_policy(pool, store, policy).await;
+    shelflife::plan::create(pool, policy, chrono::Utc::now())
+        .await
+        .expect("plan")
+}
+
+/// The number of versions rule `rule` matched in `plan`.
+pub fn objects(plan: &shelflife::plan::PlanSummary, rule: &str) -> i64 {
+    plan.line(rule).map_or(0, |l| l.objects)
+}

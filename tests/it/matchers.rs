@@ -25,13 +25,6 @@ async fn plan_and_apply(
     plan
 }
 
-fn objects(plan: &PlanSummary, rule: &str) -> i64 {
-    plan.actions
-        .iter()
-        .find(|l| l.rule == rule)
-        .map_or(0, |l| l.objects)
-}
-
 const VERSION_RULES: &str = "    - name: old-versions
       when: { version: noncurrent, newerVersions: { moreThan: 1 } }
       then: delete
@@ -148,4 +141,35 @@ async fn key_size_class_date_and_combined_matchers_select_exactly(pool: PgPool) 
     let mut left = live_keys(&store, &bucket).await;
     left.sort();
     assert_eq!(left, vec!["data/a/keep-1.bin", "data/b/y.bin"]);
+}
+
+const NONCURRENT_FOR_RULES: &str = "    - name: replaced-a-week-ago
+      when:
+        version: noncurrent
+        noncurrentFor: 7d
+        all: [ { size: { atLeast: 1 } }, { key: { prefix: model } } ]
+      then: { delete: { permanent: true } }
+";
+
+#[sqlx::test]
+async fn noncurrent_for_counts_from_when_the_successor_was_written(pool: PgPool) {
+    let store = store().await;
+    let bucket = new_bucket(&store, "since", BucketOptions::VERSIONED).await;
+    put(&store, &bucket, "model.bin", "v1").await;
+    put(&store, &bucket, "model.bin", "v2").await;
+    put(&store, &bucket, "other.bin", "v1").await;
+    put(&store, &bucket, "other.bin", "v2").await;
+    let dir = PolicyDir::new(&policy_yaml("since", &bucket, "", NONCURRENT_FOR_RULES));
+    let set = dir.load();
+    let policy = set.policy("since").unwrap();
+    scan_and_plan(&pool, &store, &set, "since").await;
+    let at = |days| Utc::now() + chrono::Duration::days(days);
+    let soon = plan::create(&pool, policy, at(3)).await.unwrap();
+    assert_eq!(soon.changes(), 0, "replaced only now: {soon:#?}");
+    let later = plan::create(&pool, policy, at(8)).await.unwrap();
+    assert_eq!(objects(&later, "replaced-a-week-ago"), 1, "{later:#?}");
+    assert_eq!(
+        later.line("replaced-a-week-ago").unwrap().samples,
+        vec!["model.bin"]
+    );
 }

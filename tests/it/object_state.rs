@@ -5,7 +5,7 @@ use crate::helpers::*;
 use chrono::{Duration, Utc};
 use shelflife::audit::Outcome;
 use shelflife::execute::{self, ApplyOptions};
-use shelflife::plan::{self, PlanSummary};
+use shelflife::plan::PlanSummary;
 use shelflife::storage::s3::{BucketOptions, PutOptions, S3Store};
 use shelflife::storage::{LockMode, Tags};
 use sqlx::PgPool;
@@ -24,25 +24,11 @@ async fn put_with(store: &S3Store, bucket: &str, key: &str, options: PutOptions)
         .expect("put object");
 }
 
-async fn scan_and_plan(pool: &PgPool, store: &S3Store, dir: &PolicyDir, name: &str) -> PlanSummary {
-    let set = dir.load();
-    let policy = set.policy(name).expect("policy");
-    scan_policy(pool, store, policy).await;
-    plan::create(pool, policy, Utc::now()).await.expect("plan")
-}
-
 async fn apply(pool: &PgPool, store: &S3Store, plan: &PlanSummary) {
     let report = execute::apply(pool, store, plan, &ApplyOptions::new("test"))
         .await
         .expect("apply");
     assert_eq!(report.count(Outcome::Done), plan.changes(), "{report:?}");
-}
-
-fn objects(plan: &PlanSummary, rule: &str) -> i64 {
-    plan.actions
-        .iter()
-        .find(|l| l.rule == rule)
-        .map_or(0, |l| l.objects)
 }
 
 const TAG_RULES: &str = "    - name: keep-tagged
@@ -73,7 +59,7 @@ async fn tags_select_what_is_deleted_and_a_keep_tag_protects(pool: PgPool) {
         put_with(&store, &bucket, key, options).await;
     }
     let dir = PolicyDir::new(&policy_yaml("tags", &bucket, "", TAG_RULES));
-    let plan = scan_and_plan(&pool, &store, &dir, "tags").await;
+    let plan = scan_and_plan(&pool, &store, &dir.load(), "tags").await;
     let counts: Vec<i64> = ["keep-tagged", "drop-dev", "drop-unowned"]
         .iter()
         .map(|r| objects(&plan, r))
@@ -94,7 +80,7 @@ async fn tags_select_what_is_deleted_and_a_keep_tag_protects(pool: PgPool) {
         .fetch_one(&pool)
     };
     let first = fetched_at().await.unwrap();
-    let again = scan_and_plan(&pool, &store, &dir, "tags").await;
+    let again = scan_and_plan(&pool, &store, &dir.load(), "tags").await;
     assert_eq!(again.changes(), 0, "{again:#?}");
     assert_eq!(
         fetched_at().await.unwrap(),
@@ -132,7 +118,7 @@ async fn lock_and_legal_hold_matchers_read_each_version_state(pool: PgPool) {
     put_with(&store, &bucket, "free.bin", PutOptions::default()).await;
 
     let dir = PolicyDir::new(&policy_yaml("locks", &bucket, "", LOCK_RULES));
-    let plan = scan_and_plan(&pool, &store, &dir, "locks").await;
+    let plan = scan_and_plan(&pool, &store, &dir.load(), "locks").await;
     let counts: Vec<i64> = ["skip-locked", "skip-held", "delete-rest"]
         .iter()
         .map(|r| objects(&plan, r))
@@ -203,10 +189,10 @@ async fn ttl_and_tag_dates_measure_age_from_object_data(pool: PgPool) {
         TAG_AGE_RULES,
     );
     let dir = PolicyDir::new(&format!("{ttl}---\n{by_tag}"));
-    let plan = scan_and_plan(&pool, &store, &dir, "ttl").await;
+    let plan = scan_and_plan(&pool, &store, &dir.load(), "ttl").await;
     assert_eq!(objects(&plan, "ttl-from-tag"), 1, "{plan:#?}");
     assert_eq!(objects(&plan, "ttl-from-metadata"), 1, "{plan:#?}");
-    let plan = scan_and_plan(&pool, &store, &dir, "by-tag").await;
+    let plan = scan_and_plan(&pool, &store, &dir.load(), "by-tag").await;
     let line = plan
         .actions
         .iter()
@@ -238,7 +224,7 @@ async fn folder_rank_keeps_the_newest_checkpoints_of_each_run(pool: PgPool) {
         &target.replace("BUCKET", &bucket),
     );
     let dir = PolicyDir::new(&text);
-    let plan = scan_and_plan(&pool, &store, &dir, "ckpt").await;
+    let plan = scan_and_plan(&pool, &store, &dir.load(), "ckpt").await;
     assert_eq!(
         plan.population, 7,
         "other/ is outside the target's prefixes"

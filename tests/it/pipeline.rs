@@ -4,8 +4,7 @@ use crate::helpers::*;
 use chrono::Utc;
 use shelflife::audit::{self, Verification};
 use shelflife::execute::{self, ApplyOptions};
-use shelflife::plan::{self, PlanState, PlanSummary};
-use shelflife::policy::PolicySet;
+use shelflife::plan::PlanState;
 use shelflife::storage::s3::{BucketOptions, S3Store};
 use sqlx::PgPool;
 
@@ -18,12 +17,6 @@ const RULES: &str = "    - name: keep-pinned
       when: { age: { olderThan: 30d } }
       then: delete
 ";
-
-async fn scan_and_plan(pool: &PgPool, store: &S3Store, set: &PolicySet, name: &str) -> PlanSummary {
-    let policy = set.policy(name).expect("policy");
-    scan_policy(pool, store, policy).await;
-    plan::create(pool, policy, Utc::now()).await.expect("plan")
-}
 
 async fn audited_keys(pool: &PgPool, plan_id: i64) -> Vec<String> {
     sqlx::query_scalar("SELECT key FROM audit_events WHERE plan_id = $1 ORDER BY key")
