@@ -69,12 +69,7 @@ fn require(r: &mut Reporter, scope: &str, at: &[&str], s: &Storage, c: Capabilit
 }
 
 fn require_at(r: &mut Reporter, scope: &str, at: &[Seg], s: &Storage, c: Capability, what: &str) {
-    if !s.provider.capabilities().has(c) {
-        let msg = format!(
-            "{what} needs {c}, which provider {} (storage {:?}) does not support",
-            s.provider.name(),
-            s.name
-        );
+    if let Some(msg) = super::provider::lacking(s, c, what) {
         r.error(scope, at, msg);
     }
 }

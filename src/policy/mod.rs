@@ -16,6 +16,7 @@ mod scalars;
 mod schema;
 mod shadow;
 mod storage_spec;
+mod target;
 pub mod units;
 mod validate;
 mod when;

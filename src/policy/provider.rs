@@ -123,6 +123,22 @@ impl Provider {
     }
 }
 
+/// The error for a rule that needs `capability` from `storage`, when its provider lacks it.
+pub fn lacking(
+    storage: &super::model::Storage,
+    capability: Capability,
+    what: &str,
+) -> Option<String> {
+    let has = storage.provider.capabilities().has(capability);
+    (!has).then(|| {
+        format!(
+            "{what} needs {capability}, which provider {} (storage {:?}) does not support",
+            storage.provider.name(),
+            storage.name
+        )
+    })
+}
+
 impl Capabilities {
     pub fn has(&self, capability: Capability) -> bool {
         match capability {

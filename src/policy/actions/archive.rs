@@ -3,7 +3,9 @@
 
 use super::lock::{Lock, LockWire};
 use super::{Action, ActionKind, Cx};
+use crate::policy::location::Seg;
 use crate::policy::provider::Capability;
+use crate::policy::target::known_storage;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -43,16 +45,9 @@ impl ActionKind for ArchiveWire {
             (None, None) => return None,
         };
         let dest = cx.storages.get(&storage_name);
-        let mut ok = true;
-        if dest.is_none() {
-            let known: Vec<&str> = cx.storages.keys().map(String::as_str).collect();
-            let msg = format!(
-                "unknown storage {storage_name:?} (defined: {})",
-                known.join(", ")
-            );
-            cx.error(&["storage"], msg);
-            ok = false;
-        }
+        let mut at = cx.at.clone();
+        at.push(Seg::Key("storage".into()));
+        let mut ok = known_storage(cx.r, cx.scope, &at, &storage_name, cx.storages);
         if let Some(class) = &self.storage_class {
             ok &= cx.require(
                 dest,

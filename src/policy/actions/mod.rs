@@ -126,17 +126,11 @@ impl Cx<'_, '_> {
         capability: Capability,
         what: &str,
     ) -> bool {
-        let Some(storage) = storage else { return true };
-        let has = storage.provider.capabilities().has(capability);
-        if !has {
-            let msg = format!(
-                "{what} needs {capability}, which provider {} (storage {:?}) does not support",
-                storage.provider.name(),
-                storage.name
-            );
-            self.error(&[], msg);
-        }
-        has
+        let Some(msg) = storage.and_then(|s| super::provider::lacking(s, capability, what)) else {
+            return true;
+        };
+        self.error(&[], msg);
+        false
     }
 
     /// Whether `storage`'s provider offers `class`; reports an error when it does not.

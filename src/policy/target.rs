@@ -1,0 +1,102 @@
+//! A policy's target (storage, bucket, prefixes) and inventory source, and the check that a
+//! storage reference names a defined Storage.
+
+use super::load::Reporter;
+use super::location::Seg;
+use super::model::*;
+use super::validate::path;
+use super::wire::*;
+use std::collections::BTreeMap;
+
+pub fn target(
+    r: &mut Reporter,
+    name: &str,
+    wire: TargetWire,
+    storages: &BTreeMap<String, Storage>,
+) -> Target {
+    known_storage(
+        r,
+        name,
+        &path(&["spec", "target", "storage"]),
+        &wire.storage,
+        storages,
+    );
+    if wire.bucket.is_empty() {
+        let at = path(&["spec", "target", "bucket"]);
+        r.error(name, &at, "bucket must not be empty");
+    }
+    let mut prefixes = match (wire.prefix, wire.prefixes) {
+        (Some(_), Some(_)) => {
+            let at = path(&["spec", "target", "prefixes"]);
+            r.error(name, &at, "give prefix or prefixes, not both");
+            Vec::new()
+        }
+        (Some(p), None) => vec![p],
+        (None, Some(list)) if list.is_empty() => {
+            let at = path(&["spec", "target", "prefixes"]);
+            r.error(name, &at, "prefixes needs at least one prefix");
+            Vec::new()
+        }
+        (None, Some(list)) => list,
+        (None, None) => vec![String::new()],
+    };
+    prefixes.sort();
+    for pair in prefixes.windows(2) {
+        if pair[1].starts_with(pair[0].as_str()) {
+            let msg = format!(
+                "prefix {:?} lies inside prefix {:?}; prefixes must not overlap",
+                pair[1], pair[0]
+            );
+            r.error(name, &path(&["spec", "target", "prefixes"]), msg);
+        }
+    }
+    Target {
+        storage: wire.storage,
+        bucket: wire.bucket,
+        prefixes,
+    }
+}
+
+/// Whether `storage` names a defined Storage; reports it at `at` when not.
+pub fn known_storage(
+    r: &mut Reporter,
+    scope: &str,
+    at: &[Seg],
+    storage: &str,
+    storages: &BTreeMap<String, Storage>,
+) -> bool {
+    let known = storages.contains_key(storage);
+    if !known {
+        let defined: Vec<&str> = storages.keys().map(String::as_str).collect();
+        let msg = format!(
+            "unknown storage {storage:?} (defined: {})",
+            defined.join(", ")
+        );
+        r.error(scope, at, msg);
+    }
+    known
+}
+
+/// `source: list` or `source: { inventory: { storage, bucket, prefix } }`.
+pub fn source(
+    r: &mut Reporter,
+    name: &str,
+    wire: Option<serde_yaml::Value>,
+    storages: &BTreeMap<String, Storage>,
+) -> Option<Source> {
+    let Some(value) = wire else {
+        return Some(Source::List);
+    };
+    let at = path(&["spec", "source"]);
+    match r.parse::<SourceWire>(name, &at, super::load::single_key_as_tag(value))? {
+        SourceWire::List => Some(Source::List),
+        SourceWire::Inventory(loc) => {
+            let at = path(&["spec", "source", "inventory", "storage"]);
+            known_storage(r, name, &at, &loc.storage, storages).then_some(Source::Inventory {
+                storage: loc.storage,
+                bucket: loc.bucket,
+                prefix: loc.prefix,
+            })
+        }
+    }
+}
