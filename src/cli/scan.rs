@@ -20,6 +20,9 @@ pub struct ScanArgs {
     /// Per-object requests (tags, HEAD) in flight at once.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
+    /// Sub-folders of each prefix listed at once.
+    #[arg(long, default_value_t = 8)]
+    pub listing_streams: usize,
 }
 
 pub async fn run(app: &App, args: ScanArgs) -> Result<Exit> {
@@ -38,6 +41,7 @@ pub async fn run(app: &App, args: ScanArgs) -> Result<Exit> {
             needs,
             metadata_max_age: max_age,
             concurrency: args.concurrency,
+            listing_streams: args.listing_streams,
         };
         let summary = inventory::scan(&pool, &store, &target, &options)
             .await

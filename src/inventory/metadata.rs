@@ -21,8 +21,10 @@ pub struct ScanOptions {
     pub needs: MetaNeeds,
     /// Cached tags and lock state older than this are fetched again.
     pub metadata_max_age: chrono::Duration,
-    /// Requests in flight at once.
+    /// Per-object requests in flight at once.
     pub concurrency: usize,
+    /// Sub-folders listed at once.
+    pub listing_streams: usize,
 }
 
 impl Default for ScanOptions {
@@ -31,6 +33,7 @@ impl Default for ScanOptions {
             needs: MetaNeeds::default(),
             metadata_max_age: DEFAULT_METADATA_MAX_AGE,
             concurrency: 16,
+            listing_streams: 8,
         }
     }
 }

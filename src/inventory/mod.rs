@@ -5,13 +5,13 @@
 //! the previous snapshot in place.
 
 mod copy;
+mod listing;
 mod metadata;
 
 pub use metadata::{ScanOptions, DEFAULT_METADATA_MAX_AGE};
 
 use crate::storage::{ObjectStore, StorageError};
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use sqlx::types::Json;
 use sqlx::PgPool;
 use std::collections::BTreeMap;
@@ -110,7 +110,7 @@ pub async fn scan(
     .await?;
     tracing::info!(scan_id, target = %target, "scan started");
     let listed = async {
-        let counts = copy_listing(pool, store, target, scan_id).await?;
+        let counts = listing::copy_listing(pool, store, target, scan_id, options).await?;
         metadata::enrich(pool, store, target, scan_id, options).await?;
         Ok::<_, ScanError>(counts)
     };
@@ -148,46 +148,6 @@ pub async fn scan(
             Err(err)
         }
     }
-}
-
-async fn copy_listing(
-    pool: &PgPool,
-    store: &dyn ObjectStore,
-    target: &ScanTarget,
-    scan_id: i64,
-) -> Result<(i64, i64), ScanError> {
-    let mut conn = pool.acquire().await?;
-    let mut sink = copy::InventoryCopy::start(&mut conn, scan_id).await?;
-    let mut pages = futures::stream::iter(&target.prefixes)
-        .flat_map(|prefix| store.list_versions(&target.bucket, prefix));
-    let (mut versions, mut bytes) = (0i64, 0i64);
-    let mut last_report = Instant::now();
-    while let Some(page) = pages.next().await {
-        let page = match page {
-            Ok(page) => page,
-            Err(err) => {
-                sink.abort("listing failed").await;
-                return Err(err.into());
-            }
-        };
-        if let Some(odd) = page.iter().find(|v| v.key.contains('\0')) {
-            let key = odd.key.clone();
-            sink.abort("unsupported key").await;
-            return Err(ScanError::UnsupportedKey {
-                bucket: target.bucket.clone(),
-                key,
-            });
-        }
-        versions += page.len() as i64;
-        bytes += page.iter().map(|v| v.size).sum::<i64>();
-        sink.send(&page).await?;
-        if last_report.elapsed() >= Duration::from_secs(10) {
-            tracing::info!(scan_id, versions, bytes, "scan progress");
-            last_report = Instant::now();
-        }
-    }
-    sink.finish().await?;
-    Ok((versions, bytes))
 }
 
 /// Marks the scan complete and drops the rows of the snapshots it supersedes, atomically.

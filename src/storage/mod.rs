@@ -8,7 +8,7 @@ pub use error::{ErrorKind, StorageError};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use futures::stream::BoxStream;
+use futures::stream::{BoxStream, StreamExt};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -114,6 +114,14 @@ impl Default for RetryConfig {
 /// A page of at most ~1000 versions, in listing order.
 pub type VersionPage = Vec<ObjectVersion>;
 
+/// A page of a one-level listing: the versions of keys at this level, and the common prefixes
+/// (sub-folders) below it, each to be listed on its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LevelPage {
+    pub versions: VersionPage,
+    pub prefixes: Vec<String>,
+}
+
 /// The operations shelflife needs from an object store, and no more.
 #[async_trait]
 pub trait ObjectStore: Send + Sync + std::fmt::Debug {
@@ -123,6 +131,23 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         bucket: &'a str,
         prefix: &'a str,
     ) -> BoxStream<'a, Result<VersionPage, StorageError>>;
+
+    /// One level of `prefix` split at `/`: the versions of keys directly under it, and its
+    /// sub-folders, so a scan can list those concurrently. Together they cover exactly what
+    /// `list_versions(prefix)` covers. The default does not split.
+    fn list_level<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+    ) -> BoxStream<'a, Result<LevelPage, StorageError>> {
+        use futures::TryStreamExt;
+        self.list_versions(bucket, prefix)
+            .map_ok(|versions| LevelPage {
+                versions,
+                prefixes: Vec::new(),
+            })
+            .boxed()
+    }
 
     async fn head(
         &self,

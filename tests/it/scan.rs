@@ -196,3 +196,58 @@ async fn an_interrupted_scan_leaves_the_previous_snapshot_intact(pool: PgPool) {
         .unwrap();
     assert_eq!(status, "failed");
 }
+
+/// (key, version id, latest, marker), grouped by key in byte order, each key's versions in the
+/// order given.
+fn by_key(
+    mut versions: Vec<(String, Option<String>, bool, bool)>,
+) -> Vec<(String, Option<String>, bool, bool)> {
+    versions.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    versions
+}
+
+#[sqlx::test]
+async fn a_scan_split_into_concurrent_folders_matches_one_listing_exactly(pool: PgPool) {
+    use futures::TryStreamExt;
+    let store = store().await;
+    let bucket = new_bucket(&store, "split", BucketOptions::VERSIONED).await;
+    put(&store, &bucket, "top.txt", "t").await;
+    for folder in ["a", "b", "c/deeper", "d"] {
+        for n in 0..3 {
+            let key = format!("{folder}/obj-{n}");
+            put(&store, &bucket, &key, "v1").await;
+            put(&store, &bucket, &key, "v2").await;
+        }
+    }
+    // A folder with nothing current left: only noncurrent versions and delete markers.
+    put(&store, &bucket, "e/only-history", "x").await;
+    delete(&store, &bucket, "e/only-history", None).await;
+    delete(&store, &bucket, "a/obj-1", None).await;
+
+    let single: Vec<Vec<shelflife::storage::ObjectVersion>> = store
+        .list_versions(&bucket, "")
+        .try_collect()
+        .await
+        .unwrap();
+    let expected: Vec<_> = single
+        .into_iter()
+        .flatten()
+        .map(|v| (v.key, v.version_id, v.is_latest, v.is_delete_marker))
+        .collect();
+    let options = ScanOptions {
+        listing_streams: 3,
+        ..ScanOptions::default()
+    };
+    let summary = inventory::scan(&pool, &store, &target(&bucket), &options)
+        .await
+        .unwrap();
+    let scanned: Vec<(String, Option<String>, bool, bool)> = sqlx::query_as(
+        "SELECT key, version_id, is_latest, is_delete_marker FROM inventory WHERE scan_id = $1 ORDER BY key, ordinal",
+    )
+    .bind(summary.scan_id)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(expected.len(), 1 + 4 * 3 * 2 + 2 + 1);
+    assert_eq!(by_key(scanned), by_key(expected));
+}

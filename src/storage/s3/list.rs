@@ -2,7 +2,7 @@
 //! NotImplemented to it (unversioned stores).
 
 use super::{map_err, url, S3Store};
-use crate::storage::{ErrorKind, ObjectVersion, StorageError, VersionPage};
+use crate::storage::{ErrorKind, LevelPage, ObjectVersion, StorageError, VersionPage};
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
 use std::sync::atomic::Ordering;
@@ -20,11 +20,14 @@ enum Cursor {
 }
 
 impl S3Store {
-    pub(super) fn stream_versions<'a>(
+    /// Pages of `prefix`; with a delimiter, only the versions at that level plus the common
+    /// prefixes below it.
+    pub(super) fn stream_listing<'a>(
         &'a self,
         bucket: &'a str,
         prefix: &'a str,
-    ) -> BoxStream<'a, Result<VersionPage, StorageError>> {
+        delimiter: Option<&'a str>,
+    ) -> BoxStream<'a, Result<LevelPage, StorageError>> {
         let start = if self.no_versions.load(Ordering::Relaxed) {
             Cursor::Objects { token: None }
         } else {
@@ -36,16 +39,16 @@ impl S3Store {
         stream::try_unfold(start, move |cursor| async move {
             let (page, next) = match cursor {
                 Cursor::Done => return Ok(None),
-                Cursor::Versions { key, version } => match self.versions_page(bucket, prefix, key, version).await {
+                Cursor::Versions { key, version } => match self.versions_page(bucket, prefix, delimiter, key, version).await {
                     Err(e) if e.kind == ErrorKind::NotImplemented => {
                         if !self.no_versions.swap(true, Ordering::Relaxed) {
                             tracing::warn!(bucket, "the server does not implement ListObjectVersions; listing current objects with ListObjectsV2");
                         }
-                        self.objects_page(bucket, prefix, None).await?
+                        self.objects_page(bucket, prefix, delimiter, None).await?
                     }
                     other => other?,
                 },
-                Cursor::Objects { token } => self.objects_page(bucket, prefix, token).await?,
+                Cursor::Objects { token } => self.objects_page(bucket, prefix, delimiter, token).await?,
             };
             Ok(Some((page, next)))
         })
@@ -56,14 +59,16 @@ impl S3Store {
         &self,
         bucket: &str,
         prefix: &str,
+        delimiter: Option<&str>,
         key_marker: Option<String>,
         version_marker: Option<String>,
-    ) -> Result<(VersionPage, Cursor), StorageError> {
+    ) -> Result<(LevelPage, Cursor), StorageError> {
         let out = self
             .client
             .list_object_versions()
             .bucket(bucket)
             .prefix(prefix)
+            .set_delimiter(delimiter.map(str::to_string))
             .set_key_marker(key_marker)
             .set_version_id_marker(version_marker)
             .max_keys(1000)
@@ -96,7 +101,10 @@ impl S3Store {
                 storage_class: None,
             });
         }
-        let page = merge_listing_order(versions, markers);
+        let page = LevelPage {
+            versions: merge_listing_order(versions, markers),
+            prefixes: common_prefixes(out.common_prefixes()),
+        };
         let next = if out.is_truncated().unwrap_or(false) {
             Cursor::Versions {
                 key: out.next_key_marker().map(str::to_string),
@@ -112,19 +120,21 @@ impl S3Store {
         &self,
         bucket: &str,
         prefix: &str,
+        delimiter: Option<&str>,
         token: Option<String>,
-    ) -> Result<(VersionPage, Cursor), StorageError> {
+    ) -> Result<(LevelPage, Cursor), StorageError> {
         let out = self
             .client
             .list_objects_v2()
             .bucket(bucket)
             .prefix(prefix)
+            .set_delimiter(delimiter.map(str::to_string))
             .set_continuation_token(token)
             .max_keys(1000)
             .send()
             .await
             .map_err(|e| map_err(format!("ListObjectsV2 {}", url(bucket, prefix)), e))?;
-        let page = out
+        let versions = out
             .contents()
             .iter()
             .map(|o| ObjectVersion {
@@ -138,6 +148,10 @@ impl S3Store {
                 storage_class: o.storage_class().map(|c| c.as_str().to_string()),
             })
             .collect();
+        let page = LevelPage {
+            versions,
+            prefixes: common_prefixes(out.common_prefixes()),
+        };
         let next = match out.next_continuation_token() {
             Some(t) if out.is_truncated().unwrap_or(false) => Cursor::Objects {
                 token: Some(t.to_string()),
@@ -146,6 +160,13 @@ impl S3Store {
         };
         Ok((page, next))
     }
+}
+
+fn common_prefixes(found: &[aws_sdk_s3::types::CommonPrefix]) -> Vec<String> {
+    found
+        .iter()
+        .filter_map(|p| p.prefix().map(str::to_string))
+        .collect()
 }
 
 /// S3 lists versions and delete markers interleaved, by key and newest first; the SDK hands

@@ -9,7 +9,7 @@ use aws_sdk_s3::types::{
     Delete, ObjectIdentifier, ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockMode,
     ObjectLockRetention, ObjectLockRetentionMode, StorageClass, Tag, Tagging,
 };
-use futures::stream::BoxStream;
+use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 
 #[async_trait]
 impl ObjectStore for S3Store {
@@ -18,7 +18,17 @@ impl ObjectStore for S3Store {
         bucket: &'a str,
         prefix: &'a str,
     ) -> BoxStream<'a, Result<VersionPage, StorageError>> {
-        self.stream_versions(bucket, prefix)
+        self.stream_listing(bucket, prefix, None)
+            .map_ok(|page| page.versions)
+            .boxed()
+    }
+
+    fn list_level<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+    ) -> BoxStream<'a, Result<LevelPage, StorageError>> {
+        self.stream_listing(bucket, prefix, Some("/"))
     }
 
     async fn head(
