@@ -192,7 +192,7 @@ async fn upsert(pool: &PgPool, target: &ScanTarget, batch: &[Fetched]) -> Result
     .bind(col(|b| Some(b.etag.clone())))
     .bind(col(|b| b.tags.clone()))
     .bind(batch.iter().map(|b| b.head.is_some()).collect::<Vec<_>>())
-    .bind(head(|h| h.retention.map(|r| format!("{:?}", r.mode).to_uppercase())))
+    .bind(head(|h| h.retention.map(|r| r.mode.as_str().to_string())))
     .bind(head(|h| h.retention.map(|r| r.retain_until.to_rfc3339())))
     .bind(batch.iter().map(|b| b.head.as_ref().map(|h| h.legal_hold)).collect::<Vec<_>>())
     .bind(head(|h| serde_json::to_string(&h.metadata).ok()))

@@ -63,11 +63,12 @@ impl Facts<'_> {
 
     /// The retain-until date of Object Lock retention, if any; `None` when unknown.
     pub fn retention(&self) -> Option<Option<(LockMode, DateTime<Utc>)>> {
-        let mode = match self.row.lock_mode.as_deref() {
-            Some("COMPLIANCE") => Some(LockMode::Compliance),
-            Some(_) => Some(LockMode::Governance),
-            None => None,
-        };
+        // A mode this version does not know is treated as the weaker GOVERNANCE.
+        let mode = self
+            .row
+            .lock_mode
+            .as_deref()
+            .map(|m| LockMode::parse(m).unwrap_or(LockMode::Governance));
         self.head_known().then(|| mode.zip(self.row.retain_until))
     }
 

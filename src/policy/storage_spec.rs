@@ -4,7 +4,7 @@ use super::costs::{self, ClassCost, CostTable, InlineCostsWire};
 use super::load::Reporter;
 use super::location::Seg;
 use super::model::*;
-use super::units::{expand_env, parse_duration, parse_size};
+use super::units::{expand_env, parse_duration};
 use super::validate::{path, EnvLookup};
 use super::wire::*;
 
@@ -106,10 +106,7 @@ fn cost_table(r: &mut Reporter, name: &str, value: serde_yaml::Value) -> Option<
         };
         let size = |r: &mut Reporter, field: &str, v: Option<SizeWire>| match v {
             None => Some(0),
-            Some(SizeWire::Bytes(n)) => Some(n),
-            Some(SizeWire::Text(t)) => parse_size(&t)
-                .map_err(|m| r.error(name, &at(field), m))
-                .ok(),
+            Some(v) => v.bytes().map_err(|m| r.error(name, &at(field), m)).ok(),
         };
         let min_billable_bytes = size(r, "minBillableSize", w.min_billable_size)?;
         let overhead_bytes = size(r, "perObjectOverhead", w.per_object_overhead)?;

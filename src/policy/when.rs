@@ -3,7 +3,7 @@
 use super::load::Reporter;
 use super::location::Seg;
 use super::matcher::{KeyGlob, KeyRegex, Matcher, MetaField, TagCond, VersionScope};
-use super::units::{parse_date, parse_duration, parse_size};
+use super::units::{parse_date, parse_duration};
 use super::wire::{
     AgeMatchWire, KeyMatchWire, OneOrMany, SizeMatchWire, SizeWire, TagCondWire, TtlWire, WhenWire,
 };
@@ -289,12 +289,10 @@ impl Build<'_, '_> {
     }
 
     fn size(&mut self, base: &[Seg], rest: &[&str], wire: Option<SizeWire>) -> Option<u64> {
-        match wire? {
-            SizeWire::Bytes(n) => Some(n),
-            SizeWire::Text(text) => parse_size(&text)
-                .map_err(|m| self.error(&at(base, rest), m))
-                .ok(),
-        }
+        wire?
+            .bytes()
+            .map_err(|m| self.error(&at(base, rest), m))
+            .ok()
     }
 
     fn dates(

@@ -207,6 +207,16 @@ pub enum SizeWire {
     Text(String),
 }
 
+impl SizeWire {
+    /// The number of bytes, or why the text is not a size.
+    pub fn bytes(&self) -> Result<u64, String> {
+        match self {
+            SizeWire::Bytes(n) => Ok(*n),
+            SizeWire::Text(text) => super::units::parse_size(text),
+        }
+    }
+}
+
 /// One value or a list of them.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]

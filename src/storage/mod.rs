@@ -34,6 +34,24 @@ pub enum LockMode {
     Compliance,
 }
 
+impl LockMode {
+    /// The name S3 uses, as stored in the inventory.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockMode::Governance => "GOVERNANCE",
+            LockMode::Compliance => "COMPLIANCE",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<LockMode> {
+        match text {
+            "GOVERNANCE" => Some(LockMode::Governance),
+            "COMPLIANCE" => Some(LockMode::Compliance),
+            _ => None,
+        }
+    }
+}
+
 /// Object Lock retention of one version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
