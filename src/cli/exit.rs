@@ -75,6 +75,7 @@ pub fn code_for(err: &anyhow::Error) -> Exit {
                 ScanError::Storage(e) => for_storage(e),
                 ScanError::Db(e) => for_sqlx(e),
                 ScanError::UnsupportedKey { .. } => Exit::Unexpected,
+                ScanError::Busy(_) => Exit::Unavailable,
             };
         }
         if let Some(e) = cause.downcast_ref::<DbError>() {

@@ -23,6 +23,9 @@ pub struct ScanArgs {
     /// Sub-folders of each prefix listed at once.
     #[arg(long, default_value_t = 8)]
     pub listing_streams: usize,
+    /// Resume an interrupted scan of a target started less than this long ago (0h: never).
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    pub resume_within: String,
 }
 
 pub async fn run(app: &App, args: ScanArgs) -> Result<Exit> {
@@ -33,6 +36,8 @@ pub async fn run(app: &App, args: ScanArgs) -> Result<Exit> {
         Some(text) => crate::policy::units::parse_duration(text)
             .map_err(|m| UsageError(format!("--metadata-max-age: {m}")))?,
     };
+    let resume_within = crate::policy::units::parse_duration(&args.resume_within)
+        .map_err(|m| UsageError(format!("--resume-within: {m}")))?;
     let targets = targets(&policies)?;
     let pool = app.pool().await?;
     for (target, needs) in targets {
@@ -42,6 +47,8 @@ pub async fn run(app: &App, args: ScanArgs) -> Result<Exit> {
             metadata_max_age: max_age,
             concurrency: args.concurrency,
             listing_streams: args.listing_streams,
+            resume_within,
+            ..ScanOptions::default()
         };
         let summary = inventory::scan(&pool, &store, &target, &options)
             .await

@@ -1,71 +1,95 @@
-//! `COPY inventory FROM STDIN` in PostgreSQL's text format, fed one listing page at a time.
+//! `COPY inventory FROM STDIN` in PostgreSQL's text format: rows are encoded into buffers and
+//! sent a chunk at a time.
 
 use crate::storage::ObjectVersion;
+use chrono::{DateTime, Utc};
 use sqlx::postgres::PgCopyIn;
 use sqlx::PgConnection;
 
 const COPY_SQL: &str =
     "COPY inventory (scan_id, key, version_id, is_latest, is_delete_marker, size, etag, \
-                        last_modified, storage_class, ordinal) FROM STDIN";
+                        last_modified, storage_class, ordinal, lock_mode, retain_until, legal_hold, \
+                        lock_known) FROM STDIN";
 
-/// An open COPY into the inventory table for one scan.
-pub struct InventoryCopy<'c> {
-    copy: PgCopyIn<&'c mut PgConnection>,
+/// Object Lock state as an inventory report states it (`None` fields: not locked / no hold).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LockState {
+    pub mode: Option<String>,
+    pub retain_until: Option<DateTime<Utc>>,
+    pub legal_hold: Option<bool>,
+}
+
+/// Rows of one scan encoded for COPY's text format, a chunk at a time.
+pub struct RowBuffer {
     scan_id: String,
-    /// Listing position of the next row.
-    next_ordinal: i64,
-    buf: Vec<u8>,
+    pub buf: Vec<u8>,
+    pub rows: usize,
 }
 
-impl<'c> InventoryCopy<'c> {
-    pub async fn start(conn: &'c mut PgConnection, scan_id: i64) -> Result<Self, sqlx::Error> {
-        let copy = conn.copy_in_raw(COPY_SQL).await?;
-        Ok(InventoryCopy {
-            copy,
+impl RowBuffer {
+    pub fn new(scan_id: i64) -> Self {
+        RowBuffer {
             scan_id: scan_id.to_string(),
-            next_ordinal: 0,
             buf: Vec::with_capacity(256 * 1024),
-        })
-    }
-
-    pub async fn send(&mut self, page: &[ObjectVersion]) -> Result<(), sqlx::Error> {
-        self.buf.clear();
-        for v in page {
-            encode_row(&mut self.buf, &self.scan_id, v, self.next_ordinal);
-            self.next_ordinal += 1;
+            rows: 0,
         }
-        self.copy.send(self.buf.as_slice()).await?;
-        Ok(())
     }
 
-    pub async fn finish(self) -> Result<u64, sqlx::Error> {
-        self.copy.finish().await
+    pub fn push(&mut self, v: &ObjectVersion, ordinal: i64, lock: Option<&LockState>) {
+        encode_row(&mut self.buf, &self.scan_id, v, ordinal, lock);
+        self.rows += 1;
     }
 
-    /// Abandons the COPY; nothing sent so far is kept.
-    pub async fn abort(self, why: &str) {
-        let _ = self.copy.abort(why).await;
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.rows = 0;
     }
 }
 
-fn encode_row(buf: &mut Vec<u8>, scan_id: &str, v: &ObjectVersion, ordinal: i64) {
-    let last_modified = v
-        .last_modified
-        .format("%Y-%m-%d %H:%M:%S%.6f+00")
-        .to_string();
+/// Opens a COPY into the inventory table on `conn` (usually a transaction).
+pub async fn start(conn: &mut PgConnection) -> Result<PgCopyIn<&mut PgConnection>, sqlx::Error> {
+    conn.copy_in_raw(COPY_SQL).await
+}
+
+/// Copies one buffer of rows in its own COPY statement.
+pub async fn copy_buffer(conn: &mut PgConnection, rows: &RowBuffer) -> Result<(), sqlx::Error> {
+    if rows.rows == 0 {
+        return Ok(());
+    }
+    let mut copy = start(conn).await?;
+    copy.send(rows.buf.as_slice()).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
+fn encode_row(
+    buf: &mut Vec<u8>,
+    scan_id: &str,
+    v: &ObjectVersion,
+    ordinal: i64,
+    lock: Option<&LockState>,
+) {
+    let time = |t: &DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string();
+    let last_modified = time(&v.last_modified);
     let size = v.size.to_string();
     let ordinal = ordinal.to_string();
-    let fields: [Option<&str>; 10] = [
+    let retain_until = lock.and_then(|l| l.retain_until.as_ref()).map(time);
+    let flag = |b: bool| if b { "t" } else { "f" };
+    let fields: [Option<&str>; 14] = [
         Some(scan_id),
         Some(&v.key),
         v.version_id.as_deref(),
-        Some(if v.is_latest { "t" } else { "f" }),
-        Some(if v.is_delete_marker { "t" } else { "f" }),
+        Some(flag(v.is_latest)),
+        Some(flag(v.is_delete_marker)),
         Some(&size),
         v.etag.as_deref(),
         Some(&last_modified),
         v.storage_class.as_deref(),
         Some(&ordinal),
+        lock.and_then(|l| l.mode.as_deref()),
+        retain_until.as_deref(),
+        lock.and_then(|l| l.legal_hold).map(flag),
+        Some(flag(lock.is_some())),
     ];
     for (i, field) in fields.iter().enumerate() {
         if i > 0 {
@@ -110,10 +134,10 @@ mod tests {
             storage_class: Some("STANDARD".into()),
         };
         let mut buf = Vec::new();
-        encode_row(&mut buf, "7", &v, 42);
+        encode_row(&mut buf, "7", &v, 42, None);
         assert_eq!(
             String::from_utf8(buf).unwrap(),
-            "7\ta\\tb\\nc\\\\d e%20ü\t\\N\tt\tf\t5\t\"x\"\t2026-01-02 03:04:05.000000+00\tSTANDARD\t42\n"
+            "7\ta\\tb\\nc\\\\d e%20ü\t\\N\tt\tf\t5\t\"x\"\t2026-01-02 03:04:05.000000+00\tSTANDARD\t42\t\\N\t\\N\t\\N\tf\n"
         );
     }
 }

@@ -1,125 +1,98 @@
-//! Listing a target into the inventory: each prefix is split one level down at `/`, and its
-//! sub-folders are listed concurrently (a bounded number of streams). Pages go straight into
-//! one `COPY` as they arrive, so memory holds a few pages, never the bucket. A key's versions
-//! all live in one folder, so each key keeps its listing order (the `ordinal`).
+//! Listing a target into the inventory. Each target prefix is a `level` partition: its own keys
+//! are listed with a delimiter, which reveals its sub-folders; each sub-folder is a `tree`
+//! partition, listed whole, a bounded number at a time. Pages are encoded as they arrive and
+//! committed every `checkpoint_rows` rows together with the partition's cursor, so memory holds
+//! a chunk per stream, never the bucket, and an interrupted scan resumes from its cursors. A
+//! key's versions all live in one partition, which numbers them in listing order (`ordinal`).
 
-use super::copy::InventoryCopy;
+use super::copy::RowBuffer;
+use super::partitions::{self, Chunk, Kind, Partition};
+use super::progress::Progress;
 use super::{ScanError, ScanOptions, ScanTarget};
-use crate::storage::{ObjectStore, VersionPage};
-use futures::stream::{self, StreamExt};
+use crate::storage::{ListStart, ObjectStore, ObjectVersion};
+use futures::stream::{StreamExt, TryStreamExt};
 use sqlx::PgPool;
-use std::time::{Duration, Instant};
 
-/// Objects and bytes so far, reported every few seconds.
-struct Progress {
-    scan_id: i64,
-    versions: i64,
-    bytes: i64,
-    started: Instant,
-    last_report: Instant,
-}
-
-impl Progress {
-    fn add(&mut self, page: &VersionPage) {
-        self.versions += page.len() as i64;
-        self.bytes += page.iter().map(|v| v.size).sum::<i64>();
-        if self.last_report.elapsed() >= Duration::from_secs(10) {
-            let rate = self.versions as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
-            tracing::info!(
-                scan_id = self.scan_id,
-                versions = self.versions,
-                bytes = self.bytes,
-                versions_per_sec = rate.round(),
-                "scan progress"
-            );
-            self.last_report = Instant::now();
-        }
-    }
-}
-
-/// Lists every prefix of `target` into scan `scan_id`; returns (versions, bytes).
-pub(super) async fn copy_listing(
+/// Lists whatever scan `scan_id` of `target` has not listed yet.
+pub(super) async fn list_into(
     pool: &PgPool,
     store: &dyn ObjectStore,
     target: &ScanTarget,
     scan_id: i64,
     options: &ScanOptions,
-) -> Result<(i64, i64), ScanError> {
-    let mut conn = pool.acquire().await?;
-    let mut sink = InventoryCopy::start(&mut conn, scan_id).await?;
-    let now = Instant::now();
-    let mut progress = Progress {
-        scan_id,
-        versions: 0,
-        bytes: 0,
-        started: now,
-        last_report: now,
-    };
-    let fed = async {
-        for prefix in &target.prefixes {
-            feed_prefix(&mut sink, store, target, prefix, options, &mut progress).await?;
-        }
-        Ok::<_, ScanError>(())
+    progress: &Progress,
+) -> Result<(), ScanError> {
+    partitions::seed(pool, scan_id, Kind::Level, &target.prefixes).await?;
+    let levels: Vec<Partition> = partitions::unfinished(pool, scan_id, Kind::Level)
+        .try_collect()
+        .await?;
+    for part in levels {
+        list_partition(pool, store, target, scan_id, part, options, progress).await?;
     }
-    .await;
-    match fed {
-        Ok(()) => {
-            sink.finish().await?;
-            Ok((progress.versions, progress.bytes))
-        }
-        Err(err) => {
-            sink.abort("listing failed").await;
-            Err(err)
-        }
-    }
+    partitions::unfinished(pool, scan_id, Kind::Tree)
+        .map_err(ScanError::from)
+        .map_ok(|part| list_partition(pool, store, target, scan_id, part, options, progress))
+        .try_buffer_unordered(options.listing_streams.max(1))
+        .try_collect::<()>()
+        .await
 }
 
-/// The versions directly under `prefix`, then its sub-folders, several at a time.
-async fn feed_prefix(
-    sink: &mut InventoryCopy<'_>,
+/// Lists one partition from its cursor to its end, committing a chunk at a time.
+async fn list_partition(
+    pool: &PgPool,
     store: &dyn ObjectStore,
     target: &ScanTarget,
-    prefix: &str,
+    scan_id: i64,
+    mut part: Partition,
     options: &ScanOptions,
-    progress: &mut Progress,
+    progress: &Progress,
 ) -> Result<(), ScanError> {
-    let mut folders = Vec::new();
-    let mut level = store.list_level(&target.bucket, prefix);
-    while let Some(page) = level.next().await {
-        let page = page?;
-        folders.extend(page.prefixes);
-        write(sink, target, page.versions, progress).await?;
-    }
-    drop(level);
-    if !folders.is_empty() {
-        tracing::debug!(
-            prefix,
-            folders = folders.len(),
-            "listing sub-folders concurrently"
-        );
-    }
-    let mut pages = stream::iter(&folders)
-        .map(|folder| store.list_versions(&target.bucket, folder))
-        .flatten_unordered(options.listing_streams.max(1));
+    let every = options.checkpoint_rows.max(1);
+    let split = part.kind == Kind::Level;
+    let name = part.name.clone();
+    let mut pages = store.list(&target.bucket, &name, split, part.after.clone());
+    let mut chunk = Chunk {
+        rows: RowBuffer::new(scan_id),
+        folders: Vec::new(),
+    };
     while let Some(page) = pages.next().await {
-        write(sink, target, page?, progress).await?;
+        let page = page?;
+        check_keys(target, &page.versions)?;
+        add(&mut part, &mut chunk, &page.versions, progress);
+        chunk.folders.extend(page.prefixes);
+        if chunk.rows.rows >= every || chunk.folders.len() >= every {
+            partitions::checkpoint(pool, scan_id, &part, &mut chunk, false).await?;
+        }
     }
+    partitions::checkpoint(pool, scan_id, &part, &mut chunk, true).await?;
     Ok(())
 }
 
-async fn write(
-    sink: &mut InventoryCopy<'_>,
-    target: &ScanTarget,
-    page: VersionPage,
-    progress: &mut Progress,
-) -> Result<(), ScanError> {
-    if let Some(odd) = page.iter().find(|v| v.key.contains('\0')) {
-        return Err(ScanError::UnsupportedKey {
-            bucket: target.bucket.clone(),
-            key: odd.key.clone(),
+fn add(part: &mut Partition, chunk: &mut Chunk, versions: &[ObjectVersion], progress: &Progress) {
+    let mut bytes = 0;
+    for v in versions {
+        chunk.rows.push(v, part.next_ordinal, None);
+        part.next_ordinal += 1;
+        bytes += v.size;
+    }
+    part.objects += versions.len() as i64;
+    part.bytes += bytes;
+    if let Some(last) = versions.last() {
+        part.after = Some(ListStart {
+            key: last.key.clone(),
+            version_id: last.version_id.clone(),
         });
     }
-    progress.add(&page);
-    sink.send(&page).await?;
-    Ok(())
+    progress.add(versions.len() as i64, bytes);
+}
+
+/// PostgreSQL text cannot hold NUL; every other byte sequence S3 allows is stored as is.
+fn check_keys(target: &ScanTarget, versions: &[ObjectVersion]) -> Result<(), ScanError> {
+    match versions.iter().find(|v| v.key.contains('\0')) {
+        Some(odd) => Err(ScanError::UnsupportedKey {
+            bucket: target.bucket.clone(),
+            key: odd.key.clone(),
+        }),
+        None => Ok(()),
+    }
 }

@@ -25,7 +25,16 @@ pub struct ScanOptions {
     pub concurrency: usize,
     /// Sub-folders listed at once.
     pub listing_streams: usize,
+    /// An interrupted scan started less than this long ago is resumed rather than restarted
+    /// (zero: always start afresh).
+    pub resume_within: chrono::Duration,
+    /// Rows committed at a time with their listing cursor: smaller resumes closer to where an
+    /// interrupted scan stopped, larger commits less often.
+    pub checkpoint_rows: usize,
 }
+
+/// Interrupted scans younger than this are resumed.
+pub const DEFAULT_RESUME_WITHIN: chrono::Duration = chrono::Duration::hours(24);
 
 impl Default for ScanOptions {
     fn default() -> Self {
@@ -34,6 +43,8 @@ impl Default for ScanOptions {
             metadata_max_age: DEFAULT_METADATA_MAX_AGE,
             concurrency: 16,
             listing_streams: 8,
+            resume_within: DEFAULT_RESUME_WITHIN,
+            checkpoint_rows: 20_000,
         }
     }
 }
@@ -62,14 +73,14 @@ pub(super) async fn enrich(
         return Ok(());
     }
     let fresh_after: DateTime<Utc> = Utc::now() - options.metadata_max_age;
-    // Page through the snapshot by (key, ordinal), so no statement stays open while requests
+    // Page through the snapshot by (key, ordinal, version), so no statement stays open while requests
     // run and memory stays bounded by one page.
-    let mut after = (String::new(), -1i64);
+    let mut after = (String::new(), -1i64, String::new());
     let mut total = 0usize;
     loop {
         let page = wanted_page(pool, target, scan_id, needs, fresh_after, &after).await?;
         let Some(last) = page.last() else { break };
-        after = (last.0.clone(), last.3);
+        after = (last.0.clone(), last.3, last.1.clone().unwrap_or_default());
         let fetched: Vec<Fetched> = futures::stream::iter(page)
             .map(|wanted| fetch(store, &target.bucket, wanted, needs))
             .buffer_unordered(options.concurrency.max(1))
@@ -91,17 +102,18 @@ async fn wanted_page(
     scan_id: i64,
     needs: MetaNeeds,
     fresh_after: DateTime<Utc>,
-    after: &(String, i64),
+    after: &(String, i64, String),
 ) -> Result<Vec<Wanted>, sqlx::Error> {
     sqlx::query_as(
         "SELECT i.key, i.version_id, i.etag, i.ordinal, i.is_latest FROM inventory i LEFT JOIN object_meta m \
            ON m.storage = $2 AND m.bucket = $3 AND m.key = i.key \
           AND m.version_key = coalesce(i.version_id, '') AND m.etag = coalesce(i.etag, '') \
-         WHERE i.scan_id = $1 AND (i.key, i.ordinal) > ($7, $8) AND NOT i.is_delete_marker \
+         WHERE i.scan_id = $1 AND (i.key, i.ordinal, coalesce(i.version_id, '')) > ($7, $8, $10) \
+           AND NOT i.is_delete_marker \
            AND (m.key IS NULL OR m.missing \
             OR ($4 AND (m.tags IS NULL OR m.tags_at <= $6)) \
             OR ($5 AND (NOT m.head_fetched OR m.head_at <= $6))) \
-         ORDER BY i.key, i.ordinal LIMIT $9",
+         ORDER BY i.key, i.ordinal, coalesce(i.version_id, '') LIMIT $9",
     )
     .bind(scan_id)
     .bind(&target.storage)
@@ -112,6 +124,7 @@ async fn wanted_page(
     .bind(&after.0)
     .bind(after.1)
     .bind(PAGE as i64)
+    .bind(&after.2)
     .fetch_all(pool)
     .await
 }

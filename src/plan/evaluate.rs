@@ -61,6 +61,11 @@ impl Facts<'_> {
         self.row.is_delete_marker || (self.row.head_fetched && !self.row.meta_missing)
     }
 
+    /// Whether Object Lock state is known: from HeadObject, or from an inventory report.
+    fn lock_known(&self) -> bool {
+        self.head_known() || self.row.lock_known
+    }
+
     /// The retain-until date of Object Lock retention, if any; `None` when unknown.
     pub fn retention(&self) -> Option<Option<(LockMode, DateTime<Utc>)>> {
         // A mode this version does not know is treated as the weaker GOVERNANCE.
@@ -69,11 +74,11 @@ impl Facts<'_> {
             .lock_mode
             .as_deref()
             .map(|m| LockMode::parse(m).unwrap_or(LockMode::Governance));
-        self.head_known().then(|| mode.zip(self.row.retain_until))
+        self.lock_known().then(|| mode.zip(self.row.retain_until))
     }
 
     pub fn legal_hold(&self) -> Option<bool> {
-        self.head_known()
+        self.lock_known()
             .then(|| self.row.legal_hold.unwrap_or(false))
     }
 

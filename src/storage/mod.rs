@@ -140,32 +140,46 @@ pub struct LevelPage {
     pub prefixes: Vec<String>,
 }
 
+/// Where a listing resumes: after this version of this key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListStart {
+    pub key: String,
+    pub version_id: Option<String>,
+}
+
+/// An object's body in chunks, read while it downloads.
+pub type ByteStream = BoxStream<'static, Result<bytes::Bytes, StorageError>>;
+
 /// The operations shelflife needs from an object store, and no more.
 #[async_trait]
 pub trait ObjectStore: Send + Sync + std::fmt::Debug {
-    /// Every version (current, noncurrent, delete markers) under `prefix`, page by page.
+    /// Pages of every version (current, noncurrent, delete markers) under `prefix`, in listing
+    /// order. With `split`, only the versions of keys directly under `prefix` plus its
+    /// sub-folders (split at `/`), each for the caller to list on its own; together they cover
+    /// exactly what the unsplit listing covers. With `after`, the listing starts after that
+    /// version, so an interrupted listing can resume; sub-folders may then be reported again.
+    fn list<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+        split: bool,
+        after: Option<ListStart>,
+    ) -> BoxStream<'a, Result<LevelPage, StorageError>>;
+
+    /// Every version under `prefix`, page by page, from the start.
     fn list_versions<'a>(
         &'a self,
         bucket: &'a str,
         prefix: &'a str,
-    ) -> BoxStream<'a, Result<VersionPage, StorageError>>;
-
-    /// One level of `prefix` split at `/`: the versions of keys directly under it, and its
-    /// sub-folders, so a scan can list those concurrently. Together they cover exactly what
-    /// `list_versions(prefix)` covers. The default does not split.
-    fn list_level<'a>(
-        &'a self,
-        bucket: &'a str,
-        prefix: &'a str,
-    ) -> BoxStream<'a, Result<LevelPage, StorageError>> {
+    ) -> BoxStream<'a, Result<VersionPage, StorageError>> {
         use futures::TryStreamExt;
-        self.list_versions(bucket, prefix)
-            .map_ok(|versions| LevelPage {
-                versions,
-                prefixes: Vec::new(),
-            })
+        self.list(bucket, prefix, false, None)
+            .map_ok(|page| page.versions)
             .boxed()
     }
+
+    /// The body of the current version of `key`, as it arrives.
+    async fn get(&self, bucket: &str, key: &str) -> Result<ByteStream, StorageError>;
 
     async fn head(
         &self,

@@ -4,6 +4,7 @@
 mod cli;
 mod docs;
 mod fallback;
+mod flaky;
 mod golden;
 mod helpers;
 mod matchers;

@@ -1,8 +1,7 @@
 //! Inventory scans: exact snapshots, and failed scans that leave the last good one in place.
 
+use crate::flaky::Flaky;
 use crate::helpers::*;
-use async_trait::async_trait;
-use futures::stream::{self, BoxStream, StreamExt};
 use shelflife::inventory::{self, InventoryRow, ScanError, ScanOptions, ScanTarget};
 use shelflife::storage::s3::{BucketOptions, S3Store};
 use shelflife::storage::*;
@@ -91,110 +90,137 @@ async fn a_second_scan_replaces_the_snapshot_and_reflects_deletions(pool: PgPool
     assert_eq!(latest, Some((second.scan_id, 1)));
 }
 
-/// The real S3 store, whose listing fails after its last page, as a dropped connection would.
-#[derive(Debug)]
-struct FailingListing(S3Store);
+async fn scanned(pool: &PgPool, scan_id: i64) -> Vec<(String, Option<String>, bool, bool)> {
+    sqlx::query_as(
+        "SELECT key, version_id, is_latest, is_delete_marker FROM inventory WHERE scan_id = $1 ORDER BY key, ordinal",
+    )
+    .bind(scan_id)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
 
-#[async_trait]
-impl ObjectStore for FailingListing {
-    fn list_versions<'a>(
-        &'a self,
-        bucket: &'a str,
-        prefix: &'a str,
-    ) -> BoxStream<'a, Result<VersionPage, StorageError>> {
-        let failure = StorageError::new(
-            ErrorKind::Unreachable,
-            "ListObjectVersions",
-            "connection reset",
-        );
-        self.0
-            .list_versions(bucket, prefix)
-            .chain(stream::once(async { Err(failure) }))
-            .boxed()
-    }
-    async fn head(&self, b: &str, k: &str, v: Option<&str>) -> Result<ObjectHead, StorageError> {
-        self.0.head(b, k, v).await
-    }
-    async fn delete_batch(
-        &self,
-        b: &str,
-        t: &[DeleteTarget],
-    ) -> Result<Vec<Result<Deleted, StorageError>>, StorageError> {
-        self.0.delete_batch(b, t).await
-    }
-    async fn copy(&self, r: &CopyRequest) -> Result<Copied, StorageError> {
-        self.0.copy(r).await
-    }
-    async fn put_retention(
-        &self,
-        b: &str,
-        k: &str,
-        v: Option<&str>,
-        r: &Retention,
-    ) -> Result<(), StorageError> {
-        self.0.put_retention(b, k, v, r).await
-    }
-    async fn put_legal_hold(
-        &self,
-        b: &str,
-        k: &str,
-        v: Option<&str>,
-        on: bool,
-    ) -> Result<(), StorageError> {
-        self.0.put_legal_hold(b, k, v, on).await
-    }
-    async fn get_tags(&self, b: &str, k: &str, v: Option<&str>) -> Result<Tags, StorageError> {
-        self.0.get_tags(b, k, v).await
-    }
-    async fn put_tags(
-        &self,
-        b: &str,
-        k: &str,
-        v: Option<&str>,
-        t: &Tags,
-    ) -> Result<(), StorageError> {
-        self.0.put_tags(b, k, v, t).await
-    }
+async fn listed(store: &S3Store, bucket: &str) -> Vec<(String, Option<String>, bool, bool)> {
+    use futures::TryStreamExt;
+    let pages: Vec<VersionPage> = store.list_versions(bucket, "").try_collect().await.unwrap();
+    let all = pages.into_iter().flatten();
+    by_key(
+        all.map(|v| (v.key, v.version_id, v.is_latest, v.is_delete_marker))
+            .collect(),
+    )
 }
 
 #[sqlx::test]
-async fn an_interrupted_scan_leaves_the_previous_snapshot_intact(pool: PgPool) {
+async fn an_interrupted_scan_leaves_the_previous_snapshot_intact_and_resumes(pool: PgPool) {
     let store = store().await;
-    let bucket = new_bucket(&store, "interrupted", BucketOptions::default()).await;
+    let bucket = new_bucket(&store, "interrupted", BucketOptions::VERSIONED).await;
     put(&store, &bucket, "a", "1").await;
     let good = inventory::scan(&pool, &store, &target(&bucket), &ScanOptions::default())
         .await
         .unwrap();
-    put(&store, &bucket, "b", "2").await;
-
-    let err = inventory::scan(
-        &pool,
-        &FailingListing(store),
-        &target(&bucket),
-        &ScanOptions::default(),
-    )
-    .await
-    .unwrap_err();
+    for key in [
+        "b", "c", "d/1", "d/2", "d/3", "e/1", "e/2", "f/1", "f/2", "f/3",
+    ] {
+        put(&store, &bucket, key, "v1").await;
+        put(&store, &bucket, key, "v2").await;
+    }
+    // Pages of two versions, a checkpoint after each, one folder at a time; the listing breaks
+    // on the eighth page: after the top level (3 pages, a b c and the folders) and d/ (3), in
+    // e/ after its first page.
+    let options = ScanOptions {
+        checkpoint_rows: 1,
+        listing_streams: 1,
+        ..ScanOptions::default()
+    };
+    let flaky = Flaky::new(store.clone(), 2, Some(7));
+    let err = inventory::scan(&pool, &flaky, &target(&bucket), &options)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, ScanError::Storage(e) if e.kind == ErrorKind::Unreachable),
         "{err}"
     );
-
     let latest = inventory::latest_snapshot(&pool, &target(&bucket))
         .await
         .unwrap();
-    assert_eq!(latest, Some((good.scan_id, 1)));
-    assert_eq!(rows(&pool, good.scan_id).await.len(), 1);
     assert_eq!(
-        count(&pool, "SELECT count(*) FROM inventory").await,
-        1,
-        "the failed scan left no rows"
+        latest,
+        Some((good.scan_id, 1)),
+        "the good snapshot is still the current one"
     );
-    let status: String = sqlx::query_scalar("SELECT status FROM scans ORDER BY id DESC LIMIT 1")
-        .fetch_one(&pool)
+    assert_eq!(rows(&pool, good.scan_id).await.len(), 1);
+    let (failed, status): (i64, String) =
+        sqlx::query_as("SELECT id, status FROM scans ORDER BY id DESC LIMIT 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "failed");
+
+    let resumed_store = Flaky::new(store.clone(), 2, None);
+    let resumed = inventory::scan(&pool, &resumed_store, &target(&bucket), &options)
         .await
         .unwrap();
-    assert_eq!(status, "failed");
+    assert!(resumed.resumed);
+    assert_eq!(resumed.scan_id, failed);
+    let calls = resumed_store.calls.lock().unwrap().clone();
+    let prefixes: Vec<&str> = calls.iter().map(|c| c.0.as_str()).collect();
+    assert_eq!(
+        prefixes,
+        ["e/", "f/"],
+        "done partitions are not listed again"
+    );
+    assert_eq!(
+        calls[0].2,
+        Some(ListStart {
+            key: "e/1".into(),
+            version_id: calls[0].2.as_ref().unwrap().version_id.clone()
+        }),
+        "e/ resumes after its last committed version"
+    );
+    assert_eq!(
+        by_key(scanned(&pool, resumed.scan_id).await),
+        listed(&store, &bucket).await
+    );
+    assert_eq!(resumed.versions, 1 + 10 * 2);
+    let latest = inventory::latest_snapshot(&pool, &target(&bucket))
+        .await
+        .unwrap();
+    assert_eq!(latest, Some((failed, 21)));
+    assert_eq!(
+        rows(&pool, good.scan_id).await.len(),
+        0,
+        "the superseded snapshot is dropped"
+    );
+}
+
+#[sqlx::test]
+async fn a_scan_started_afresh_discards_an_unfinished_one(pool: PgPool) {
+    let store = store().await;
+    let bucket = new_bucket(&store, "afresh", BucketOptions::VERSIONED).await;
+    for key in ["a", "b/1", "c/1"] {
+        put(&store, &bucket, key, "x").await;
+    }
+    let options = ScanOptions {
+        checkpoint_rows: 1,
+        ..ScanOptions::default()
+    };
+    let flaky = Flaky::new(store.clone(), 1, Some(2));
+    inventory::scan(&pool, &flaky, &target(&bucket), &options)
+        .await
+        .unwrap_err();
+    let fresh = ScanOptions {
+        resume_within: chrono::Duration::zero(),
+        ..options
+    };
+    let summary = inventory::scan(&pool, &store, &target(&bucket), &fresh)
+        .await
+        .unwrap();
+    assert!(!summary.resumed);
+    assert_eq!(count(&pool, "SELECT count(*) FROM inventory").await, 3);
+    assert_eq!(
+        by_key(scanned(&pool, summary.scan_id).await),
+        listed(&store, &bucket).await
+    );
 }
 
 /// (key, version id, latest, marker), grouped by key in byte order, each key's versions in the

@@ -2,7 +2,7 @@
 //! NotImplemented to it (unversioned stores).
 
 use super::{map_err, url, S3Store};
-use crate::storage::{ErrorKind, LevelPage, ObjectVersion, StorageError, VersionPage};
+use crate::storage::{ErrorKind, LevelPage, ListStart, ObjectVersion, StorageError, VersionPage};
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
 use std::sync::atomic::Ordering;
@@ -15,40 +15,47 @@ enum Cursor {
     },
     Objects {
         token: Option<String>,
+        start_after: Option<String>,
     },
     Done,
 }
 
 impl S3Store {
-    /// Pages of `prefix`; with a delimiter, only the versions at that level plus the common
-    /// prefixes below it.
+    /// Pages of `prefix` from after `after`; with a delimiter, only the versions at that
+    /// level plus the common prefixes below it.
     pub(super) fn stream_listing<'a>(
         &'a self,
         bucket: &'a str,
         prefix: &'a str,
         delimiter: Option<&'a str>,
+        after: Option<ListStart>,
     ) -> BoxStream<'a, Result<LevelPage, StorageError>> {
+        let start_after = after.as_ref().map(|a| a.key.clone());
         let start = if self.no_versions.load(Ordering::Relaxed) {
-            Cursor::Objects { token: None }
+            Cursor::Objects {
+                token: None,
+                start_after,
+            }
         } else {
+            let (key, version) = after.map(|a| (a.key, a.version_id)).unzip();
             Cursor::Versions {
-                key: None,
-                version: None,
+                key,
+                version: version.flatten(),
             }
         };
         stream::try_unfold(start, move |cursor| async move {
             let (page, next) = match cursor {
                 Cursor::Done => return Ok(None),
-                Cursor::Versions { key, version } => match self.versions_page(bucket, prefix, delimiter, key, version).await {
+                Cursor::Versions { key, version } => match self.versions_page(bucket, prefix, delimiter, key.clone(), version).await {
                     Err(e) if e.kind == ErrorKind::NotImplemented => {
                         if !self.no_versions.swap(true, Ordering::Relaxed) {
                             tracing::warn!(bucket, "the server does not implement ListObjectVersions; listing current objects with ListObjectsV2");
                         }
-                        self.objects_page(bucket, prefix, delimiter, None).await?
+                        self.objects_page(bucket, prefix, delimiter, None, key).await?
                     }
                     other => other?,
                 },
-                Cursor::Objects { token } => self.objects_page(bucket, prefix, delimiter, token).await?,
+                Cursor::Objects { token, start_after } => self.objects_page(bucket, prefix, delimiter, token, start_after).await?,
             };
             Ok(Some((page, next)))
         })
@@ -122,6 +129,7 @@ impl S3Store {
         prefix: &str,
         delimiter: Option<&str>,
         token: Option<String>,
+        start_after: Option<String>,
     ) -> Result<(LevelPage, Cursor), StorageError> {
         let out = self
             .client
@@ -129,6 +137,7 @@ impl S3Store {
             .bucket(bucket)
             .prefix(prefix)
             .set_delimiter(delimiter.map(str::to_string))
+            .set_start_after(start_after)
             .set_continuation_token(token)
             .max_keys(1000)
             .send()
@@ -155,6 +164,7 @@ impl S3Store {
         let next = match out.next_continuation_token() {
             Some(t) if out.is_truncated().unwrap_or(false) => Cursor::Objects {
                 token: Some(t.to_string()),
+                start_after: None,
             },
             _ => Cursor::Done,
         };

@@ -9,26 +9,45 @@ use aws_sdk_s3::types::{
     Delete, ObjectIdentifier, ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockMode,
     ObjectLockRetention, ObjectLockRetentionMode, StorageClass, Tag, Tagging,
 };
-use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+use futures::stream::{BoxStream, StreamExt};
 
 #[async_trait]
 impl ObjectStore for S3Store {
-    fn list_versions<'a>(
+    fn list<'a>(
         &'a self,
         bucket: &'a str,
         prefix: &'a str,
-    ) -> BoxStream<'a, Result<VersionPage, StorageError>> {
-        self.stream_listing(bucket, prefix, None)
-            .map_ok(|page| page.versions)
-            .boxed()
+        split: bool,
+        after: Option<ListStart>,
+    ) -> BoxStream<'a, Result<LevelPage, StorageError>> {
+        self.stream_listing(bucket, prefix, split.then_some("/"), after)
     }
 
-    fn list_level<'a>(
-        &'a self,
-        bucket: &'a str,
-        prefix: &'a str,
-    ) -> BoxStream<'a, Result<LevelPage, StorageError>> {
-        self.stream_listing(bucket, prefix, Some("/"))
+    async fn get(&self, bucket: &str, key: &str) -> Result<ByteStream, StorageError> {
+        let operation = format!("GetObject {}", url(bucket, key));
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| map_err(operation.clone(), e))?;
+        let chunks = futures::stream::try_unfold(out.body, move |mut body| {
+            let operation = operation.clone();
+            async move {
+                match body.next().await {
+                    None => Ok(None),
+                    Some(Ok(chunk)) => Ok(Some((chunk, body))),
+                    Some(Err(e)) => Err(StorageError::new(
+                        ErrorKind::Unreachable,
+                        operation,
+                        format!("body interrupted: {e}"),
+                    )),
+                }
+            }
+        });
+        Ok(chunks.boxed())
     }
 
     async fn head(

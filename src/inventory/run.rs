@@ -1,0 +1,189 @@
+//! A scan from start to snapshot: one scan of a target at a time (an advisory lock), resume of
+//! an interrupted scan, and the switch to the new snapshot once everything is in.
+
+use super::progress::Progress;
+use super::{listing, metadata, partitions};
+use super::{ScanError, ScanOptions, ScanSummary, ScanTarget};
+use crate::storage::ObjectStore;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgPool, Postgres};
+use std::time::Instant;
+
+/// Lists `target` into a snapshot (resuming an interrupted scan of it when there is a recent
+/// one), fetches the per-object data `options` asks for, and makes the snapshot current.
+pub async fn scan(
+    pool: &PgPool,
+    store: &dyn ObjectStore,
+    target: &ScanTarget,
+    options: &ScanOptions,
+) -> Result<ScanSummary, ScanError> {
+    let _lock = TargetLock::acquire(pool, target).await?;
+    let started = Instant::now();
+    let (scan_id, resumed) = begin(pool, target, "list", None, options).await?;
+    let progress = Progress::new(scan_id, None);
+    let work = async {
+        listing::list_into(pool, store, target, scan_id, options, &progress).await?;
+        metadata::enrich(pool, store, target, scan_id, options).await
+    };
+    let result = work.await;
+    progress.finish();
+    conclude(pool, target, scan_id, result).await?;
+    let (versions, bytes) = partitions::totals(pool, scan_id).await?;
+    let summary = ScanSummary {
+        scan_id,
+        versions,
+        bytes,
+        elapsed: started.elapsed(),
+        resumed,
+    };
+    tracing::info!(
+        scan_id,
+        versions,
+        bytes,
+        resumed,
+        secs = summary.elapsed.as_secs_f64(),
+        "scan complete"
+    );
+    Ok(summary)
+}
+
+/// Holds PostgreSQL's advisory lock on a target for the life of a scan. The connection is
+/// closed when dropped, which releases the lock whatever happened.
+struct TargetLock {
+    _conn: PoolConnection<Postgres>,
+}
+
+impl TargetLock {
+    async fn acquire(pool: &PgPool, target: &ScanTarget) -> Result<Self, ScanError> {
+        let mut conn = pool.acquire().await?;
+        conn.close_on_drop();
+        let name = format!(
+            "shelflife scan\u{1}{}\u{1}{}\u{1}{}",
+            target.storage,
+            target.bucket,
+            target.prefixes.join("\u{1}")
+        );
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
+            .bind(name)
+            .fetch_one(&mut *conn)
+            .await?;
+        if !got {
+            return Err(ScanError::Busy(target.to_string()));
+        }
+        Ok(TargetLock { _conn: conn })
+    }
+}
+
+/// The scan to work on: the newest unfinished scan of the same target and source (and report)
+/// when it is recent enough, otherwise a new one. Returns its id and whether it is resumed.
+async fn begin(
+    pool: &PgPool,
+    target: &ScanTarget,
+    source: &str,
+    report: Option<&str>,
+    options: &ScanOptions,
+) -> Result<(i64, bool), ScanError> {
+    let within = options.resume_within.num_milliseconds() as f64 / 1000.0;
+    let unfinished: Option<(i64, Option<String>)> = sqlx::query_as(
+        "SELECT id, report FROM scans s WHERE storage = $1 AND bucket = $2 AND prefixes = $3 AND source = $4 \
+           AND status IN ('running', 'failed') AND started_at > now() - make_interval(secs => $5) \
+           AND NOT EXISTS (SELECT 1 FROM scans c WHERE c.storage = $1 AND c.bucket = $2 \
+                           AND c.prefixes = $3 AND c.status = 'complete' AND c.id > s.id) \
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind(&target.storage)
+    .bind(&target.bucket)
+    .bind(&target.prefixes)
+    .bind(source)
+    .bind(within)
+    .fetch_optional(pool)
+    .await?;
+    if let Some((id, _)) = unfinished.filter(|(_, r)| r.as_deref() == report) {
+        sqlx::query("UPDATE scans SET status = 'running', attempts = attempts + 1, error = NULL, finished_at = NULL WHERE id = $1")
+            .bind(id)
+            .execute(pool)
+            .await?;
+        tracing::info!(scan_id = id, target = %target, "resuming interrupted scan");
+        return Ok((id, true));
+    }
+    discard_unfinished(pool, target).await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO scans (storage, bucket, prefixes, source, report, status) \
+         VALUES ($1, $2, $3, $4, $5, 'running') RETURNING id",
+    )
+    .bind(&target.storage)
+    .bind(&target.bucket)
+    .bind(&target.prefixes)
+    .bind(source)
+    .bind(report)
+    .fetch_one(pool)
+    .await?;
+    tracing::info!(scan_id = id, target = %target, "scan started");
+    Ok((id, false))
+}
+
+/// Drops the rows and cursors of unfinished scans of `target` that will not be resumed.
+async fn discard_unfinished(pool: &PgPool, target: &ScanTarget) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    for table in ["inventory", "scan_partitions"] {
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE scan_id IN (SELECT id FROM scans WHERE storage = $1 \
+             AND bucket = $2 AND prefixes = $3 AND status IN ('running', 'failed'))"
+        ))
+        .bind(&target.storage)
+        .bind(&target.bucket)
+        .bind(&target.prefixes)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+/// Records how the scan ended: complete (and the current snapshot), or failed with its rows and
+/// cursors kept for a resume.
+async fn conclude(
+    pool: &PgPool,
+    target: &ScanTarget,
+    scan_id: i64,
+    result: Result<(), ScanError>,
+) -> Result<(), ScanError> {
+    match result {
+        Ok(()) => Ok(finish(pool, target, scan_id).await?),
+        Err(err) => {
+            let _ = sqlx::query(
+                "UPDATE scans SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1",
+            )
+            .bind(scan_id)
+            .bind(err.to_string())
+            .execute(pool)
+            .await;
+            tracing::warn!(scan_id, error = %err, "scan failed; the next scan resumes it");
+            Err(err)
+        }
+    }
+}
+
+/// Marks the scan complete and drops the rows of the snapshots it supersedes, atomically.
+async fn finish(pool: &PgPool, target: &ScanTarget, scan_id: i64) -> Result<(), sqlx::Error> {
+    let (versions, bytes) = partitions::totals(pool, scan_id).await?;
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "UPDATE scans SET status = 'complete', finished_at = now(), objects = $2, bytes = $3 WHERE id = $1",
+    )
+    .bind(scan_id)
+    .bind(versions)
+    .bind(bytes)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "DELETE FROM inventory WHERE scan_id IN \
+         (SELECT id FROM scans WHERE storage = $1 AND bucket = $2 AND prefixes = $3 AND id < $4)",
+    )
+    .bind(&target.storage)
+    .bind(&target.bucket)
+    .bind(&target.prefixes)
+    .bind(scan_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}

@@ -1,0 +1,151 @@
+//! The real S3 store behind a decorator that cuts listings into small pages, records where each
+//! listing started, and fails after a given number of pages, as a dropped connection would.
+
+use async_trait::async_trait;
+use futures::stream::{self, BoxStream, StreamExt};
+use shelflife::storage::s3::S3Store;
+use shelflife::storage::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug)]
+pub struct Flaky {
+    pub inner: S3Store,
+    /// Versions per page handed out.
+    pub page_size: usize,
+    /// Pages handed out (over all listings) before the next one fails.
+    pub fail_after: Option<usize>,
+    pages: AtomicUsize,
+    /// (prefix, split, start) of every listing asked for.
+    pub calls: Arc<Mutex<Vec<(String, bool, Option<ListStart>)>>>,
+}
+
+impl Flaky {
+    pub fn new(inner: S3Store, page_size: usize, fail_after: Option<usize>) -> Self {
+        Flaky {
+            inner,
+            page_size,
+            fail_after,
+            pages: AtomicUsize::new(0),
+            calls: Arc::default(),
+        }
+    }
+
+    fn next_page_fails(&self) -> bool {
+        let n = self.pages.fetch_add(1, Ordering::SeqCst);
+        self.fail_after.is_some_and(|limit| n >= limit)
+    }
+}
+
+fn reset() -> StorageError {
+    StorageError::new(
+        ErrorKind::Unreachable,
+        "ListObjectVersions",
+        "connection reset",
+    )
+}
+
+#[async_trait]
+impl ObjectStore for Flaky {
+    fn list<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+        split: bool,
+        after: Option<ListStart>,
+    ) -> BoxStream<'a, Result<LevelPage, StorageError>> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push((prefix.to_string(), split, after.clone()));
+        let size = self.page_size.max(1);
+        self.inner
+            .list(bucket, prefix, split, after)
+            .flat_map(move |page| {
+                let pages: Vec<Result<LevelPage, StorageError>> = match page {
+                    Err(e) => vec![Err(e)],
+                    Ok(page) => rechunk(page, size),
+                };
+                stream::iter(pages)
+            })
+            .map(move |page| match page {
+                Ok(_) if self.next_page_fails() => Err(reset()),
+                other => other,
+            })
+            .scan(false, |failed, page| {
+                // Nothing follows a failure, as with a real dropped connection.
+                let stop = *failed;
+                *failed |= page.is_err();
+                futures::future::ready((!stop).then_some(page))
+            })
+            .boxed()
+    }
+    async fn get(&self, b: &str, k: &str) -> Result<ByteStream, StorageError> {
+        self.inner.get(b, k).await
+    }
+    async fn head(&self, b: &str, k: &str, v: Option<&str>) -> Result<ObjectHead, StorageError> {
+        self.inner.head(b, k, v).await
+    }
+    async fn delete_batch(
+        &self,
+        b: &str,
+        t: &[DeleteTarget],
+    ) -> Result<Vec<Result<Deleted, StorageError>>, StorageError> {
+        self.inner.delete_batch(b, t).await
+    }
+    async fn copy(&self, r: &CopyRequest) -> Result<Copied, StorageError> {
+        self.inner.copy(r).await
+    }
+    async fn put_retention(
+        &self,
+        b: &str,
+        k: &str,
+        v: Option<&str>,
+        r: &Retention,
+    ) -> Result<(), StorageError> {
+        self.inner.put_retention(b, k, v, r).await
+    }
+    async fn put_legal_hold(
+        &self,
+        b: &str,
+        k: &str,
+        v: Option<&str>,
+        on: bool,
+    ) -> Result<(), StorageError> {
+        self.inner.put_legal_hold(b, k, v, on).await
+    }
+    async fn get_tags(&self, b: &str, k: &str, v: Option<&str>) -> Result<Tags, StorageError> {
+        self.inner.get_tags(b, k, v).await
+    }
+    async fn put_tags(
+        &self,
+        b: &str,
+        k: &str,
+        v: Option<&str>,
+        t: &Tags,
+    ) -> Result<(), StorageError> {
+        self.inner.put_tags(b, k, v, t).await
+    }
+}
+
+/// Splits a page into pages of `size` versions; sub-folders go with the last one.
+fn rechunk(page: LevelPage, size: usize) -> Vec<Result<LevelPage, StorageError>> {
+    let mut out: Vec<Result<LevelPage, StorageError>> = page
+        .versions
+        .chunks(size)
+        .map(|c| {
+            Ok(LevelPage {
+                versions: c.to_vec(),
+                prefixes: Vec::new(),
+            })
+        })
+        .collect();
+    match out.last_mut() {
+        Some(Ok(last)) => last.prefixes = page.prefixes,
+        _ => out.push(Ok(LevelPage {
+            versions: Vec::new(),
+            prefixes: page.prefixes,
+        })),
+    }
+    out
+}
