@@ -8,6 +8,8 @@ use shelflife::storage::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+pub type ListCall = (String, bool, Option<ListStart>);
+
 #[derive(Debug)]
 pub struct Flaky {
     pub inner: S3Store,
@@ -17,7 +19,7 @@ pub struct Flaky {
     pub fail_after: Option<usize>,
     pages: AtomicUsize,
     /// (prefix, split, start) of every listing asked for.
-    pub calls: Arc<Mutex<Vec<(String, bool, Option<ListStart>)>>>,
+    pub calls: Arc<Mutex<Vec<ListCall>>>,
 }
 
 impl Flaky {
