@@ -76,6 +76,9 @@ pub fn code_for(err: &anyhow::Error) -> Exit {
                 ScanError::Db(e) => for_sqlx(e),
                 ScanError::UnsupportedKey { .. } => Exit::Unexpected,
                 ScanError::Busy(_) => Exit::Unavailable,
+                // A missing, corrupt or unsupported report: rerunning will not help until a
+                // good report is delivered.
+                ScanError::Report(_) => Exit::Invalid,
             };
         }
         if let Some(e) = cause.downcast_ref::<DbError>() {

@@ -3,6 +3,7 @@
 use super::context::{select, App};
 use super::exit::{Exit, UsageError};
 use super::output::bytes;
+use crate::inventory::report::ReportSource;
 use crate::inventory::{self, ScanOptions, ScanTarget, DEFAULT_METADATA_MAX_AGE};
 use crate::plan::target_of;
 use crate::policy::{MetaNeeds, Policy, Source};
@@ -40,7 +41,7 @@ pub async fn run(app: &App, args: ScanArgs) -> Result<Exit> {
         .map_err(|m| UsageError(format!("--resume-within: {m}")))?;
     let targets = targets(&policies)?;
     let pool = app.pool().await?;
-    for (target, needs) in targets {
+    for (target, needs, source) in targets {
         let store = app.store(&set, &target.storage).await?;
         let options = ScanOptions {
             needs,
@@ -50,35 +51,56 @@ pub async fn run(app: &App, args: ScanArgs) -> Result<Exit> {
             resume_within,
             ..ScanOptions::default()
         };
-        let summary = inventory::scan(&pool, &store, &target, &options)
-            .await
-            .with_context(|| format!("scan of {target} failed"))?;
+        let summary = match &source {
+            Source::List => inventory::scan(&pool, &store, &target, &options).await,
+            Source::Inventory {
+                storage,
+                bucket,
+                prefix,
+            } => {
+                let report_store = app.store(&set, storage).await?;
+                let reports = ReportSource {
+                    store: &report_store,
+                    bucket,
+                    prefix,
+                };
+                inventory::scan_report(&pool, &store, &target, &reports, &options).await
+            }
+        }
+        .with_context(|| format!("scan of {target} failed"))?;
         println!(
-            "scanned {target}: {} versions, {} in {:.1}s (scan {})",
+            "scanned {target}{}: {} versions, {} in {:.1}s (scan {}{})",
+            match source {
+                Source::List => String::new(),
+                Source::Inventory { bucket, prefix, .. } =>
+                    format!(" from the inventory report in s3://{bucket}/{prefix}"),
+            },
             summary.versions,
             bytes(summary.bytes),
             summary.elapsed.as_secs_f64(),
-            summary.scan_id
+            summary.scan_id,
+            if summary.resumed { ", resumed" } else { "" }
         );
     }
     Ok(Exit::Ok)
 }
 
-/// Each distinct target once, with everything the policies on it read beyond the listing.
-fn targets(policies: &[&Policy]) -> Result<Vec<(ScanTarget, MetaNeeds)>, UsageError> {
-    let mut targets: Vec<(ScanTarget, MetaNeeds)> = Vec::new();
+/// Each distinct target once, with everything the policies on it read beyond the listing and
+/// where its inventory comes from.
+fn targets(policies: &[&Policy]) -> Result<Vec<(ScanTarget, MetaNeeds, Source)>, UsageError> {
+    let mut targets: Vec<(ScanTarget, MetaNeeds, Source, &str)> = Vec::new();
     for policy in policies {
-        if let Source::Inventory { bucket, prefix, .. } = &policy.source {
-            return Err(UsageError(format!(
-                "policy {}: scanning from S3 Inventory reports (s3://{bucket}/{prefix}) is not implemented yet; use source: list",
-                policy.name
-            )));
-        }
         let target = target_of(policy);
-        match targets.iter_mut().find(|(t, _)| *t == target) {
-            Some((_, needs)) => *needs = needs.union(policy.needs()),
-            None => targets.push((target, policy.needs())),
+        match targets.iter_mut().find(|(t, ..)| *t == target) {
+            Some((_, _, source, first)) if *source != policy.source => {
+                return Err(UsageError(format!(
+                    "policies {first} and {} cover {target} but read its inventory from different sources",
+                    policy.name
+                )))
+            }
+            Some((_, needs, ..)) => *needs = needs.union(policy.needs()),
+            None => targets.push((target, policy.needs(), policy.source.clone(), &policy.name)),
         }
     }
-    Ok(targets)
+    Ok(targets.into_iter().map(|(t, n, s, _)| (t, n, s)).collect())
 }

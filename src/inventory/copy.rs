@@ -39,11 +39,6 @@ impl RowBuffer {
         encode_row(&mut self.buf, &self.scan_id, v, ordinal, lock);
         self.rows += 1;
     }
-
-    pub fn clear(&mut self) {
-        self.buf.clear();
-        self.rows = 0;
-    }
 }
 
 /// Opens a COPY into the inventory table on `conn` (usually a transaction).

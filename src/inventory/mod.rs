@@ -10,11 +10,13 @@ mod listing;
 mod metadata;
 mod partitions;
 mod progress;
+pub mod report;
 mod run;
 mod snapshot;
 
+pub use copy::LockState;
 pub use metadata::{ScanOptions, DEFAULT_METADATA_MAX_AGE, DEFAULT_RESUME_WITHIN};
-pub use run::scan;
+pub use run::{scan, scan_report};
 pub use snapshot::{latest_snapshot, snapshot_rows};
 
 use crate::storage::StorageError;
@@ -66,6 +68,8 @@ pub enum ScanError {
     UnsupportedKey { bucket: String, key: String },
     #[error("another scan of {0} is running")]
     Busy(String),
+    #[error(transparent)]
+    Report(#[from] report::ReportError),
 }
 
 /// One object version as the inventory holds it.

@@ -4,7 +4,7 @@
 use super::copy::{self, RowBuffer};
 use crate::storage::ListStart;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 /// Partitions loaded per query when walking the unfinished ones.
 const PAGE: i64 = 1000;
@@ -15,6 +15,8 @@ pub enum Kind {
     Level,
     /// A sub-folder, listed whole.
     Tree,
+    /// A data file of an S3 Inventory report.
+    File,
 }
 
 impl Kind {
@@ -22,6 +24,7 @@ impl Kind {
         match self {
             Kind::Level => "level",
             Kind::Tree => "tree",
+            Kind::File => "file",
         }
     }
 }
@@ -108,7 +111,9 @@ pub fn unfinished(
 }
 
 /// Commits `chunk`'s rows together with the partition's new cursor (and whether it is
-/// finished) and the sub-folders found, in one transaction; then empties the chunk.
+/// finished) and the sub-folders found, in one transaction; then empties the chunk. The commit
+/// runs as its own task, so a scan abandoned mid-way (another partition failed) never leaves a
+/// connection in the middle of a COPY.
 pub async fn checkpoint(
     pool: &PgPool,
     scan_id: i64,
@@ -116,8 +121,43 @@ pub async fn checkpoint(
     chunk: &mut Chunk,
     done: bool,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    copy::copy_buffer(&mut tx, &chunk.rows).await?;
+    let rows = std::mem::replace(&mut chunk.rows, RowBuffer::new(scan_id));
+    let folders = std::mem::take(&mut chunk.folders);
+    let (pool, part) = (pool.clone(), part.clone());
+    let commit = tokio::spawn(async move {
+        let mut tx = pool.begin().await?;
+        copy::copy_buffer(&mut tx, &rows).await?;
+        save(&mut tx, scan_id, &part, done).await?;
+        if !folders.is_empty() {
+            sqlx::query(
+                "INSERT INTO scan_partitions (scan_id, kind, name) SELECT $1, 'tree', unnest($2::text[]) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(scan_id)
+            .bind(&folders)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    });
+    commit.await.expect("a checkpoint does not panic")
+}
+
+/// Records a partition finished, in the caller's transaction.
+pub async fn mark_done(
+    conn: &mut PgConnection,
+    scan_id: i64,
+    part: &Partition,
+) -> Result<(), sqlx::Error> {
+    save(conn, scan_id, part, true).await
+}
+
+async fn save(
+    conn: &mut PgConnection,
+    scan_id: i64,
+    part: &Partition,
+    done: bool,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE scan_partitions SET after_key = $4, after_version = $5, next_ordinal = $6, \
          objects = $7, bytes = $8, done = $9 WHERE scan_id = $1 AND kind = $2 AND name = $3",
@@ -131,21 +171,8 @@ pub async fn checkpoint(
     .bind(part.objects)
     .bind(part.bytes)
     .bind(done)
-    .execute(&mut *tx)
+    .execute(conn)
     .await?;
-    if !chunk.folders.is_empty() {
-        sqlx::query(
-            "INSERT INTO scan_partitions (scan_id, kind, name) SELECT $1, 'tree', unnest($2::text[]) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(scan_id)
-        .bind(&chunk.folders)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
-    chunk.rows.clear();
-    chunk.folders.clear();
     Ok(())
 }
 

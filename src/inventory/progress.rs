@@ -54,6 +54,14 @@ impl Progress {
         }
     }
 
+    /// Bytes of report files read.
+    pub fn downloaded(&self, bytes: u64) {
+        let total = self.downloaded.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if let Some(bar) = &self.bar {
+            bar.set_position(total);
+        }
+    }
+
     fn maybe_log(&self, versions: i64, bytes: i64) {
         let Ok(mut last) = self.last_log.try_lock() else {
             return;

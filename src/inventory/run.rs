@@ -2,6 +2,7 @@
 //! an interrupted scan, and the switch to the new snapshot once everything is in.
 
 use super::progress::Progress;
+use super::report::{self, ReportSource};
 use super::{listing, metadata, partitions};
 use super::{ScanError, ScanOptions, ScanSummary, ScanTarget};
 use crate::storage::ObjectStore;
@@ -17,12 +18,47 @@ pub async fn scan(
     target: &ScanTarget,
     options: &ScanOptions,
 ) -> Result<ScanSummary, ScanError> {
+    run(pool, store, target, None, options).await
+}
+
+/// Like [`scan`], but reads the newest complete S3 Inventory report under `reports` instead of
+/// listing (`store` is still asked for per-object data the report does not have).
+pub async fn scan_report(
+    pool: &PgPool,
+    store: &dyn ObjectStore,
+    target: &ScanTarget,
+    reports: &ReportSource<'_>,
+    options: &ScanOptions,
+) -> Result<ScanSummary, ScanError> {
+    run(pool, store, target, Some(reports), options).await
+}
+
+async fn run(
+    pool: &PgPool,
+    store: &dyn ObjectStore,
+    target: &ScanTarget,
+    reports: Option<&ReportSource<'_>>,
+    options: &ScanOptions,
+) -> Result<ScanSummary, ScanError> {
     let _lock = TargetLock::acquire(pool, target).await?;
     let started = Instant::now();
-    let (scan_id, resumed) = begin(pool, target, "list", None, options).await?;
-    let progress = Progress::new(scan_id, None);
+    let report = match reports {
+        Some(source) => Some(report::newest(source, &target.bucket).await?),
+        None => None,
+    };
+    let (source, manifest) = match &report {
+        Some(r) => ("inventory", Some(r.manifest_key.as_str())),
+        None => ("list", None),
+    };
+    let (scan_id, resumed) = begin(pool, target, source, manifest, options).await?;
+    let progress = Progress::new(scan_id, report.as_ref().map(|r| r.manifest.total_size()));
     let work = async {
-        listing::list_into(pool, store, target, scan_id, options, &progress).await?;
+        match (reports, &report) {
+            (Some(source), Some(report)) => {
+                report::ingest(pool, source, report, target, scan_id, &progress).await?
+            }
+            _ => listing::list_into(pool, store, target, scan_id, options, &progress).await?,
+        }
         metadata::enrich(pool, store, target, scan_id, options).await
     };
     let result = work.await;
@@ -42,6 +78,7 @@ pub async fn scan(
         bytes,
         resumed,
         secs = summary.elapsed.as_secs_f64(),
+        source,
         "scan complete"
     );
     Ok(summary)

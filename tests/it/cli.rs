@@ -250,14 +250,20 @@ fn schema_prints_the_json_schema_of_policy_files() {
 }
 
 #[sqlx::test]
-async fn scanning_an_inventory_report_source_says_it_is_not_there_yet(pool: PgPool) {
-    let extra = "  source: { inventory: { storage: local, bucket: inv, prefix: b/daily/ } }\n";
-    let dir = PolicyDir::new(&policy_yaml("inv", "b", extra, EXPIRE_ALL_TMP));
+async fn scanning_from_a_report_folder_without_a_complete_report_says_so(pool: PgPool) {
+    let store = store().await;
+    let reports = new_bucket(&store, "no-reports", BucketOptions::default()).await;
+    let extra = format!(
+        "  source: {{ inventory: {{ storage: local, bucket: {reports}, prefix: b/daily/ }} }}\n"
+    );
+    let dir = PolicyDir::new(&policy_yaml("inv", "b", &extra, EXPIRE_ALL_TMP));
     let output = shelflife(&pool, dir.path(), &["scan"]);
     assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("S3 Inventory reports") && stderr.contains("inv"),
+        stderr.contains(&format!(
+            "no complete inventory report under s3://{reports}/b/daily/"
+        )),
         "{stderr}"
     );
 }

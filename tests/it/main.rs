@@ -10,5 +10,6 @@ mod helpers;
 mod matchers;
 mod object_state;
 mod pipeline;
+mod report;
 mod scan;
 mod storage;
