@@ -1,4 +1,4 @@
-//! `COPY inventory FROM STDIN` in PostgreSQL's text format: rows are encoded into buffers and
+//! `COPY ... FROM STDIN` into a scan's table in PostgreSQL's text format: rows are encoded into buffers and
 //! sent a chunk at a time.
 
 use crate::storage::ObjectVersion;
@@ -6,10 +6,9 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgCopyIn;
 use sqlx::PgConnection;
 
-const COPY_SQL: &str =
-    "COPY inventory (scan_id, key, version_id, is_latest, is_delete_marker, size, etag, \
-                        last_modified, storage_class, ordinal, lock_mode, retain_until, legal_hold, \
-                        lock_known) FROM STDIN";
+const COLUMNS: &str = "scan_id, key, version_id, is_latest, is_delete_marker, size, etag, \
+                       last_modified, storage_class, ordinal, lock_mode, retain_until, legal_hold, \
+                       lock_known";
 
 /// Object Lock state as an inventory report states it (`None` fields: not locked / no hold).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -21,29 +20,46 @@ pub struct LockState {
 
 /// Rows of one scan encoded for COPY's text format, a chunk at a time.
 pub struct RowBuffer {
-    scan_id: String,
+    scan_id: i64,
+    scan_id_text: String,
     pub buf: Vec<u8>,
     pub rows: usize,
 }
 
 impl RowBuffer {
     pub fn new(scan_id: i64) -> Self {
+        Self::with_capacity(scan_id, 256 * 1024)
+    }
+
+    pub fn with_capacity(scan_id: i64, bytes: usize) -> Self {
         RowBuffer {
-            scan_id: scan_id.to_string(),
-            buf: Vec::with_capacity(256 * 1024),
+            scan_id,
+            scan_id_text: scan_id.to_string(),
+            buf: Vec::with_capacity(bytes),
             rows: 0,
         }
     }
 
+    /// Empties the buffer for reuse, keeping its allocation.
+    pub fn reset(&mut self) {
+        self.buf.clear();
+        self.rows = 0;
+    }
+
     pub fn push(&mut self, v: &ObjectVersion, ordinal: i64, lock: Option<&LockState>) {
-        encode_row(&mut self.buf, &self.scan_id, v, ordinal, lock);
+        encode_row(&mut self.buf, &self.scan_id_text, v, ordinal, lock);
         self.rows += 1;
     }
 }
 
-/// Opens a COPY into the inventory table on `conn` (usually a transaction).
-pub async fn start(conn: &mut PgConnection) -> Result<PgCopyIn<&mut PgConnection>, sqlx::Error> {
-    conn.copy_in_raw(COPY_SQL).await
+/// Opens a COPY into scan `scan_id`'s table on `conn` (usually a transaction).
+pub async fn start(
+    conn: &mut PgConnection,
+    scan_id: i64,
+) -> Result<PgCopyIn<&mut PgConnection>, sqlx::Error> {
+    let table = super::table::name(scan_id);
+    conn.copy_in_raw(&format!("COPY {table} ({COLUMNS}) FROM STDIN"))
+        .await
 }
 
 /// Copies one buffer of rows in its own COPY statement.
@@ -51,12 +67,14 @@ pub async fn copy_buffer(conn: &mut PgConnection, rows: &RowBuffer) -> Result<()
     if rows.rows == 0 {
         return Ok(());
     }
-    let mut copy = start(conn).await?;
+    let mut copy = start(conn, rows.scan_id).await?;
     copy.send(rows.buf.as_slice()).await?;
     copy.finish().await?;
     Ok(())
 }
 
+/// Encodes one row without allocating: this runs once per object version, tens of millions
+/// of times in a large scan.
 fn encode_row(
     buf: &mut Vec<u8>,
     scan_id: &str,
@@ -64,42 +82,71 @@ fn encode_row(
     ordinal: i64,
     lock: Option<&LockState>,
 ) {
-    let time = |t: &DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string();
-    let last_modified = time(&v.last_modified);
-    let size = v.size.to_string();
-    let ordinal = ordinal.to_string();
-    let retain_until = lock.and_then(|l| l.retain_until.as_ref()).map(time);
     let flag = |b: bool| if b { "t" } else { "f" };
-    let fields: [Option<&str>; 14] = [
-        Some(scan_id),
-        Some(&v.key),
-        v.version_id.as_deref(),
-        Some(flag(v.is_latest)),
-        Some(flag(v.is_delete_marker)),
-        Some(&size),
-        v.etag.as_deref(),
-        Some(&last_modified),
-        v.storage_class.as_deref(),
-        Some(&ordinal),
-        lock.and_then(|l| l.mode.as_deref()),
-        retain_until.as_deref(),
-        lock.and_then(|l| l.legal_hold).map(flag),
-        Some(flag(lock.is_some())),
-    ];
-    for (i, field) in fields.iter().enumerate() {
-        if i > 0 {
-            buf.push(b'\t');
-        }
-        match field {
-            None => buf.extend_from_slice(b"\\N"),
-            Some(text) => escape_into(buf, text),
-        }
+    buf.extend_from_slice(scan_id.as_bytes());
+    text_field(buf, Some(&v.key));
+    text_field(buf, v.version_id.as_deref());
+    text_field(buf, Some(flag(v.is_latest)));
+    text_field(buf, Some(flag(v.is_delete_marker)));
+    buf.push(b'\t');
+    write_int(buf, v.size);
+    text_field(buf, v.etag.as_deref());
+    buf.push(b'\t');
+    write_time(buf, &v.last_modified);
+    text_field(buf, v.storage_class.as_deref());
+    buf.push(b'\t');
+    write_int(buf, ordinal);
+    text_field(buf, lock.and_then(|l| l.mode.as_deref()));
+    buf.push(b'\t');
+    match lock.and_then(|l| l.retain_until.as_ref()) {
+        Some(t) => write_time(buf, t),
+        None => buf.extend_from_slice(b"\\N"),
     }
+    text_field(buf, lock.and_then(|l| l.legal_hold).map(flag));
+    text_field(buf, Some(flag(lock.is_some())));
     buf.push(b'\n');
+}
+
+/// A tab, then the value escaped, or `\N` for NULL.
+fn text_field(buf: &mut Vec<u8>, value: Option<&str>) {
+    buf.push(b'\t');
+    match value {
+        None => buf.extend_from_slice(b"\\N"),
+        Some(text) => escape_into(buf, text),
+    }
+}
+
+fn write_int(buf: &mut Vec<u8>, n: i64) {
+    use std::io::Write;
+    let _ = write!(buf, "{n}");
+}
+
+/// `YYYY-MM-DD HH:MM:SS.ffffff+00`.
+fn write_time(buf: &mut Vec<u8>, t: &DateTime<Utc>) {
+    use chrono::{Datelike, Timelike};
+    use std::io::Write;
+    let _ = write!(
+        buf,
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}+00",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.nanosecond() / 1000 % 1_000_000
+    );
 }
 
 /// Escapes a value for COPY's text format: backslash and the delimiter and line characters.
 fn escape_into(buf: &mut Vec<u8>, text: &str) {
+    if !text
+        .bytes()
+        .any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r'))
+    {
+        buf.extend_from_slice(text.as_bytes());
+        return;
+    }
     for &b in text.as_bytes() {
         match b {
             b'\\' => buf.extend_from_slice(b"\\\\"),

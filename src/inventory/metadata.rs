@@ -72,6 +72,7 @@ pub(super) async fn enrich(
     if !needs.any_request() {
         return Ok(());
     }
+    super::table::index_by_key(pool, scan_id).await?;
     let fresh_after: DateTime<Utc> = Utc::now() - options.metadata_max_age;
     // Page through the snapshot by (key, ordinal, version), so no statement stays open while requests
     // run and memory stays bounded by one page.

@@ -13,8 +13,9 @@ mod progress;
 pub mod report;
 mod run;
 mod snapshot;
+mod table;
 
-pub use copy::LockState;
+pub use copy::{LockState, RowBuffer};
 pub use metadata::{ScanOptions, DEFAULT_METADATA_MAX_AGE, DEFAULT_RESUME_WITHIN};
 pub use run::{scan, scan_report};
 pub use snapshot::{latest_snapshot, snapshot_rows};

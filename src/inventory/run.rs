@@ -3,7 +3,7 @@
 
 use super::progress::Progress;
 use super::report::{self, ReportSource};
-use super::{listing, metadata, partitions};
+use super::{listing, metadata, partitions, table};
 use super::{ScanError, ScanOptions, ScanSummary, ScanTarget};
 use crate::storage::ObjectStore;
 use sqlx::pool::PoolConnection;
@@ -59,6 +59,8 @@ async fn run(
             }
             _ => listing::list_into(pool, store, target, scan_id, options, &progress).await?,
         }
+        // All rows are in: they join `inventory` (still unread until the scan is complete).
+        table::attach(pool, scan_id).await?;
         metadata::enrich(pool, store, target, scan_id, options).await
     };
     let result = work.await;
@@ -140,6 +142,7 @@ async fn begin(
             .bind(id)
             .execute(pool)
             .await?;
+        table::create(pool, id).await?;
         tracing::info!(scan_id = id, target = %target, "resuming interrupted scan");
         return Ok((id, true));
     }
@@ -155,25 +158,39 @@ async fn begin(
     .bind(report)
     .fetch_one(pool)
     .await?;
+    table::create(pool, id).await?;
     tracing::info!(scan_id = id, target = %target, "scan started");
     Ok((id, false))
 }
 
 /// Drops the rows and cursors of unfinished scans of `target` that will not be resumed.
 async fn discard_unfinished(pool: &PgPool, target: &ScanTarget) -> Result<(), sqlx::Error> {
+    let ids = scans_of(pool, target, "status IN ('running', 'failed')", i64::MAX).await?;
     let mut tx = pool.begin().await?;
-    for table in ["inventory", "scan_partitions"] {
-        sqlx::query(&format!(
-            "DELETE FROM {table} WHERE scan_id IN (SELECT id FROM scans WHERE storage = $1 \
-             AND bucket = $2 AND prefixes = $3 AND status IN ('running', 'failed'))"
-        ))
-        .bind(&target.storage)
-        .bind(&target.bucket)
-        .bind(&target.prefixes)
+    table::drop_all(&mut tx, &ids).await?;
+    sqlx::query("DELETE FROM scan_partitions WHERE scan_id = ANY($1)")
+        .bind(&ids)
         .execute(&mut *tx)
         .await?;
-    }
     tx.commit().await
+}
+
+/// Ids of `target`'s scans before `before` that match `condition`.
+async fn scans_of(
+    pool: &PgPool,
+    target: &ScanTarget,
+    condition: &str,
+    before: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(&format!(
+        "SELECT id FROM scans WHERE storage = $1 AND bucket = $2 AND prefixes = $3 AND id < $4 AND {condition}"
+    ))
+    .bind(&target.storage)
+    .bind(&target.bucket)
+    .bind(&target.prefixes)
+    .bind(before)
+    .fetch_all(pool)
+    .await
 }
 
 /// Records how the scan ended: complete (and the current snapshot), or failed with its rows and
@@ -200,9 +217,10 @@ async fn conclude(
     }
 }
 
-/// Marks the scan complete and drops the rows of the snapshots it supersedes, atomically.
+/// Marks the scan complete and drops the tables of the snapshots it supersedes, atomically.
 async fn finish(pool: &PgPool, target: &ScanTarget, scan_id: i64) -> Result<(), sqlx::Error> {
     let (versions, bytes) = partitions::totals(pool, scan_id).await?;
+    let superseded = scans_of(pool, target, "true", scan_id).await?;
     let mut tx = pool.begin().await?;
     sqlx::query(
         "UPDATE scans SET status = 'complete', finished_at = now(), objects = $2, bytes = $3 WHERE id = $1",
@@ -212,15 +230,10 @@ async fn finish(pool: &PgPool, target: &ScanTarget, scan_id: i64) -> Result<(), 
     .bind(bytes)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
-        "DELETE FROM inventory WHERE scan_id IN \
-         (SELECT id FROM scans WHERE storage = $1 AND bucket = $2 AND prefixes = $3 AND id < $4)",
-    )
-    .bind(&target.storage)
-    .bind(&target.bucket)
-    .bind(&target.prefixes)
-    .bind(scan_id)
-    .execute(&mut *tx)
-    .await?;
+    table::drop_all(&mut tx, &superseded).await?;
+    sqlx::query("DELETE FROM scan_partitions WHERE scan_id = ANY($1)")
+        .bind(&superseded)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await
 }

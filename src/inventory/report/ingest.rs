@@ -17,8 +17,9 @@ use sqlx::PgPool;
 use std::io::{Read, Write};
 use tokio::sync::mpsc;
 
-/// Rows encoded per buffer handed to COPY.
-const ROWS_PER_BUFFER: usize = 8192;
+/// Bytes of encoded rows per buffer handed to COPY; buffers go back to the decoder for reuse,
+/// so memory stays the same however large the report.
+const BUFFER_BYTES: usize = 1 << 20;
 
 /// What the download hands the decoder.
 enum Piece {
@@ -69,6 +70,7 @@ async fn ingest_file(
 ) -> Result<(), ScanError> {
     let (bytes_tx, bytes_rx) = mpsc::channel::<Piece>(16);
     let (rows_tx, rows_rx) = mpsc::channel::<RowBuffer>(4);
+    let (spare_tx, spare_rx) = mpsc::channel::<RowBuffer>(8);
     let decoder = {
         let (format, columns, prefixes) = (
             report.format,
@@ -77,18 +79,24 @@ async fn ingest_file(
         );
         let name = file.key.clone();
         tokio::task::spawn_blocking(move || {
-            decode(format, &columns, &prefixes, scan_id, bytes_rx, rows_tx).map_err(|message| {
-                ReportError::Data {
-                    file: name,
-                    message,
-                }
+            decode(
+                format,
+                &columns,
+                &prefixes,
+                scan_id,
+                bytes_rx,
+                (rows_tx, spare_rx),
+            )
+            .map_err(|message| ReportError::Data {
+                file: name,
+                message,
             })
         })
     };
     let mut tx = pool.begin().await?;
     let (downloaded, copied) = futures::join!(
         download(source, file, bytes_tx, progress),
-        copy_rows(&mut tx, rows_rx, progress)
+        copy_rows(&mut tx, scan_id, (rows_rx, spare_tx), progress)
     );
     let decoded = decoder.await.expect("the decoder does not panic");
     downloaded?;
@@ -139,19 +147,23 @@ async fn download(
     Ok(())
 }
 
-/// Sends the decoder's buffers into one COPY on `tx`.
+/// Sends the decoder's buffers into one COPY on `tx`, and hands them back emptied.
 async fn copy_rows(
     tx: &mut sqlx::PgConnection,
-    mut rows: mpsc::Receiver<RowBuffer>,
+    scan_id: i64,
+    (mut rows, spare): (mpsc::Receiver<RowBuffer>, mpsc::Sender<RowBuffer>),
     progress: &Progress,
 ) -> Result<(), ScanError> {
-    let mut copy = copy::start(tx).await?;
+    let mut copy = copy::start(tx, scan_id).await?;
     while let Some(buffer) = rows.recv().await {
         if let Err(e) = copy.send(buffer.buf.as_slice()).await {
             let _ = copy.abort("ingest failed").await;
             return Err(e.into());
         }
         progress.add(buffer.rows as i64, 0);
+        let mut buffer = buffer;
+        buffer.reset();
+        let _ = spare.try_send(buffer);
     }
     copy.finish().await?;
     Ok(())
@@ -165,12 +177,13 @@ fn decode(
     prefixes: &[String],
     scan_id: i64,
     from_download: mpsc::Receiver<Piece>,
-    to_copy: mpsc::Sender<RowBuffer>,
+    (to_copy, spare): (mpsc::Sender<RowBuffer>, mpsc::Receiver<RowBuffer>),
 ) -> Result<(i64, i64), String> {
     let mut out = Encoder {
-        buffer: RowBuffer::new(scan_id),
+        buffer: RowBuffer::with_capacity(scan_id, BUFFER_BYTES + 64 * 1024),
         scan_id,
         to_copy,
+        spare,
         prefixes,
         rows: 0,
         bytes: 0,
@@ -238,6 +251,7 @@ struct Encoder<'a> {
     buffer: RowBuffer,
     scan_id: i64,
     to_copy: mpsc::Sender<RowBuffer>,
+    spare: mpsc::Receiver<RowBuffer>,
     prefixes: &'a [String],
     rows: i64,
     bytes: i64,
@@ -264,7 +278,7 @@ impl Encoder<'_> {
         self.buffer.push(&version, ordinal, lock.as_ref());
         self.rows += 1;
         self.bytes += version.size;
-        if self.buffer.rows >= ROWS_PER_BUFFER {
+        if self.buffer.buf.len() >= BUFFER_BYTES {
             self.flush()?;
         }
         Ok(())
@@ -274,7 +288,11 @@ impl Encoder<'_> {
         if self.buffer.rows == 0 {
             return Ok(());
         }
-        let full = std::mem::replace(&mut self.buffer, RowBuffer::new(self.scan_id));
+        let next = self
+            .spare
+            .try_recv()
+            .unwrap_or_else(|_| RowBuffer::with_capacity(self.scan_id, BUFFER_BYTES + 64 * 1024));
+        let full = std::mem::replace(&mut self.buffer, next);
         self.to_copy
             .blocking_send(full)
             .map_err(|_| "the database copy stopped".to_string())
