@@ -3,7 +3,11 @@
 //! - `inference-logs`: date-partitioned JSONL (`logs/yyyy/mm/dd/…`) over the last 400 days;
 //! - `datasets` (versioned): dataset parts, manifests rewritten a few times;
 //! - `checkpoints` (versioned): per-run steps, `latest.ckpt` overwritten several times;
-//! - `models` (Object Lock): released model files, some under retention or legal hold.
+//! - `models` (Object Lock): released model files, some under retention or legal hold;
+//! - `inventory-reports`: an S3 Inventory report (CSV.gz) of `datasets`, which the `datasets`
+//!   policy scans instead of listing.
+
+mod inventory;
 
 use crate::storage::s3::{BucketOptions, PutOptions, S3Store};
 use crate::storage::{LockMode, StorageError};
@@ -60,6 +64,14 @@ pub async fn seed(store: &S3Store) -> Result<BTreeMap<String, usize>, StorageErr
             .try_for_each(|_version| async { Ok(()) })
             .await?;
     }
+    let reported = inventory::publish(store).await?;
+    counts.insert(
+        format!(
+            "{}/datasets/datasets/weekly (report rows)",
+            inventory::REPORTS_BUCKET
+        ),
+        reported,
+    );
     Ok(counts)
 }
 
