@@ -47,6 +47,26 @@ pub struct Chunk {
     pub folders: Vec<String>,
 }
 
+/// Records the first partitions of a scan, unless it has some already (a resumed scan keeps
+/// the split it started with).
+pub async fn seed_first(
+    pool: &PgPool,
+    scan_id: i64,
+    kind: Kind,
+    names: &[String],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO scan_partitions (scan_id, kind, name) SELECT $1, $2, unnest($3::text[]) \
+         WHERE NOT EXISTS (SELECT 1 FROM scan_partitions WHERE scan_id = $1)",
+    )
+    .bind(scan_id)
+    .bind(kind.as_str())
+    .bind(names)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Records the partitions of a scan that do not exist yet.
 pub async fn seed(
     pool: &PgPool,
@@ -112,19 +132,21 @@ pub fn unfinished(
 
 /// Commits `chunk`'s rows together with the partition's new cursor (and whether it is
 /// finished) and the sub-folders found, in one transaction; then empties the chunk. The commit
-/// runs as its own task, so a scan abandoned mid-way (another partition failed) never leaves a
-/// connection in the middle of a COPY.
+/// runs as its own task, holding `held` until it ends, so a scan abandoned mid-way (another
+/// partition failed) never leaves a connection in the middle of a COPY, and can wait for it.
 pub async fn checkpoint(
     pool: &PgPool,
     scan_id: i64,
     part: &Partition,
     chunk: &mut Chunk,
     done: bool,
+    held: tokio::sync::OwnedRwLockReadGuard<()>,
 ) -> Result<(), sqlx::Error> {
     let rows = std::mem::replace(&mut chunk.rows, RowBuffer::new(scan_id));
     let folders = std::mem::take(&mut chunk.folders);
     let (pool, part) = (pool.clone(), part.clone());
     let commit = tokio::spawn(async move {
+        let _held = held;
         let mut tx = pool.begin().await?;
         copy::copy_buffer(&mut tx, &rows).await?;
         save(&mut tx, scan_id, &part, done).await?;

@@ -40,7 +40,19 @@ async fn run(
     reports: Option<&ReportSource<'_>>,
     options: &ScanOptions,
 ) -> Result<ScanSummary, ScanError> {
-    let _lock = TargetLock::acquire(pool, target).await?;
+    let lock = TargetLock::acquire(pool, target).await?;
+    let result = run_locked(pool, store, target, reports, options).await;
+    lock.release().await;
+    result
+}
+
+async fn run_locked(
+    pool: &PgPool,
+    store: &dyn ObjectStore,
+    target: &ScanTarget,
+    reports: Option<&ReportSource<'_>>,
+    options: &ScanOptions,
+) -> Result<ScanSummary, ScanError> {
     let started = Instant::now();
     let report = match reports {
         Some(source) => Some(report::newest(source, &target.bucket).await?),
@@ -86,10 +98,12 @@ async fn run(
     Ok(summary)
 }
 
-/// Holds PostgreSQL's advisory lock on a target for the life of a scan. The connection is
-/// closed when dropped, which releases the lock whatever happened.
+/// Holds PostgreSQL's advisory lock on a target for the life of a scan. It is released
+/// explicitly; should the scan be abandoned instead, the connection is closed when dropped,
+/// which releases the lock too.
 struct TargetLock {
-    _conn: PoolConnection<Postgres>,
+    conn: PoolConnection<Postgres>,
+    name: String,
 }
 
 impl TargetLock {
@@ -103,13 +117,20 @@ impl TargetLock {
             target.prefixes.join("\u{1}")
         );
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
-            .bind(name)
+            .bind(&name)
             .fetch_one(&mut *conn)
             .await?;
         if !got {
             return Err(ScanError::Busy(target.to_string()));
         }
-        Ok(TargetLock { _conn: conn })
+        Ok(TargetLock { conn, name })
+    }
+
+    async fn release(mut self) {
+        let _ = sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
+            .bind(&self.name)
+            .execute(&mut *self.conn)
+            .await;
     }
 }
 
