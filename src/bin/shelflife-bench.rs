@@ -1,0 +1,159 @@
+//! Helpers for `scripts/bench` (not part of the product CLI): generate an S3 Inventory report of
+//! N rows in the real layout on the local S3 server (plus the same rows as a COPY text file for
+//! the raw-COPY baseline), and seed a bucket with N objects for the listing benchmark.
+
+use anyhow::{Context, Result};
+use chrono::{Duration, TimeZone, Utc};
+use clap::Parser;
+use futures::{stream, StreamExt, TryStreamExt};
+use shelflife::inventory::report::generate::{self, Publish, ReportRow};
+use shelflife::inventory::report::Format;
+use shelflife::inventory::{LockState, RowBuffer};
+use shelflife::policy::{ChecksumMode, Credentials, Provider, Storage};
+use shelflife::storage::s3::{BucketOptions, PutOptions, S3Store};
+use shelflife::storage::{ObjectVersion, RetryConfig};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+enum Command {
+    /// Publish a CSV.gz report of `rows` synthetic versions of `source`, in files of
+    /// `file_rows`, and write the same rows as COPY text to `copy_file`.
+    GenReport {
+        #[arg(long)]
+        rows: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        file_rows: usize,
+        #[arg(long)]
+        source: String,
+        #[arg(long)]
+        reports: String,
+        #[arg(long)]
+        prefix: String,
+        #[arg(long)]
+        copy_file: PathBuf,
+    },
+    /// Create versioned `bucket` holding `objects` small objects spread over 16 folders.
+    SeedBucket {
+        #[arg(long)]
+        bucket: String,
+        #[arg(long)]
+        objects: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let endpoint = std::env::var("S3_ENDPOINT").context("S3_ENDPOINT (scripts/services env)")?;
+    let storage = Storage {
+        name: "local".into(),
+        provider: Provider::Generic,
+        endpoint: Some(endpoint),
+        region: "us-east-1".into(),
+        path_style: true,
+        requests_per_second: 3000,
+        max_attempts: 8,
+        credentials: Credentials::DefaultChain,
+        checksum: ChecksumMode::WhenRequired,
+        costs: None,
+    };
+    let store = S3Store::connect(&storage, &RetryConfig::default()).await?;
+    match Command::parse() {
+        Command::GenReport {
+            rows,
+            file_rows,
+            source,
+            reports,
+            prefix,
+            copy_file,
+        } => {
+            gen_report(
+                &store, rows, file_rows, &source, &reports, &prefix, &copy_file,
+            )
+            .await
+        }
+        Command::SeedBucket { bucket, objects } => seed(&store, &bucket, objects).await,
+    }
+}
+
+/// Row `i` of the synthetic report: 1000 keys per folder, every tenth key with a noncurrent
+/// version before its current one.
+fn row(i: usize) -> ReportRow {
+    let base = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
+    let noncurrent = i % 10 == 1;
+    let key_index = if noncurrent { i - 1 } else { i };
+    ReportRow {
+        version: ObjectVersion {
+            key: format!("data/{:05}/object {key_index:09}.bin", key_index / 1000),
+            version_id: Some(format!("v{i:012x}")),
+            is_latest: !noncurrent,
+            is_delete_marker: false,
+            size: (i as i64 * 7919) % 10_000_000,
+            etag: Some(format!("\"{:032x}\"", i as u128 * 2_654_435_761)),
+            last_modified: base + Duration::seconds(i as i64)
+                - Duration::days(i64::from(noncurrent)),
+            storage_class: Some("STANDARD".into()),
+        },
+        lock: LockState::default(),
+    }
+}
+
+async fn gen_report(
+    store: &S3Store,
+    rows: usize,
+    file_rows: usize,
+    source: &str,
+    reports: &str,
+    prefix: &str,
+    copy_file: &PathBuf,
+) -> Result<()> {
+    store
+        .create_bucket(reports, BucketOptions::default())
+        .await?;
+    let mut copy = std::io::BufWriter::new(std::fs::File::create(copy_file)?);
+    let mut files = Vec::new();
+    for (n, start) in (0..rows).step_by(file_rows.max(1)).enumerate() {
+        let end = (start + file_rows).min(rows);
+        let mut text = RowBuffer::new(0);
+        for i in start..end {
+            let r = row(i);
+            text.push(&r.version, i as i64, Some(&r.lock));
+            if text.rows >= 10_000 {
+                copy.write_all(&text.buf)?;
+                text = RowBuffer::new(0);
+            }
+        }
+        copy.write_all(&text.buf)?;
+        let data = generate::write_csv_gz(Vec::new(), source, (start..end).map(row))?;
+        files.push((format!("part-{n:05}.csv.gz"), data));
+    }
+    copy.flush()?;
+    let publish = Publish {
+        store,
+        bucket: reports,
+        prefix,
+        source_bucket: source,
+        taken: Utc::now(),
+        format: Format::CsvGz,
+    };
+    let manifest = publish.upload(files, |_| {}).await?;
+    println!("{manifest}");
+    Ok(())
+}
+
+async fn seed(store: &S3Store, bucket: &str, objects: usize) -> Result<()> {
+    store
+        .create_bucket(bucket, BucketOptions::VERSIONED)
+        .await?;
+    stream::iter(0..objects)
+        .map(|i| async move {
+            let key = format!("folder-{:02}/object-{i:08}", i % 16);
+            store
+                .put_object(bucket, &key, b"x".to_vec(), &PutOptions::default())
+                .await
+        })
+        .buffer_unordered(32)
+        .try_for_each(|_| async { Ok(()) })
+        .await?;
+    Ok(())
+}
