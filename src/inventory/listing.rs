@@ -60,7 +60,7 @@ impl Lister<'_> {
         } else {
             Kind::Tree
         };
-        partitions::seed_first(self.pool, self.scan_id, first, &self.target.prefixes).await?;
+        partitions::seed(self.pool, self.scan_id, first, &self.target.prefixes, true).await?;
         let levels: Vec<Partition> = partitions::unfinished(self.pool, self.scan_id, Kind::Level)
             .try_collect()
             .await?;

@@ -47,40 +47,24 @@ pub struct Chunk {
     pub folders: Vec<String>,
 }
 
-/// Records the first partitions of a scan, unless it has some already (a resumed scan keeps
-/// the split it started with).
-pub async fn seed_first(
-    pool: &PgPool,
-    scan_id: i64,
-    kind: Kind,
-    names: &[String],
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO scan_partitions (scan_id, kind, name) SELECT $1, $2, unnest($3::text[]) \
-         WHERE NOT EXISTS (SELECT 1 FROM scan_partitions WHERE scan_id = $1)",
-    )
-    .bind(scan_id)
-    .bind(kind.as_str())
-    .bind(names)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-/// Records the partitions of a scan that do not exist yet.
+/// Records partitions of a scan that do not exist yet. With `only_first`, nothing is recorded
+/// if the scan has partitions already (a resumed scan keeps the split it started with).
 pub async fn seed(
     pool: &PgPool,
     scan_id: i64,
     kind: Kind,
     names: &[String],
+    only_first: bool,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO scan_partitions (scan_id, kind, name) SELECT $1, $2, unnest($3::text[]) \
+         WHERE NOT ($4 AND EXISTS (SELECT 1 FROM scan_partitions WHERE scan_id = $1)) \
          ON CONFLICT DO NOTHING",
     )
     .bind(scan_id)
     .bind(kind.as_str())
     .bind(names)
+    .bind(only_first)
     .execute(pool)
     .await?;
     Ok(())

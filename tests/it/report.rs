@@ -150,6 +150,31 @@ async fn scan_reports(
     .await
 }
 
+/// A source bucket with odd keys, a bucket for its reports, the rows S3 would report, and the
+/// folder of one inventory configuration.
+struct Fixture {
+    store: S3Store,
+    source: String,
+    reports: String,
+    rows: Vec<ReportRow>,
+    prefix: String,
+}
+
+async fn fixture() -> Fixture {
+    let store = store().await;
+    let source = source_bucket(&store).await;
+    let reports = new_bucket(&store, "reports", BucketOptions::default()).await;
+    let rows = report_rows(&store, &source).await;
+    let prefix = format!("inv/{source}/daily");
+    Fixture {
+        store,
+        source,
+        reports,
+        rows,
+        prefix,
+    }
+}
+
 #[sqlx::test]
 async fn csv_and_parquet_reports_ingest_to_the_live_listing_inventory(pool: PgPool) {
     let store = store().await;
@@ -242,11 +267,13 @@ async fn keys_a_listing_cannot_hold_round_trip_through_both_formats(pool: PgPool
 
 #[sqlx::test]
 async fn a_data_file_whose_md5_does_not_match_is_rejected_and_nothing_is_replaced(pool: PgPool) {
-    let store = store().await;
-    let source = source_bucket(&store).await;
-    let reports = new_bucket(&store, "reports", BucketOptions::default()).await;
-    let rows = report_rows(&store, &source).await;
-    let prefix = format!("inv/{source}/daily");
+    let Fixture {
+        store,
+        source,
+        reports,
+        rows,
+        prefix,
+    } = fixture().await;
     let day = Utc.with_ymd_and_hms(2026, 11, 19, 0, 0, 0).unwrap();
     publish(
         &store,
@@ -307,11 +334,13 @@ async fn a_data_file_whose_md5_does_not_match_is_rejected_and_nothing_is_replace
 
 #[sqlx::test]
 async fn the_newest_complete_report_is_read(pool: PgPool) {
-    let store = store().await;
-    let source = source_bucket(&store).await;
-    let reports = new_bucket(&store, "reports", BucketOptions::default()).await;
-    let rows = report_rows(&store, &source).await;
-    let prefix = format!("inv/{source}/daily");
+    let Fixture {
+        store,
+        source,
+        reports,
+        rows,
+        prefix,
+    } = fixture().await;
     let day = Utc.with_ymd_and_hms(2026, 11, 18, 0, 0, 0).unwrap();
     publish(
         &store,

@@ -43,7 +43,7 @@ pub async fn ingest(
         .iter()
         .map(|f| f.key.clone())
         .collect();
-    partitions::seed(pool, scan_id, Kind::File, &names).await?;
+    partitions::seed(pool, scan_id, Kind::File, &names, false).await?;
     let pending: Vec<Partition> = partitions::unfinished(pool, scan_id, Kind::File)
         .try_collect()
         .await?;
