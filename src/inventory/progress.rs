@@ -42,8 +42,9 @@ impl Progress {
         let total_bytes = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
         match &self.bar {
             Some(bar) => {
+                let rate = total as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
                 bar.set_message(format!(
-                    "{total} versions, {}",
+                    "{total} versions, {}, {rate:.0} versions/s",
                     indicatif::HumanBytes(total_bytes.max(0) as u64)
                 ));
                 if bar.length().is_none() {
@@ -97,7 +98,7 @@ fn bar(download_total: Option<u64>) -> ProgressBar {
             .expect("valid template"),
         ),
         None => ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg} ({per_sec})")
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
                 .expect("valid template"),
         ),
     };
