@@ -3,6 +3,7 @@
 mod apply;
 mod context;
 mod exit;
+mod explain;
 mod output;
 mod plan;
 mod scan;
@@ -61,8 +62,11 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    /// Print the JSON Schema of policy files (for editors and CI).
-    Schema,
+    /// Print a JSON Schema: of policy files (for editors and CI), or of `plan --format json`.
+    Schema {
+        #[arg(value_enum, default_value = "policy")]
+        of: SchemaOf,
+    },
     /// Database administration.
     Db {
         #[command(subcommand)]
@@ -74,6 +78,9 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Execute saved plans.
     Apply(apply::ApplyArgs),
+    /// Show how each policy's rules decide one object: every matcher, the values compared, the
+    /// decision, its cost and the lock state.
+    Explain(explain::ExplainArgs),
     /// The audit trail.
     Audit {
         #[command(subcommand)]
@@ -85,6 +92,12 @@ enum Command {
         #[command(subcommand)]
         command: DemoCommand,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum SchemaOf {
+    Policy,
+    Plan,
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,12 +129,15 @@ pub async fn main() -> std::process::ExitCode {
     let app = App::new(cli.database_url, cli.policies);
     let result = match cli.command {
         Command::Validate { paths, format } => validate::run(&app, paths, format),
-        Command::Schema => serde_json::to_string_pretty(&crate::policy::json_schema())
-            .map(|json| {
-                println!("{json}");
-                Exit::Ok
-            })
-            .map_err(Into::into),
+        Command::Schema { of } => serde_json::to_string_pretty(&match of {
+            SchemaOf::Policy => crate::policy::json_schema(),
+            SchemaOf::Plan => crate::plan::json_schema(),
+        })
+        .map(|json| {
+            println!("{json}");
+            Exit::Ok
+        })
+        .map_err(Into::into),
         Command::Db {
             command: DbCommand::Migrate,
         } => app.pool().await.map(|_| {
@@ -131,6 +147,7 @@ pub async fn main() -> std::process::ExitCode {
         Command::Scan(args) => scan::run(&app, args).await,
         Command::Plan(args) => plan::run(&app, args).await,
         Command::Apply(args) => apply::run(&app, args).await,
+        Command::Explain(args) => explain::run(&app, args).await,
         Command::Audit {
             command: AuditCommand::Verify,
         } => apply::verify(&app).await,

@@ -2,7 +2,7 @@
 
 use crate::audit::Outcome;
 use crate::execute::ApplyReport;
-use crate::plan::{PlanState, PlanSummary};
+use crate::plan::{ActionLine, PlanState, PlanSummary};
 use std::fmt::Write;
 
 /// `1536` → `1.5 KiB`.
@@ -21,7 +21,17 @@ pub fn bytes(n: i64) -> String {
     }
 }
 
-/// A plan as reviewers read it.
+/// `0.0123` → `$0.0123`; tiny amounts keep enough digits to be non-zero.
+pub fn dollars(x: f64) -> String {
+    match x.abs() {
+        0.0 => "$0.00".into(),
+        a if a >= 1.0 => format!("${x:.2}"),
+        a if a >= 0.0001 => format!("${x:.4}"),
+        _ => format!("${x:.8}"),
+    }
+}
+
+/// A plan as reviewers read it, like `terraform plan`.
 pub fn render_plan(s: &PlanSummary) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -37,46 +47,130 @@ pub fn render_plan(s: &PlanSummary) -> String {
         "  snapshot: scan {}, {} object versions",
         s.scan_id, s.population
     );
-    for line in s.actions.iter().filter(|l| l.objects > 0) {
-        let _ = writeln!(
-            out,
-            "  {:<8} {:>9} objects {:>11}  rule {}",
-            line.action,
-            line.objects,
-            bytes(line.bytes),
-            line.rule
-        );
-        for key in &line.samples {
-            let _ = writeln!(out, "             e.g. {key:?}");
+    for line in &s.actions {
+        render_line(&mut out, line);
+    }
+    for (count, what) in [
+        (
+            s.undated,
+            "undated (no date where spec.age reads it; age matchers never match them)",
+        ),
+        (
+            s.unknown,
+            "unknown (tags or lock state not known; never acted on; scan again)",
+        ),
+    ] {
+        if count > 0 {
+            let _ = writeln!(out, "  {count} versions {what}");
         }
     }
-    if s.undated > 0 {
-        let _ = writeln!(
+    render_limits(&mut out, s);
+    let _ = write!(
+        out,
+        "Plan {}: {} objects ({}) to change, {} blocked by Object Lock, {} skipped as uneconomic",
+        s.plan_id,
+        s.changes(),
+        bytes(s.change_bytes()),
+        s.blocked,
+        s.uneconomic
+    );
+    if let Some(c) = &s.cost {
+        let _ = write!(
             out,
-            "  undated:  {:>9} objects (no date in the key; age matchers never match them)",
-            s.undated
+            "; storage {} → {} per month ({} once)",
+            dollars(c.monthly_before),
+            dollars(c.monthly_after),
+            dollars(c.one_time())
         );
     }
-    let _ = match (&s.state, &s.refusal) {
-        (PlanState::Refused, Some(why)) => {
-            writeln!(out, "  limits:   REFUSED: {why}; nothing will be applied")
-        }
-        _ => writeln!(out, "  limits:   ok"),
-    };
     let future = if s.as_of > chrono::Utc::now() {
         " --allow-future-clock"
     } else {
         ""
     };
+    let _ = writeln!(out, ".");
+    if s.state != PlanState::Refused && s.changes() > 0 {
+        let _ = writeln!(
+            out,
+            "Apply with: shelflife apply --plan {} --yes{future}",
+            s.plan_id
+        );
+    }
+    out
+}
+
+fn render_line(out: &mut String, line: &ActionLine) {
+    let held = line.blocked.objects + line.uneconomic.objects;
+    if line.objects == 0 && held == 0 {
+        return;
+    }
     let _ = writeln!(
         out,
-        "Plan {}: {} objects ({}) to change. Apply with: shelflife apply --plan {} --yes{future}",
-        s.plan_id,
-        s.changes(),
-        bytes(s.change_bytes()),
-        s.plan_id
+        "  {:<9} {:>9} objects {:>11}  rule {}",
+        line.action,
+        line.objects,
+        bytes(line.bytes),
+        line.rule
     );
-    out
+    if let Some(c) = &line.cost {
+        let even = match line.break_even_days {
+            Some(d) => format!("break-even {d:.1} days"),
+            None => "never breaks even".into(),
+        };
+        let _ = writeln!(
+            out,
+            "            cost: requests {}, early deletion {}, storage {} → {} per month; {even}",
+            dollars(c.requests),
+            dollars(c.early_deletion),
+            dollars(c.monthly_before),
+            dollars(c.monthly_after)
+        );
+    }
+    for key in &line.samples {
+        let _ = writeln!(out, "            e.g. {key:?}");
+    }
+    for (what, w) in [("blocked", &line.blocked), ("uneconomic", &line.uneconomic)] {
+        if w.objects == 0 {
+            continue;
+        }
+        let next = w
+            .next_eligible
+            .map(|t| format!("; first eligible {}", t.to_rfc3339()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "            {what}: {} objects ({}){next}",
+            w.objects,
+            bytes(w.bytes)
+        );
+        for sample in &w.samples {
+            let _ = writeln!(out, "              {:?}: {}", sample.key, sample.reason);
+        }
+    }
+}
+
+fn render_limits(out: &mut String, s: &PlanSummary) {
+    let l = &s.limits;
+    let mut parts = Vec::new();
+    if let Some(max) = l.max_objects {
+        parts.push(format!("{} of maxObjects {max}", l.objects));
+    }
+    if let Some(max) = l.max_bytes {
+        parts.push(format!("{} of maxBytes {max}", l.bytes));
+    }
+    if let Some(max) = l.max_percent {
+        parts.push(format!("{:.2}% of maxPercent {max}%", l.percent));
+    }
+    let within = match parts.is_empty() {
+        true => "none set".to_string(),
+        false => parts.join(", "),
+    };
+    let _ = match (&s.state, &s.refusal) {
+        (PlanState::Refused, Some(why)) => {
+            writeln!(out, "  limits: REFUSED: {why}; nothing will be applied")
+        }
+        _ => writeln!(out, "  limits: ok ({within})"),
+    };
 }
 
 /// What one apply did.

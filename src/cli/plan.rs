@@ -4,7 +4,7 @@ use super::context::{select, App};
 use super::exit::{Exit, UsageError};
 use super::output::render_plan;
 use super::Format;
-use crate::plan::{self, PlanState};
+use crate::plan::{self, PlanState, Prices};
 use crate::policy::units::{parse_date, parse_duration};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -48,7 +48,8 @@ pub async fn run(app: &App, args: PlanArgs) -> Result<Exit> {
     let pool = app.pool().await?;
     let mut summaries = Vec::new();
     for policy in policies {
-        let summary = plan::create(&pool, policy, as_of)
+        let prices = Prices::for_policy(&set, policy);
+        let summary = plan::create(&pool, policy, &prices, as_of)
             .await
             .with_context(|| format!("planning policy {}", policy.name))?;
         summaries.push(summary);

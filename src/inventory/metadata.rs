@@ -111,9 +111,9 @@ async fn wanted_page(
           AND m.version_key = coalesce(i.version_id, '') AND m.etag = coalesce(i.etag, '') \
          WHERE i.scan_id = $1 AND (i.key, i.ordinal, coalesce(i.version_id, '')) > ($7, $8, $10) \
            AND NOT i.is_delete_marker \
-           AND (m.key IS NULL OR m.missing \
-            OR ($4 AND (m.tags IS NULL OR m.tags_at <= $6)) \
-            OR ($5 AND (NOT m.head_fetched OR m.head_at <= $6))) \
+           AND (($4 AND (m.key IS NULL OR m.missing OR m.tags IS NULL OR m.tags_at <= $6)) \
+            OR (($5 OR ($11 AND NOT i.lock_known)) \
+                AND (m.key IS NULL OR m.missing OR NOT m.head_fetched OR m.head_at <= $6))) \
          ORDER BY i.key, i.ordinal, coalesce(i.version_id, '') LIMIT $9",
     )
     .bind(scan_id)
@@ -126,6 +126,7 @@ async fn wanted_page(
     .bind(after.1)
     .bind(PAGE as i64)
     .bind(&after.2)
+    .bind(needs.lock)
     .fetch_all(pool)
     .await
 }
@@ -154,7 +155,7 @@ async fn fetch(
             Err(e) => return Err(e.into()),
         },
     };
-    let head = match needs.head && !missing {
+    let head = match (needs.head || needs.lock) && !missing {
         false => None,
         true => match store.head(bucket, &key, v).await {
             Ok(head) => Some(head),

@@ -18,7 +18,10 @@ mod table;
 pub use copy::{LockState, RowBuffer};
 pub use metadata::{ScanOptions, DEFAULT_METADATA_MAX_AGE, DEFAULT_RESUME_WITHIN};
 pub use run::{scan, scan_report};
-pub use snapshot::{latest_snapshot, snapshot_rows};
+pub use snapshot::{
+    latest_snapshot, snapshot_rows, FilterParam, RowFilter, Snapshot, SnapshotQuery,
+    FIRST_FILTER_PARAM,
+};
 
 use crate::storage::StorageError;
 use chrono::{DateTime, Utc};
@@ -107,4 +110,13 @@ pub struct InventoryRow {
     /// For current objects, when ranked: how many newer current objects share its folder.
     #[sqlx(default)]
     pub newer_in_folder: Option<i64>,
+    /// Versions of the same key newer than this one (listing order), delete markers included.
+    #[sqlx(default)]
+    pub newer_versions: i64,
+    /// The last-modified time of the next newer version: when this one became noncurrent.
+    #[sqlx(default)]
+    pub successor_modified: Option<DateTime<Utc>>,
+    /// How many versions the key has (0 when not computed).
+    #[sqlx(default)]
+    pub key_versions: i64,
 }

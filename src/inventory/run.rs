@@ -5,7 +5,7 @@ use super::progress::Progress;
 use super::report::{self, ReportSource};
 use super::{listing, metadata, partitions, table};
 use super::{ScanError, ScanOptions, ScanSummary, ScanTarget};
-use crate::storage::ObjectStore;
+use crate::storage::{ErrorKind, ObjectStore};
 use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres};
 use std::time::Instant;
@@ -73,7 +73,9 @@ async fn run_locked(
         }
         // All rows are in: they join `inventory` (still unread until the scan is complete).
         table::attach(pool, scan_id).await?;
-        metadata::enrich(pool, store, target, scan_id, options).await
+        table::analyze(pool, scan_id).await?;
+        let options = with_lock_needs(pool, store, target, scan_id, options).await?;
+        metadata::enrich(pool, store, target, scan_id, &options).await
     };
     let result = work.await;
     progress.finish();
@@ -96,6 +98,37 @@ async fn run_locked(
         "scan complete"
     );
     Ok(summary)
+}
+
+/// When a rule may remove versions, asks whether the bucket has Object Lock and records the
+/// answer with the scan. Without it no version can be locked, so lock state need not be
+/// fetched for each version.
+async fn with_lock_needs(
+    pool: &PgPool,
+    store: &dyn ObjectStore,
+    target: &ScanTarget,
+    scan_id: i64,
+    options: &ScanOptions,
+) -> Result<ScanOptions, ScanError> {
+    if !options.needs.lock {
+        return Ok(*options);
+    }
+    let enabled = match store.object_lock_enabled(&target.bucket).await {
+        Ok(on) => Some(on),
+        Err(e) if matches!(e.kind, ErrorKind::AccessDenied | ErrorKind::NotFound) => {
+            tracing::warn!(error = %e, "cannot read the bucket's Object Lock configuration; assuming it has one");
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    sqlx::query("UPDATE scans SET object_lock = $2 WHERE id = $1")
+        .bind(scan_id)
+        .bind(enabled)
+        .execute(pool)
+        .await?;
+    let mut options = *options;
+    options.needs.lock &= enabled != Some(false);
+    Ok(options)
 }
 
 /// Holds PostgreSQL's advisory lock on a target for the life of a scan. It is released

@@ -1,15 +1,31 @@
-//! Reading snapshots: the newest complete scan of a target, and its rows with cached metadata.
+//! Reading snapshots: the newest complete scan of a target, and its rows with cached metadata
+//! and the facts that depend on a version's siblings, computed by PostgreSQL.
 
 use super::{InventoryRow, ScanTarget};
-use sqlx::PgPool;
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use sqlx::postgres::PgArguments;
+use sqlx::query::QueryAs;
+use sqlx::{PgPool, Postgres};
 
-/// The newest complete snapshot of `target`: its scan id and number of versions.
+/// The newest complete snapshot of a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct Snapshot {
+    pub scan_id: i64,
+    /// Object versions in it.
+    pub objects: i64,
+    /// Whether the bucket has Object Lock (`None`: unknown, or scanned before this was asked).
+    pub object_lock: Option<bool>,
+}
+
+/// The newest complete snapshot of `target`.
 pub async fn latest_snapshot(
     pool: &PgPool,
     target: &ScanTarget,
-) -> Result<Option<(i64, i64)>, sqlx::Error> {
+) -> Result<Option<Snapshot>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, objects FROM scans WHERE storage = $1 AND bucket = $2 AND prefixes = $3 AND status = 'complete' \
+        "SELECT id AS scan_id, objects, object_lock FROM scans \
+         WHERE storage = $1 AND bucket = $2 AND prefixes = $3 AND status = 'complete' \
          ORDER BY id DESC LIMIT 1",
     )
     .bind(&target.storage)
@@ -19,50 +35,118 @@ pub async fn latest_snapshot(
     .await
 }
 
-/// The snapshot query, with the folder-rank expression filled in.
-macro_rules! snapshot_sql {
-    ($rank:expr) => {
-        concat!(
-            "SELECT i.key, i.version_id, i.is_latest, i.is_delete_marker, i.size, i.etag, \
+/// A value bound to a [`RowFilter`]'s placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FilterParam {
+    Text(String),
+    Texts(Vec<String>),
+    Int(i64),
+    Time(DateTime<Utc>),
+}
+
+/// A condition on the snapshot's output columns (`key`, `size`, `last_modified`,
+/// `storage_class`, `is_latest`, `is_delete_marker`, `newer_versions`, `successor_modified`,
+/// `key_versions`, `newer_in_folder`), with placeholders numbered from [`FIRST_FILTER_PARAM`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowFilter {
+    pub sql: String,
+    pub params: Vec<FilterParam>,
+}
+
+/// The number of a filter's first placeholder.
+pub const FIRST_FILTER_PARAM: usize = 6;
+
+/// Which rows of a snapshot to read, with which derived facts.
+#[derive(Debug, Clone)]
+pub struct SnapshotQuery<'a> {
+    pub snapshot: Snapshot,
+    pub target: &'a ScanTarget,
+    /// Compute each version's newer versions, successor and key version count.
+    pub version_context: bool,
+    /// Rank current objects within their folder.
+    pub folder_rank: bool,
+    /// Only this key's versions (newest first).
+    pub key: Option<&'a str>,
+    /// Only rows this condition may hold for.
+    pub filter: Option<&'a RowFilter>,
+}
+
+const VERSION_CONTEXT: &str = "row_number() OVER k - 1 AS newer_versions, \
+     lag(i.last_modified) OVER k AS successor_modified, count(*) OVER (PARTITION BY i.key) AS key_versions";
+const NO_VERSION_CONTEXT: &str =
+    "0::bigint AS newer_versions, NULL::timestamptz AS successor_modified, 1::bigint AS key_versions";
+/// Current objects ranked newest first within their folder (ties broken by key, descending).
+const FOLDER_RANK: &str = "CASE WHEN i.is_latest AND NOT i.is_delete_marker THEN \
+       row_number() OVER (PARTITION BY substring(i.key from '^(.*/)'), (i.is_latest AND NOT i.is_delete_marker) \
+                          ORDER BY i.last_modified DESC, i.key DESC) - 1 END AS newer_in_folder";
+const NO_FOLDER_RANK: &str = "NULL::bigint AS newer_in_folder";
+
+impl SnapshotQuery<'_> {
+    /// The statement to pass to [`snapshot_rows`] with this query.
+    pub fn statement(&self) -> String {
+        let context = match self.version_context {
+            true => VERSION_CONTEXT,
+            false => NO_VERSION_CONTEXT,
+        };
+        let rank = match self.folder_rank {
+            true => FOLDER_RANK,
+            false => NO_FOLDER_RANK,
+        };
+        let window = match self.version_context {
+            true => "WINDOW k AS (PARTITION BY i.key ORDER BY i.is_latest DESC, i.ordinal)",
+            false => "",
+        };
+        let filter = self.filter.map_or("true", |f| f.sql.as_str());
+        // With a key, only its folder is read: that keeps both windows exact.
+        format!(
+            "SELECT * FROM (SELECT i.key, i.version_id, i.is_latest, i.is_delete_marker, i.size, i.etag, \
                     i.last_modified, i.storage_class, m.tags, coalesce(m.head_fetched, false) AS head_fetched, \
                     CASE WHEN m.head_fetched THEN m.lock_mode ELSE i.lock_mode END AS lock_mode, \
                     CASE WHEN m.head_fetched THEN m.retain_until ELSE i.retain_until END AS retain_until, \
                     CASE WHEN m.head_fetched THEN m.legal_hold ELSE i.legal_hold END AS legal_hold, \
-                    i.lock_known, m.user_meta, coalesce(m.missing, false) AS meta_missing, ",
-            $rank,
-            " AS newer_in_folder \
-             FROM inventory i LEFT JOIN object_meta m \
-               ON m.storage = $2 AND m.bucket = $3 AND m.key = i.key \
-              AND m.version_key = coalesce(i.version_id, '') AND m.etag = coalesce(i.etag, '') \
-             WHERE i.scan_id = $1 ORDER BY i.key, i.is_latest DESC, i.ordinal"
+                    (i.lock_known OR $4) AS lock_known, m.user_meta, coalesce(m.missing, false) AS meta_missing, \
+                    {context}, {rank} \
+               FROM inventory i LEFT JOIN object_meta m \
+                 ON m.storage = $2 AND m.bucket = $3 AND m.key = i.key \
+                AND m.version_key = coalesce(i.version_id, '') AND m.etag = coalesce(i.etag, '') \
+              WHERE i.scan_id = $1 AND ($5::text IS NULL OR \
+                    substring(i.key from '^(.*/)') IS NOT DISTINCT FROM substring($5::text from '^(.*/)')) \
+              {window}) s \
+             WHERE ($5::text IS NULL OR s.key = $5::text) AND ({filter}) {order}",
+            order = match self.key {
+                Some(_) => "ORDER BY s.newer_versions",
+                None => "",
+            }
         )
-    };
+    }
 }
 
-const SNAPSHOT: &str = snapshot_sql!("NULL::bigint");
-/// Current objects ranked newest first within their folder (ties broken by key, descending).
-const SNAPSHOT_RANKED: &str = snapshot_sql!(
-    "CASE WHEN i.is_latest AND NOT i.is_delete_marker THEN \
-       row_number() OVER (PARTITION BY substring(i.key from '^(.*/)'), (i.is_latest AND NOT i.is_delete_marker) \
-                          ORDER BY i.last_modified DESC, i.key DESC) - 1 END"
-);
-
-/// The versions of snapshot `scan_id`, grouped by key and newest first within a key (listing
-/// order), with any cached per-object data and, when `folder_rank`, the folder rank.
+/// The snapshot's rows that `query` selects (`sql` is its [`SnapshotQuery::statement`]), with
+/// cached per-object data and derived facts. Rows come in no particular order, except that
+/// one key's versions come newest first.
 pub fn snapshot_rows<'a>(
     pool: &'a PgPool,
-    scan_id: i64,
-    target: &'a ScanTarget,
-    folder_rank: bool,
-) -> futures::stream::BoxStream<'a, Result<InventoryRow, sqlx::Error>> {
-    let sql = if folder_rank {
-        SNAPSHOT_RANKED
-    } else {
-        SNAPSHOT
-    };
-    sqlx::query_as::<_, InventoryRow>(sql)
-        .bind(scan_id)
-        .bind(&target.storage)
-        .bind(&target.bucket)
-        .fetch(pool)
+    query: &'a SnapshotQuery<'a>,
+    sql: &'a str,
+) -> BoxStream<'a, Result<InventoryRow, sqlx::Error>> {
+    let no_lock = query.snapshot.object_lock == Some(false);
+    let mut q: QueryAs<'a, Postgres, InventoryRow, PgArguments> = sqlx::query_as(sql)
+        .bind(query.snapshot.scan_id)
+        .bind(&query.target.storage)
+        .bind(&query.target.bucket)
+        .bind(no_lock)
+        .bind(query.key);
+    for param in query
+        .filter
+        .map(|f| f.params.as_slice())
+        .unwrap_or_default()
+    {
+        q = match param {
+            FilterParam::Text(t) => q.bind(t),
+            FilterParam::Texts(t) => q.bind(t),
+            FilterParam::Int(n) => q.bind(n),
+            FilterParam::Time(t) => q.bind(t),
+        };
+    }
+    q.fetch(pool)
 }

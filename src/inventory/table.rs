@@ -40,6 +40,14 @@ pub async fn attach(pool: &PgPool, scan_id: i64) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// Gathers the planner statistics of the scan's table (a sample, so it is quick).
+pub async fn analyze(pool: &PgPool, scan_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!("ANALYZE {}", name(scan_id)))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// The index that pages through a scan by key, built in one pass when first needed.
 pub async fn index_by_key(pool: &PgPool, scan_id: i64) -> Result<(), sqlx::Error> {
     let table = name(scan_id);

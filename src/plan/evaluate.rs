@@ -2,28 +2,84 @@
 //! `explain`) call this, so they can never disagree.
 //!
 //! Some facts about a version depend on the other versions of its key (when it became
-//! noncurrent, how many newer versions exist, whether a delete marker is all that is left), so
-//! versions are evaluated a key at a time: [`key_facts`] takes one key's versions.
+//! noncurrent, how many newer versions exist, whether a delete marker is all that is left);
+//! the snapshot query computes them into each row (`inventory::SnapshotQuery`), so each version
+//! is decided on its own.
 //!
 //! Conditions on per-object data (tags, Object Lock state, user metadata) are unknown when that
 //! data could not be read; logic is then three-valued, and a rule whose outcome is unknown stops
 //! the evaluation of that version ([`Decision::Unknown`]) rather than guessing.
 
+use super::cost::Prices;
 use crate::inventory::InventoryRow;
-use crate::policy::{Action, AgeSource, Matcher, MetaField, Policy, VersionScope};
+use crate::policy::{Action, AgeSource, Lock, Matcher, MetaField, Policy, VersionScope};
 use crate::storage::LockMode;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
 
 /// What the rules decide for one version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
-    /// Rule `rule` (index into `policy.rules`) matched first and would change the version.
-    Rule(usize),
+    /// Rule `0` (an index into `policy.rules`) matched first and changes the version.
+    Change(usize),
+    /// A `keep` rule matched first.
+    Keep(usize),
+    /// The rule would remove the version, but Object Lock protects it.
+    Blocked(usize, Block),
+    /// The rule's tier or archive would lose money (the reason says how), and no later rule
+    /// changes the version.
+    Uneconomic(usize, String),
     /// No rule matched (or each matching rule's action had nothing left to do).
     NoMatch,
     /// Whether the version matches depends on per-object data that is not known.
     Unknown,
+}
+
+impl Decision {
+    /// The deciding rule, if any.
+    pub fn rule(&self) -> Option<usize> {
+        match self {
+            Decision::Change(i)
+            | Decision::Keep(i)
+            | Decision::Blocked(i, _)
+            | Decision::Uneconomic(i, _) => Some(*i),
+            Decision::NoMatch | Decision::Unknown => None,
+        }
+    }
+}
+
+/// What protects a version from removal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Block {
+    LegalHold,
+    /// Retention until then (the version becomes eligible at that moment).
+    Retained(LockMode, DateTime<Utc>),
+}
+
+impl Block {
+    /// When the version becomes eligible; `None` for a legal hold (until it is lifted).
+    pub fn eligible_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Block::LegalHold => None,
+            Block::Retained(_, until) => Some(*until),
+        }
+    }
+}
+
+impl std::fmt::Display for Block {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Block::LegalHold => write!(f, "legal hold"),
+            Block::Retained(mode, until) => {
+                write!(
+                    f,
+                    "{} retention until {}",
+                    mode.as_str(),
+                    until.to_rfc3339()
+                )
+            }
+        }
+    }
 }
 
 /// The facts about a version that matchers look at.
@@ -46,7 +102,34 @@ pub struct Facts<'a> {
 
 static NO_ENTRIES: BTreeMap<String, String> = BTreeMap::new();
 
-impl Facts<'_> {
+impl<'a> Facts<'a> {
+    /// The facts about `row` (with its version context filled in by the snapshot query) at
+    /// `as_of`.
+    pub fn new(policy: &Policy, row: &'a InventoryRow, as_of: DateTime<Utc>) -> Facts<'a> {
+        let mut facts = Facts {
+            row,
+            born: None,
+            age: None,
+            noncurrent_for: None,
+            newer_versions: u32::try_from(row.newer_versions).unwrap_or(u32::MAX),
+            sole_version: row.key_versions == 1,
+            as_of,
+        };
+        facts.born = born(policy, &facts);
+        facts.at(as_of)
+    }
+
+    /// The same facts with the clock at `t`.
+    pub fn at(&self, t: DateTime<Utc>) -> Facts<'a> {
+        let successor = self.row.successor_modified.filter(|_| !self.row.is_latest);
+        Facts {
+            age: self.born.map(|b| t - b),
+            noncurrent_for: successor.map(|s| t - s),
+            as_of: t,
+            ..self.clone()
+        }
+    }
+
     /// The version's tags; `None` when unknown. Delete markers have none.
     pub fn tags(&self) -> Option<&BTreeMap<String, String>> {
         match &self.row.tags {
@@ -61,12 +144,13 @@ impl Facts<'_> {
         self.row.is_delete_marker || (self.row.head_fetched && !self.row.meta_missing)
     }
 
-    /// Whether Object Lock state is known: from HeadObject, or from an inventory report.
+    /// Whether Object Lock state is known: from HeadObject, from an inventory report, or
+    /// because the bucket has no Object Lock.
     fn lock_known(&self) -> bool {
         self.head_known() || self.row.lock_known
     }
 
-    /// The retain-until date of Object Lock retention, if any; `None` when unknown.
+    /// Object Lock retention (mode and retain-until date), if any; `None` when unknown.
     pub fn retention(&self) -> Option<Option<(LockMode, DateTime<Utc>)>> {
         // A mode this version does not know is treated as the weaker GOVERNANCE.
         let mode = self
@@ -93,35 +177,22 @@ impl Facts<'_> {
             }
         }
     }
-}
 
-/// Facts for each of one key's versions. `versions` must be that key's versions, newest first
-/// (the latest version first).
-pub fn key_facts<'a>(
-    policy: &Policy,
-    versions: &'a [InventoryRow],
-    as_of: DateTime<Utc>,
-) -> Vec<Facts<'a>> {
-    let sole_version = versions.len() == 1;
-    versions
-        .iter()
-        .enumerate()
-        .map(|(i, row)| {
-            let successor = i.checked_sub(1).map(|n| versions[n].last_modified);
-            let mut facts = Facts {
-                row,
-                born: None,
-                age: None,
-                noncurrent_for: successor.filter(|_| !row.is_latest).map(|s| as_of - s),
-                newer_versions: i as u32,
-                sole_version,
-                as_of,
-            };
-            facts.born = born(policy, &facts);
-            facts.age = facts.born.map(|b| as_of - b);
-            facts
+    /// What protects the version from removal by `action` at this clock; `None` inside when
+    /// nothing does, `None` outside when the lock state is unknown.
+    pub fn removal_block(&self, action: &Action) -> Option<Option<Block>> {
+        if self.legal_hold()? {
+            return Some(Some(Block::LegalHold));
+        }
+        let bypass = matches!(action, Action::Delete(d) if d.bypass_governance);
+        Some(match self.retention()? {
+            Some((mode, until)) if until > self.as_of => {
+                let bypassed = bypass && mode == LockMode::Governance;
+                (!bypassed).then_some(Block::Retained(mode, until))
+            }
+            _ => None,
         })
-        .collect()
+    }
 }
 
 fn born(policy: &Policy, facts: &Facts) -> Option<DateTime<Utc>> {
@@ -135,20 +206,49 @@ fn born(policy: &Policy, facts: &Facts) -> Option<DateTime<Utc>> {
     }
 }
 
-/// The first rule of `policy` whose version scope includes the version, whose matchers all hold
-/// and whose action would change something.
-pub fn decide(policy: &Policy, facts: &Facts) -> Decision {
+/// What the rules of `policy` decide for the version: the first rule whose version scope
+/// includes it, whose matchers all hold and whose action would change something. A removal
+/// of a locked version is blocked; a tier or archive that loses money (by `prices`) lets later
+/// rules decide, and is the decision only when none does.
+pub fn decide(policy: &Policy, facts: &Facts, prices: &Prices) -> Decision {
+    decide_with(policy, facts, Some(prices), None)
+}
+
+/// [`decide`], with the cost guard off when `prices` is `None`, and rule `done` taken as
+/// already carried out (forecasts).
+fn decide_with(
+    policy: &Policy,
+    facts: &Facts,
+    prices: Option<&Prices>,
+    done: Option<usize>,
+) -> Decision {
+    let mut uneconomic = None;
     for (i, rule) in policy.rules.iter().enumerate() {
-        if !in_scope(rule.version, facts) {
+        if Some(i) == done || !in_scope(rule.version, facts) {
             continue;
         }
         match all(&rule.when, facts) {
-            Some(true) if !already_done(&rule.then, facts) => return Decision::Rule(i),
+            Some(true) if !already_done(&rule.then, facts) => {}
             Some(_) => continue,
             None => return Decision::Unknown,
         }
+        if rule.then == Action::Keep {
+            return uneconomic.unwrap_or(Decision::Keep(i));
+        }
+        if rule.then.removes() {
+            match facts.removal_block(&rule.then) {
+                None => return Decision::Unknown,
+                Some(Some(block)) => return Decision::Blocked(i, block),
+                Some(None) => {}
+            }
+        }
+        let guard = prices.filter(|_| !rule.then.forced());
+        match guard.and_then(|p| horizon::uneconomic(policy, i, facts, p)) {
+            Some(why) => _ = uneconomic.get_or_insert(Decision::Uneconomic(i, why)),
+            None => return Decision::Change(i),
+        }
     }
-    Decision::NoMatch
+    uneconomic.unwrap_or(Decision::NoMatch)
 }
 
 /// Whether a rule with this version scope considers the version.
@@ -178,6 +278,38 @@ pub fn already_done(action: &Action, f: &Facts) -> bool {
             held || wanted <= f.as_of
         }
         Action::Keep | Action::Delete(_) | Action::Archive(_) => false,
+    }
+}
+
+/// The retention a `lock` action sets on the version: its own, extended to any longer
+/// retention in force and never weaker than COMPLIANCE when that is in force.
+pub fn lock_target(lock: &Lock, f: &Facts) -> (LockMode, DateTime<Utc>) {
+    let wanted = lock.until(f.born.unwrap_or(f.row.last_modified));
+    let in_force = f
+        .retention()
+        .flatten()
+        .filter(|(_, until)| *until > f.as_of);
+    match in_force {
+        Some((mode, until)) => {
+            let strongest = match (mode, lock.mode) {
+                (LockMode::Compliance, _) | (_, LockMode::Compliance) => LockMode::Compliance,
+                _ => LockMode::Governance,
+            };
+            (strongest, until.max(wanted))
+        }
+        None => (lock.mode, wanted),
+    }
+}
+
+/// The parameters an item of `action` carries for the executor: the action's own, except for
+/// `lock`, whose mode and date are resolved for the version ([`lock_target`]).
+pub fn item_params(action: &Action, f: &Facts) -> serde_json::Value {
+    match action {
+        Action::Lock(lock) => {
+            let (mode, until) = lock_target(lock, f);
+            serde_json::json!({ "mode": mode, "retainUntil": until.to_rfc3339() })
+        }
+        other => other.params(),
     }
 }
 
@@ -244,7 +376,8 @@ pub fn matches(matcher: &Matcher, f: &Facts) -> Option<bool> {
     })
 }
 
+mod horizon;
 #[cfg(test)]
 mod meta_tests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

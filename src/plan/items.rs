@@ -7,7 +7,20 @@ use sqlx::{PgConnection, Postgres, Transaction};
 
 const BATCH: usize = 1000;
 
+/// How an item starts: to be acted on, or withheld with a reason.
+pub enum Start {
+    Pending,
+    Blocked {
+        reason: String,
+        eligible_at: Option<DateTime<Utc>>,
+    },
+    Skipped {
+        reason: String,
+    },
+}
+
 /// Plan items waiting to be inserted, column by column (for `UNNEST`).
+#[derive(Default)]
 pub struct ItemBatch {
     plan_id: i64,
     rule: Vec<String>,
@@ -21,30 +34,29 @@ pub struct ItemBatch {
     etag: Vec<Option<String>>,
     last_modified: Vec<DateTime<Utc>>,
     storage_class: Vec<Option<String>>,
+    state: Vec<&'static str>,
+    reason: Vec<Option<String>>,
+    eligible_at: Vec<Option<DateTime<Utc>>>,
 }
 
 impl ItemBatch {
     pub fn new(plan_id: i64) -> Self {
         ItemBatch {
             plan_id,
-            rule: Vec::new(),
-            action: Vec::new(),
-            params: Vec::new(),
-            key: Vec::new(),
-            version_id: Vec::new(),
-            is_latest: Vec::new(),
-            is_delete_marker: Vec::new(),
-            size: Vec::new(),
-            etag: Vec::new(),
-            last_modified: Vec::new(),
-            storage_class: Vec::new(),
+            ..Default::default()
         }
     }
 
-    pub fn push(&mut self, rule: &Rule, row: &InventoryRow) {
+    pub fn push(
+        &mut self,
+        rule: &Rule,
+        params: serde_json::Value,
+        row: &InventoryRow,
+        start: Start,
+    ) {
         self.rule.push(rule.name.clone());
         self.action.push(rule.then.kind().to_string());
-        self.params.push(rule.then.params());
+        self.params.push(params);
         self.key.push(row.key.clone());
         self.version_id.push(row.version_id.clone());
         self.is_latest.push(row.is_latest);
@@ -53,9 +65,19 @@ impl ItemBatch {
         self.etag.push(row.etag.clone());
         self.last_modified.push(row.last_modified);
         self.storage_class.push(row.storage_class.clone());
+        let (state, reason, eligible_at) = match start {
+            Start::Pending => ("pending", None, None),
+            Start::Blocked {
+                reason,
+                eligible_at,
+            } => ("blocked", Some(reason), eligible_at),
+            Start::Skipped { reason } => ("skipped", Some(reason), None),
+        };
+        self.state.push(state);
+        self.reason.push(reason);
+        self.eligible_at.push(eligible_at);
     }
 
-    /// Whether the batch has reached its flushing size (it may exceed it by one key's versions).
     pub fn is_full(&self) -> bool {
         self.key.len() >= BATCH
     }
@@ -67,9 +89,12 @@ impl ItemBatch {
         let conn: &mut PgConnection = tx;
         sqlx::query(
             "INSERT INTO plan_items (plan_id, rule, action, params, key, version_id, is_latest, size, etag, \
-             last_modified, storage_class, is_delete_marker) \
-             SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::jsonb[], $5::text[], $6::text[], $7::bool[], \
-             $8::int8[], $9::text[], $10::timestamptz[], $11::text[], $12::bool[])",
+             last_modified, storage_class, is_delete_marker, state, reason, eligible_at, finished_at) \
+             SELECT $1, u.*, CASE WHEN u.state = 'pending' THEN NULL ELSE now() END \
+               FROM UNNEST($2::text[], $3::text[], $4::jsonb[], $5::text[], $6::text[], $7::bool[], \
+                           $8::int8[], $9::text[], $10::timestamptz[], $11::text[], $12::bool[], $13::text[], \
+                           $14::text[], $15::timestamptz[]) AS u(rule, action, params, key, version_id, is_latest, \
+                           size, etag, last_modified, storage_class, is_delete_marker, state, reason, eligible_at)",
         )
         .bind(self.plan_id)
         .bind(&self.rule)
@@ -83,6 +108,9 @@ impl ItemBatch {
         .bind(&self.last_modified)
         .bind(&self.storage_class)
         .bind(&self.is_delete_marker)
+        .bind(&self.state)
+        .bind(&self.reason)
+        .bind(&self.eligible_at)
         .execute(conn)
         .await?;
         *self = ItemBatch::new(self.plan_id);

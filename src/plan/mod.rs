@@ -1,17 +1,24 @@
 //! Planning: evaluate a policy over its target's latest snapshot, persist the plan and its items,
 //! and check the safety limits. Nothing on storage is touched.
 
+pub mod cost;
 pub mod evaluate;
+pub mod explain;
 mod items;
+pub mod pushdown;
 mod summary;
 
-pub use evaluate::{decide, Decision};
-pub use summary::{check_limits, ActionLine, PlanState, PlanSummary};
+pub use cost::{Cost, Prices};
+pub use evaluate::{decide, Block, Decision, Facts};
+pub use summary::{
+    check_limits, ActionLine, LimitStatus, PlanState, PlanSummary, Withheld, WithheldSample,
+};
 
-use crate::inventory::{self, InventoryRow, ScanTarget};
-use crate::policy::{Action, Policy};
+use crate::inventory::{self, InventoryRow, ScanTarget, SnapshotQuery};
+use crate::policy::Policy;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
+use items::Start;
 use sqlx::{PgPool, Postgres, Transaction};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,20 +40,22 @@ pub fn target_of(policy: &Policy) -> ScanTarget {
     }
 }
 
-/// Plans `policy` over the latest snapshot of its target as of `as_of`, and saves the plan.
+/// Plans `policy` over the latest snapshot of its target as of `as_of`, costs it with
+/// `prices`, checks the limits, and saves the plan with its items.
 pub async fn create(
     pool: &PgPool,
     policy: &Policy,
+    prices: &Prices,
     as_of: DateTime<Utc>,
 ) -> Result<PlanSummary, PlanError> {
     let target = target_of(policy);
-    let (scan_id, population) = inventory::latest_snapshot(pool, &target)
+    let snapshot = inventory::latest_snapshot(pool, &target)
         .await?
         .ok_or_else(|| PlanError::NoSnapshot {
             policy: policy.name.clone(),
             target: target.clone(),
         })?;
-    let mut summary = PlanSummary::new(policy, &target, scan_id, population, as_of);
+    let mut summary = PlanSummary::new(policy, &target, snapshot.scan_id, snapshot.objects, as_of);
     let mut tx = pool.begin().await?;
     summary.plan_id = sqlx::query_scalar(
         "INSERT INTO plans (as_of, policy, policy_sha256, storage, bucket, scan_id, state, summary) \
@@ -57,21 +66,20 @@ pub async fn create(
     .bind(&policy.sha256)
     .bind(&target.storage)
     .bind(&target.bucket)
-    .bind(scan_id)
+    .bind(snapshot.scan_id)
     .fetch_one(&mut *tx)
     .await?;
-    evaluate_snapshot(pool, &mut tx, policy, &target, &mut summary).await?;
-    summary.refusal = check_limits(
-        &policy.limits,
-        summary.changes(),
-        summary.change_bytes(),
-        population,
-    );
-    summary.state = if summary.refusal.is_some() {
-        PlanState::Refused
-    } else {
-        PlanState::Planned
+    let filter = pushdown::filter(policy, as_of);
+    let query = SnapshotQuery {
+        snapshot,
+        target: &target,
+        version_context: pushdown::needs_version_context(policy),
+        folder_rank: policy.needs().folder_rank,
+        key: None,
+        filter: Some(&filter),
     };
+    evaluate_snapshot(pool, &mut tx, policy, prices, &query, &mut summary).await?;
+    summary.finish(&policy.limits);
     sqlx::query("UPDATE plans SET state = $2, refusal = $3, summary = $4 WHERE id = $1")
         .bind(summary.plan_id)
         .bind(summary.state.as_str())
@@ -83,58 +91,87 @@ pub async fn create(
     Ok(summary)
 }
 
-/// Streams the snapshot through the rules a key at a time, writing an item for every version
-/// that changes.
+/// Streams the rows `query` selects through the rules, writing an item for every version a
+/// rule changes, blocks or skips.
 async fn evaluate_snapshot(
     pool: &PgPool,
     tx: &mut Transaction<'_, Postgres>,
     policy: &Policy,
-    target: &ScanTarget,
+    prices: &Prices,
+    query: &SnapshotQuery<'_>,
     summary: &mut PlanSummary,
 ) -> Result<(), sqlx::Error> {
     let mut batch = items::ItemBatch::new(summary.plan_id);
-    let folder_rank = policy.needs().folder_rank;
-    let mut rows = inventory::snapshot_rows(pool, summary.scan_id, target, folder_rank);
-    let mut versions: Vec<InventoryRow> = Vec::new();
+    let sql = query.statement();
+    let mut rows = inventory::snapshot_rows(pool, query, &sql);
     while let Some(row) = rows.try_next().await? {
-        if versions.first().is_some_and(|v| v.key != row.key) {
-            decide_key(policy, &versions, summary, &mut batch);
-            versions.clear();
-        }
-        versions.push(row);
+        record(policy, prices, &row, summary, &mut batch);
         if batch.is_full() {
             batch.flush(tx).await?;
         }
     }
-    decide_key(policy, &versions, summary, &mut batch);
     batch.flush(tx).await
 }
 
-/// Decides each version of one key and records the outcome.
-fn decide_key(
+/// Decides one version and records the outcome.
+fn record(
     policy: &Policy,
-    versions: &[InventoryRow],
+    prices: &Prices,
+    row: &InventoryRow,
     summary: &mut PlanSummary,
     batch: &mut items::ItemBatch,
 ) {
-    for facts in evaluate::key_facts(policy, versions, summary.as_of) {
-        if facts.age.is_none() {
-            summary.undated += 1;
-        }
-        let index = match decide(policy, &facts) {
-            Decision::Rule(index) => index,
-            Decision::Unknown => {
-                summary.unknown += 1;
-                continue;
-            }
-            Decision::NoMatch => continue,
-        };
-        let rule = &policy.rules[index];
-        summary.record(rule, facts.row);
-        if rule.then != Action::Keep {
-            batch.push(rule, facts.row);
-        }
+    let facts = Facts::new(policy, row, summary.as_of);
+    if facts.age.is_none() {
+        summary.undated += 1;
     }
+    let decision = decide(policy, &facts, prices);
+    let Some(index) = decision.rule() else {
+        summary.unknown += u8::from(decision == Decision::Unknown) as i64;
+        return;
+    };
+    let rule = &policy.rules[index];
+    let params = evaluate::item_params(&rule.then, &facts);
+    match decision {
+        Decision::Keep(_) => summary.record(index, row, None),
+        Decision::Change(_) => {
+            summary.record(
+                index,
+                row,
+                cost::cost(prices, &rule.then, row, summary.as_of),
+            );
+            batch.push(rule, params, row, Start::Pending);
+        }
+        Decision::Blocked(_, block) => {
+            summary.withhold(index, row, block.to_string(), Some(&block));
+            let eligible_at = block.eligible_at();
+            let reason = format!("blocked: {block}");
+            batch.push(
+                rule,
+                params,
+                row,
+                Start::Blocked {
+                    reason,
+                    eligible_at,
+                },
+            );
+        }
+        Decision::Uneconomic(_, reason) => {
+            summary.withhold(index, row, reason.clone(), None);
+            batch.push(rule, params, row, Start::Skipped { reason });
+        }
+        Decision::NoMatch | Decision::Unknown => {}
+    }
+}
+
+/// The JSON Schema of `plan --format json`: `{ "plans": [PlanSummary, ...] }`.
+pub fn json_schema() -> serde_json::Value {
+    #[derive(schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct PlanOutput {
+        plans: Vec<PlanSummary>,
+    }
+    serde_json::to_value(schemars::schema_for!(PlanOutput)).unwrap_or_default()
 }
 
 /// A saved plan's summary.

@@ -1,14 +1,17 @@
 //! What a plan decided, in numbers: saved with the plan and printed for reviewers.
 
+use super::cost::Cost;
+use super::evaluate::Block;
 use crate::inventory::{InventoryRow, ScanTarget};
 use crate::policy::{Limits, Policy, Rule};
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// How many sample keys each line keeps.
 const SAMPLES: usize = 5;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PlanState {
     /// Ready to apply.
@@ -38,18 +41,63 @@ impl PlanState {
 }
 
 /// Objects and bytes one rule's action covers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ActionLine {
     pub rule: String,
+    /// keep, delete, tier, archive, lock, legalHold or tag.
     pub action: String,
+    /// Versions the action will change (for `keep`: versions it protects).
     pub objects: i64,
     pub bytes: i64,
-    /// The first few keys, for reviewers.
+    /// The first few keys in byte order, for reviewers.
     pub samples: Vec<String>,
+    /// What the changes cost and save; absent without a price table.
+    #[serde(default)]
+    pub cost: Option<Cost>,
+    /// Days until the monthly saving repays the one-time cost (absent: never, or not priced).
+    #[serde(default)]
+    pub break_even_days: Option<f64>,
+    /// Versions the rule would remove but Object Lock protects.
+    #[serde(default)]
+    pub blocked: Withheld,
+    /// Versions whose tier or archive would lose money, skipped (`force: true` overrides).
+    #[serde(default)]
+    pub uneconomic: Withheld,
+}
+
+/// Versions a rule matched but will not act on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Withheld {
+    pub objects: i64,
+    pub bytes: i64,
+    /// The first few, in key order, with the reason.
+    pub samples: Vec<WithheldSample>,
+    /// For blocked versions: the earliest moment one becomes eligible (absent when only legal
+    /// holds block).
+    pub next_eligible: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub struct WithheldSample {
+    pub key: String,
+    pub version_id: Option<String>,
+    pub reason: String,
+}
+
+/// The safety limits and how the plan measures against them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LimitStatus {
+    pub max_objects: Option<u64>,
+    pub max_bytes: Option<u64>,
+    pub max_percent: Option<f64>,
+    /// Versions to change, their bytes, and their share of the snapshot's versions.
+    pub objects: i64,
+    pub bytes: i64,
+    pub percent: f64,
 }
 
 /// A plan as reviewers read it (`plan --format json` prints exactly this).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PlanSummary {
     pub plan_id: i64,
     pub policy: String,
@@ -57,18 +105,30 @@ pub struct PlanSummary {
     pub storage: String,
     pub bucket: String,
     pub prefixes: Vec<String>,
+    /// The clock ages were measured against (`--as-of`).
     pub as_of: DateTime<Utc>,
     pub scan_id: i64,
     /// Object versions in the snapshot.
     pub population: i64,
-    /// One line per rule that matched anything, in rule order (`keep` lines included).
+    /// One line per rule, in rule order (`keep` lines included).
     pub actions: Vec<ActionLine>,
-    /// Versions whose age could not be read from the key (key-date age only).
+    /// Versions a rule examined whose age could not be read (key-date or tag/metadata age).
     pub undated: i64,
     /// Versions left undecided because per-object data a rule reads (tags, lock state) is not
     /// known, e.g. the object disappeared between listing and fetching.
     #[serde(default)]
     pub unknown: i64,
+    /// Versions blocked by Object Lock, over all rules.
+    #[serde(default)]
+    pub blocked: i64,
+    /// Versions skipped by the cost guard, over all rules.
+    #[serde(default)]
+    pub uneconomic: i64,
+    /// What all changes cost and save (US dollars); absent without a price table.
+    #[serde(default)]
+    pub cost: Option<Cost>,
+    #[serde(default)]
+    pub limits: LimitStatus,
     pub state: PlanState,
     /// Which limit was exceeded and by how much.
     pub refusal: Option<String>,
@@ -92,32 +152,86 @@ impl PlanSummary {
             as_of,
             scan_id,
             population,
-            actions: policy
-                .rules
-                .iter()
-                .map(|r| ActionLine {
-                    rule: r.name.clone(),
-                    action: r.then.kind().to_string(),
-                    objects: 0,
-                    bytes: 0,
-                    samples: Vec::new(),
-                })
-                .collect(),
+            actions: policy.rules.iter().map(ActionLine::new).collect(),
             undated: 0,
             unknown: 0,
+            blocked: 0,
+            uneconomic: 0,
+            cost: None,
+            limits: LimitStatus::default(),
             state: PlanState::Planned,
             refusal: None,
         }
     }
 
-    pub fn record(&mut self, rule: &Rule, row: &InventoryRow) {
-        if let Some(line) = self.actions.iter_mut().find(|l| l.rule == rule.name) {
-            line.objects += 1;
-            line.bytes += row.size;
-            if line.samples.len() < SAMPLES {
-                line.samples.push(row.key.clone());
-            }
+    /// Counts a version that rule `index` changes (or keeps), costing `cost`.
+    pub fn record(&mut self, index: usize, row: &InventoryRow, cost: Option<Cost>) {
+        let line = &mut self.actions[index];
+        line.objects += 1;
+        line.bytes += row.size;
+        sample(&mut line.samples, row.key.clone());
+        if let Some(c) = cost {
+            line.cost.get_or_insert_with(Cost::default).add(&c);
         }
+    }
+
+    /// Counts a version rule `index` matched but will not act on.
+    pub fn withhold(
+        &mut self,
+        index: usize,
+        row: &InventoryRow,
+        reason: String,
+        block: Option<&Block>,
+    ) {
+        let line = &mut self.actions[index];
+        let held = match block {
+            Some(_) => {
+                self.blocked += 1;
+                &mut line.blocked
+            }
+            None => {
+                self.uneconomic += 1;
+                &mut line.uneconomic
+            }
+        };
+        held.objects += 1;
+        held.bytes += row.size;
+        if let Some(at) = block.and_then(Block::eligible_at) {
+            held.next_eligible = Some(held.next_eligible.map_or(at, |n| n.min(at)));
+        }
+        let item = WithheldSample {
+            key: row.key.clone(),
+            version_id: row.version_id.clone(),
+            reason,
+        };
+        sample(&mut held.samples, item);
+    }
+
+    /// Totals, break-even days and the limits, once every version is decided.
+    pub fn finish(&mut self, limits: &Limits) {
+        for line in &mut self.actions {
+            line.break_even_days = line.cost.as_ref().and_then(Cost::break_even_days);
+        }
+        let costs: Vec<Cost> = self.change_lines().filter_map(|l| l.cost).collect();
+        self.cost = (!costs.is_empty()).then(|| {
+            let mut total = Cost::default();
+            costs.iter().for_each(|c| total.add(c));
+            total
+        });
+        let (objects, bytes) = (self.changes(), self.change_bytes());
+        self.limits = LimitStatus {
+            max_objects: limits.max_objects,
+            max_bytes: limits.max_bytes,
+            max_percent: limits.max_percent,
+            objects,
+            bytes,
+            percent: percent(objects, self.population),
+        };
+        self.refusal = check_limits(limits, objects, bytes, self.population);
+        self.state = match self.refusal {
+            Some(_) => PlanState::Refused,
+            None => PlanState::Planned,
+        };
     }
 
     /// The line of rule `rule`.
@@ -148,6 +262,39 @@ impl PlanSummary {
     }
 }
 
+impl ActionLine {
+    fn new(rule: &Rule) -> Self {
+        ActionLine {
+            rule: rule.name.clone(),
+            action: rule.then.kind().to_string(),
+            objects: 0,
+            bytes: 0,
+            samples: Vec::new(),
+            cost: None,
+            break_even_days: None,
+            blocked: Withheld::default(),
+            uneconomic: Withheld::default(),
+        }
+    }
+}
+
+/// Keeps the `SAMPLES` smallest items (rows arrive in no particular order).
+fn sample<T: Ord>(samples: &mut Vec<T>, item: T) {
+    if samples.len() == SAMPLES && samples.last().is_some_and(|last| &item >= last) {
+        return;
+    }
+    let at = samples.partition_point(|s| s < &item);
+    samples.insert(at, item);
+    samples.truncate(SAMPLES);
+}
+
+fn percent(objects: i64, population: i64) -> f64 {
+    match population {
+        0 => 0.0,
+        n => objects as f64 * 100.0 / n as f64,
+    }
+}
+
 /// Which limit (if any) a plan of `objects` changes totalling `bytes` over a population of
 /// `population` versions exceeds, and by how much.
 pub fn check_limits(limits: &Limits, objects: i64, bytes: i64, population: i64) -> Option<String> {
@@ -169,11 +316,7 @@ pub fn check_limits(limits: &Limits, objects: i64, bytes: i64, population: i64) 
         }
     }
     if let Some(max) = limits.max_percent {
-        let percent = if population == 0 {
-            0.0
-        } else {
-            objects as f64 * 100.0 / population as f64
-        };
+        let percent = percent(objects, population);
         if percent > max {
             exceeded.push(format!(
                 "maxPercent {max}% exceeded: {percent:.2}% of {population} versions planned"

@@ -5,7 +5,7 @@
 
 mod actions;
 mod checks;
-mod costs;
+pub mod costs;
 mod diagnostic;
 mod load;
 pub mod location;

@@ -227,11 +227,14 @@ pub struct MetaNeeds {
     pub head: bool,
     /// The rank of each current object among the newest in its folder.
     pub folder_rank: bool,
+    /// Object Lock state of every version, because a rule may remove versions and a locked
+    /// one must be blocked instead (fetched only on buckets with Object Lock enabled).
+    pub lock: bool,
 }
 
 impl MetaNeeds {
     pub fn any_request(&self) -> bool {
-        self.tags || self.head
+        self.tags || self.head || self.lock
     }
 
     pub fn union(self, other: MetaNeeds) -> MetaNeeds {
@@ -239,6 +242,7 @@ impl MetaNeeds {
             tags: self.tags || other.tags,
             head: self.head || other.head,
             folder_rank: self.folder_rank || other.folder_rank,
+            lock: self.lock || other.lock,
         }
     }
 }
@@ -267,6 +271,7 @@ impl Policy {
             match &rule.then {
                 Action::Tag(_) => needs.tags = true,
                 Action::Lock(_) | Action::LegalHold(_) => needs.head = true,
+                Action::Delete(_) | Action::Archive(_) => needs.lock = true,
                 _ => {}
             }
         }

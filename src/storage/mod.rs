@@ -178,6 +178,10 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
             .boxed()
     }
 
+    /// Whether Object Lock is enabled on `bucket` (a bucket without a lock configuration, or a
+    /// server without Object Lock, answers `false`).
+    async fn object_lock_enabled(&self, bucket: &str) -> Result<bool, StorageError>;
+
     /// The body of the current version of `key`, as it arrives.
     async fn get(&self, bucket: &str, key: &str) -> Result<ByteStream, StorageError>;
 

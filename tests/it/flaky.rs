@@ -85,6 +85,9 @@ impl ObjectStore for Flaky {
     async fn get(&self, b: &str, k: &str) -> Result<ByteStream, StorageError> {
         self.inner.get(b, k).await
     }
+    async fn object_lock_enabled(&self, b: &str) -> Result<bool, StorageError> {
+        self.inner.object_lock_enabled(b).await
+    }
     async fn head(&self, b: &str, k: &str, v: Option<&str>) -> Result<ObjectHead, StorageError> {
         self.inner.head(b, k, v).await
     }

@@ -231,7 +231,19 @@ pub async fn scan_and_plan(
 ) -> shelflife::plan::PlanSummary {
     let policy = set.policy(name).expect("policy");
     scan_policy(pool, store, policy).await;
-    shelflife::plan::create(pool, policy, chrono::Utc::now())
+    plan_at(pool, set, name, chrono::Utc::now()).await
+}
+
+/// Plans `name` over its latest snapshot as of `as_of`, with its storages' prices.
+pub async fn plan_at(
+    pool: &PgPool,
+    set: &PolicySet,
+    name: &str,
+    as_of: chrono::DateTime<chrono::Utc>,
+) -> shelflife::plan::PlanSummary {
+    let policy = set.policy(name).expect("policy");
+    let prices = shelflife::plan::Prices::for_policy(set, policy);
+    shelflife::plan::create(pool, policy, &prices, as_of)
         .await
         .expect("plan")
 }

@@ -4,7 +4,7 @@ use crate::helpers::*;
 use chrono::Utc;
 use shelflife::audit::Outcome;
 use shelflife::execute::{self, ApplyOptions};
-use shelflife::plan::{self, PlanSummary};
+use shelflife::plan::PlanSummary;
 use shelflife::storage::s3::{BucketOptions, PutOptions, S3Store};
 use sqlx::PgPool;
 
@@ -17,7 +17,7 @@ async fn plan_and_apply(
     let set = dir.load();
     let policy = set.policy(name).expect("policy");
     scan_policy(pool, store, policy).await;
-    let plan = plan::create(pool, policy, Utc::now()).await.expect("plan");
+    let plan = plan_at(pool, &set, name, Utc::now()).await;
     let report = execute::apply(pool, store, &plan, &ApplyOptions::new("test"))
         .await
         .expect("apply");
@@ -161,12 +161,11 @@ async fn noncurrent_for_counts_from_when_the_successor_was_written(pool: PgPool)
     put(&store, &bucket, "other.bin", "v2").await;
     let dir = PolicyDir::new(&policy_yaml("since", &bucket, "", NONCURRENT_FOR_RULES));
     let set = dir.load();
-    let policy = set.policy("since").unwrap();
     scan_and_plan(&pool, &store, &set, "since").await;
     let at = |days| Utc::now() + chrono::Duration::days(days);
-    let soon = plan::create(&pool, policy, at(3)).await.unwrap();
+    let soon = plan_at(&pool, &set, "since", at(3)).await;
     assert_eq!(soon.changes(), 0, "replaced only now: {soon:#?}");
-    let later = plan::create(&pool, policy, at(8)).await.unwrap();
+    let later = plan_at(&pool, &set, "since", at(8)).await;
     assert_eq!(objects(&later, "replaced-a-week-ago"), 1, "{later:#?}");
     assert_eq!(
         later.line("replaced-a-week-ago").unwrap().samples,

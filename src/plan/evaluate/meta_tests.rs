@@ -1,7 +1,7 @@
 //! Matchers on per-object data (tags, Object Lock, user metadata, folder rank), three-valued
 //! logic when that data is unknown, and actions whose work is already done.
 
-use super::tests::{decide_one, now, policy, row, rule, DELETE};
+use super::tests::{decide_one, key_facts, now, policy, row, rule, DELETE};
 use super::*;
 use crate::policy::{Lock, MetaField, Retain, TagCond, Tier};
 use sqlx::types::Json;
@@ -62,7 +62,7 @@ fn unknown_tags_make_a_rule_undecidable_not_a_guess() {
         )],
     );
     assert_eq!(decide_one(&p, &unknown), Decision::Unknown);
-    assert_eq!(decide_one(&p, &tagged("a", &[])), Decision::Rule(0));
+    assert_eq!(decide_one(&p, &tagged("a", &[])), Decision::Change(0));
     assert_eq!(
         decide_one(&p, &tagged("a", &[("keep", "true")])),
         Decision::NoMatch
@@ -72,6 +72,7 @@ fn unknown_tags_make_a_rule_undecidable_not_a_guess() {
 #[test]
 fn lock_state_and_legal_hold_are_read_from_head() {
     let mut r = row("a", now() - Duration::days(1));
+    r.lock_known = false;
     assert_eq!(check(Matcher::Locked(false), &r), None, "not fetched");
     r.head_fetched = true;
     assert_eq!(check(Matcher::Locked(false), &r), Some(true));
@@ -127,7 +128,7 @@ fn age_can_come_from_a_tag() {
         )],
     );
     let old = tagged("a", &[("created", "2025-01-01")]);
-    assert_eq!(decide_one(&p, &old), Decision::Rule(0));
+    assert_eq!(decide_one(&p, &old), Decision::Change(0));
     let undated = tagged("a", &[]);
     assert_eq!(decide_one(&p, &undated), Decision::NoMatch);
 }
@@ -158,13 +159,13 @@ fn an_action_with_nothing_left_to_do_lets_later_rules_decide() {
     let mut r = row("a", now() - Duration::days(200));
     assert_eq!(
         decide_one(&p, &r),
-        Decision::Rule(0),
+        Decision::Change(0),
         "still STANDARD: tier first"
     );
     r.storage_class = Some("GLACIER_IR".into());
     assert_eq!(
         decide_one(&p, &r),
-        Decision::Rule(1),
+        Decision::Change(1),
         "already cold: the delete rule decides"
     );
     r.last_modified = now() - Duration::days(40);
@@ -188,14 +189,14 @@ fn a_lock_already_long_enough_is_not_planned_again() {
     );
     let mut r = row("m", now() - Duration::days(10));
     r.head_fetched = true;
-    assert_eq!(decide_one(&p, &r), Decision::Rule(0));
+    assert_eq!(decide_one(&p, &r), Decision::Change(0));
     r.lock_mode = Some("COMPLIANCE".into());
     r.retain_until = Some(r.last_modified + Duration::days(7 * 365));
     assert_eq!(decide_one(&p, &r), Decision::NoMatch);
     r.lock_mode = Some("GOVERNANCE".into());
     assert_eq!(
         decide_one(&p, &r),
-        Decision::Rule(0),
+        Decision::Change(0),
         "GOVERNANCE is upgraded"
     );
 }
@@ -216,5 +217,189 @@ fn folder_rank_keeps_the_newest_objects_of_each_folder() {
     r.newer_in_folder = Some(2);
     assert_eq!(decide_one(&p, &r), Decision::NoMatch);
     r.newer_in_folder = Some(3);
-    assert_eq!(decide_one(&p, &r), Decision::Rule(0));
+    assert_eq!(decide_one(&p, &r), Decision::Change(0));
+}
+
+fn locked(mode: &str, days: i64, hold: bool) -> InventoryRow {
+    let mut r = row("model.bin", now() - Duration::days(400));
+    r.head_fetched = true;
+    r.lock_mode = (days != 0).then(|| mode.to_string());
+    r.retain_until = (days != 0).then(|| now() + Duration::days(days));
+    r.legal_hold = Some(hold);
+    r
+}
+
+#[test]
+fn removing_a_locked_version_is_blocked_until_it_becomes_eligible() {
+    let p = policy(
+        AgeSource::LastModified,
+        vec![rule("old", VersionScope::Current, vec![], DELETE)],
+    );
+    let until = now() + Duration::days(30);
+    assert_eq!(
+        decide_one(&p, &locked("COMPLIANCE", 30, false)),
+        Decision::Blocked(0, Block::Retained(LockMode::Compliance, until))
+    );
+    assert_eq!(
+        decide_one(&p, &locked("GOVERNANCE", 30, false)),
+        Decision::Blocked(0, Block::Retained(LockMode::Governance, until))
+    );
+    assert_eq!(
+        decide_one(&p, &locked("", 0, true)),
+        Decision::Blocked(0, Block::LegalHold)
+    );
+    assert_eq!(
+        decide_one(&p, &locked("COMPLIANCE", -1, false)),
+        Decision::Change(0),
+        "expired"
+    );
+    let mut unknown = locked("", 0, false);
+    unknown.head_fetched = false;
+    unknown.lock_known = false;
+    assert_eq!(
+        decide_one(&p, &unknown),
+        Decision::Unknown,
+        "never guessed unlocked"
+    );
+    let bypass = policy(
+        AgeSource::LastModified,
+        vec![rule(
+            "old",
+            VersionScope::Current,
+            vec![],
+            Action::Delete(crate::policy::Delete {
+                permanent: true,
+                bypass_governance: true,
+            }),
+        )],
+    );
+    assert_eq!(
+        decide_one(&bypass, &locked("GOVERNANCE", 30, false)),
+        Decision::Change(0)
+    );
+    assert!(matches!(
+        decide_one(&bypass, &locked("COMPLIANCE", 30, false)),
+        Decision::Blocked(..)
+    ));
+}
+
+#[test]
+fn a_lock_never_shortens_or_weakens_retention_in_force() {
+    let lock = |mode, days| Lock {
+        mode,
+        retain: Retain::For(Duration::days(days)),
+    };
+    let p = policy(AgeSource::LastModified, vec![]);
+    let r = locked("COMPLIANCE", 30, false);
+    let f = Facts::new(&p, &r, now());
+    let born = r.last_modified;
+    // Wants GOVERNANCE to day 400 + 500 from its write: longer, but stays COMPLIANCE.
+    assert_eq!(
+        lock_target(&lock(LockMode::Governance, 500), &f),
+        (LockMode::Compliance, born + Duration::days(500))
+    );
+    // Wants less than what is in force: keeps the later date.
+    assert_eq!(
+        lock_target(&lock(LockMode::Governance, 401), &f),
+        (LockMode::Compliance, now() + Duration::days(30))
+    );
+    let free = locked("", 0, false);
+    let f = Facts::new(&p, &free, now());
+    assert_eq!(
+        lock_target(&lock(LockMode::Governance, 500), &f),
+        (LockMode::Governance, born + Duration::days(500))
+    );
+}
+
+#[test]
+fn an_uneconomic_tier_lets_a_later_rule_decide_and_force_overrides_the_guard() {
+    let prices = crate::plan::Prices {
+        source: crate::policy::costs::builtin("aws-us-east-1"),
+        ..Default::default()
+    };
+    let glacier = |force| {
+        Action::Tier(Tier {
+            storage_class: "GLACIER".into(),
+            force,
+        })
+    };
+    let rules = |force| {
+        vec![
+            rule(
+                "cold",
+                VersionScope::Current,
+                vec![Matcher::OlderThan(Duration::days(30))],
+                glacier(force),
+            ),
+            rule(
+                "expire",
+                VersionScope::Current,
+                vec![Matcher::OlderThan(Duration::days(180))],
+                DELETE,
+            ),
+        ]
+    };
+    let p = policy(AgeSource::LastModified, rules(false));
+    let mut tiny = row("t", now() - Duration::days(40));
+    tiny.size = 1000;
+    let f = |r: &InventoryRow| decide(&p, &Facts::new(&p, r, now()), &prices);
+    assert!(matches!(f(&tiny), Decision::Uneconomic(0, ref why) if why.contains("would cost")));
+    let mut big = tiny.clone();
+    big.size = 10_000_000_000;
+    assert_eq!(
+        f(&big),
+        Decision::Change(0),
+        "140 days of GLACIER savings repay the transition"
+    );
+    tiny.last_modified = now() - Duration::days(200);
+    assert_eq!(
+        f(&tiny),
+        Decision::Change(1),
+        "the delete rule takes what the tier skips"
+    );
+    let forced = policy(AgeSource::LastModified, rules(true));
+    tiny.last_modified = now() - Duration::days(40);
+    assert_eq!(
+        decide(&forced, &Facts::new(&forced, &tiny, now()), &prices),
+        Decision::Change(0)
+    );
+}
+
+#[test]
+fn a_tier_shortly_before_a_removal_is_uneconomic() {
+    let prices = crate::plan::Prices {
+        source: crate::policy::costs::builtin("aws-us-east-1"),
+        ..Default::default()
+    };
+    let ir = Action::Tier(Tier {
+        storage_class: "GLACIER_IR".into(),
+        force: false,
+    });
+    let p = policy(
+        AgeSource::LastModified,
+        vec![
+            rule(
+                "cold",
+                VersionScope::Current,
+                vec![Matcher::OlderThan(Duration::days(30))],
+                ir,
+            ),
+            rule(
+                "expire",
+                VersionScope::Current,
+                vec![Matcher::OlderThan(Duration::days(45))],
+                DELETE,
+            ),
+        ],
+    );
+    // Saves 10 GB × 0.019 $/month for 5 days ($0.032), but leaves GLACIER_IR 85 days before
+    // its 90-day minimum ($0.113).
+    let mut r = row("big", now() - Duration::days(40));
+    r.size = 10_000_000_000;
+    match decide(&p, &Facts::new(&p, &r, now()), &prices) {
+        Decision::Uneconomic(0, why) => {
+            assert!(why.contains("rule expire removes it in 5 days"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
 }

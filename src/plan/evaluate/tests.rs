@@ -2,11 +2,11 @@ use super::*;
 use crate::policy::{Action, KeyDatePattern, KeyGlob, KeyRegex, Limits, Rule, Target};
 use chrono::TimeZone;
 
-pub(super) fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap()
 }
 
-pub(super) fn policy(age: AgeSource, rules: Vec<Rule>) -> Policy {
+pub(crate) fn policy(age: AgeSource, rules: Vec<Rule>) -> Policy {
     Policy {
         name: "p".into(),
         labels: Default::default(),
@@ -26,7 +26,7 @@ pub(super) fn policy(age: AgeSource, rules: Vec<Rule>) -> Policy {
     }
 }
 
-pub(super) fn rule(name: &str, version: VersionScope, when: Vec<Matcher>, then: Action) -> Rule {
+pub(crate) fn rule(name: &str, version: VersionScope, when: Vec<Matcher>, then: Action) -> Rule {
     Rule {
         name: name.into(),
         version,
@@ -35,12 +35,12 @@ pub(super) fn rule(name: &str, version: VersionScope, when: Vec<Matcher>, then: 
     }
 }
 
-pub(super) const DELETE: Action = Action::Delete(crate::policy::Delete {
+pub(crate) const DELETE: Action = Action::Delete(crate::policy::Delete {
     permanent: false,
     bypass_governance: false,
 });
 
-pub(super) fn row(key: &str, modified: DateTime<Utc>) -> InventoryRow {
+pub(crate) fn row(key: &str, modified: DateTime<Utc>) -> InventoryRow {
     InventoryRow {
         key: key.into(),
         version_id: None,
@@ -50,14 +50,37 @@ pub(super) fn row(key: &str, modified: DateTime<Utc>) -> InventoryRow {
         etag: None,
         last_modified: modified,
         storage_class: None,
+        key_versions: 1,
+        // As on a bucket without Object Lock.
+        lock_known: true,
         ..Default::default()
     }
 }
 
+/// One key's versions, newest first, with the context the snapshot query computes for them.
+pub(crate) fn with_context(mut versions: Vec<InventoryRow>) -> Vec<InventoryRow> {
+    let n = versions.len() as i64;
+    let times: Vec<_> = versions.iter().map(|v| v.last_modified).collect();
+    for (i, v) in versions.iter_mut().enumerate() {
+        v.newer_versions = i as i64;
+        v.successor_modified = i.checked_sub(1).map(|newer| times[newer]);
+        v.key_versions = n;
+    }
+    versions
+}
+
+pub(crate) fn key_facts<'a>(
+    p: &Policy,
+    versions: &'a [InventoryRow],
+    as_of: DateTime<Utc>,
+) -> Vec<Facts<'a>> {
+    versions.iter().map(|r| Facts::new(p, r, as_of)).collect()
+}
+
 /// Decides a lone current version.
-pub(super) fn decide_one(p: &Policy, r: &InventoryRow) -> Decision {
+pub(crate) fn decide_one(p: &Policy, r: &InventoryRow) -> Decision {
     let versions = [r.clone()];
-    decide(p, &key_facts(p, &versions, now())[0])
+    decide(p, &key_facts(p, &versions, now())[0], &Prices::default())
 }
 
 /// Whether `m` holds for a lone current version.
@@ -87,8 +110,8 @@ fn the_first_matching_rule_decides_and_keep_protects() {
         ],
     );
     let old = now() - Duration::days(31);
-    assert_eq!(decide_one(&p, &row("pinned/a", old)), Decision::Rule(0));
-    assert_eq!(decide_one(&p, &row("x/a", old)), Decision::Rule(1));
+    assert_eq!(decide_one(&p, &row("pinned/a", old)), Decision::Keep(0));
+    assert_eq!(decide_one(&p, &row("x/a", old)), Decision::Change(1));
     let exactly_30 = row("x/a", now() - Duration::days(30));
     assert_eq!(
         decide_one(&p, &exactly_30),
@@ -111,7 +134,7 @@ fn key_date_age_ignores_last_modified_and_undated_keys_never_match() {
     );
     assert_eq!(
         decide_one(&p, &row("logs/2025/11/01/a.jsonl", now())),
-        Decision::Rule(0)
+        Decision::Change(0)
     );
     assert_eq!(
         decide_one(&p, &row("logs/2026/05/01/a.jsonl", now())),
@@ -185,7 +208,7 @@ fn combinators_nest() {
 /// `model.bin`: current v3 (day 20), noncurrent v2 (day 10), noncurrent v1 (day 0).
 fn three_versions() -> Vec<InventoryRow> {
     let start = now() - Duration::days(40);
-    (0..3)
+    let versions = (0..3)
         .rev()
         .map(|i| InventoryRow {
             version_id: Some(format!("v{}", i + 1)),
@@ -193,7 +216,8 @@ fn three_versions() -> Vec<InventoryRow> {
             last_modified: start + Duration::days(10 * i as i64),
             ..row("model.bin", start)
         })
-        .collect()
+        .collect::<Vec<_>>();
+    with_context(versions)
 }
 
 #[test]
@@ -224,11 +248,11 @@ fn noncurrent_time_runs_from_the_successors_write_and_newer_versions_are_counted
     );
     let decisions: Vec<_> = key_facts(&keep_one, &versions, now())
         .iter()
-        .map(|f| decide(&keep_one, f))
+        .map(|f| decide(&keep_one, f, &Prices::default()))
         .collect();
     assert_eq!(
         decisions,
-        vec![Decision::NoMatch, Decision::NoMatch, Decision::Rule(0)],
+        vec![Decision::NoMatch, Decision::NoMatch, Decision::Change(0)],
         "the current version and one noncurrent stay"
     );
 }
@@ -252,17 +276,21 @@ fn only_expired_delete_markers_are_in_scope() {
         ..row("gone", now())
     };
     assert_eq!(
-        decide(&p, &key_facts(&p, std::slice::from_ref(&marker), now())[0]),
-        Decision::Rule(0)
+        decide(
+            &p,
+            &key_facts(&p, std::slice::from_ref(&marker), now())[0],
+            &Prices::default()
+        ),
+        Decision::Change(0)
     );
     let older = InventoryRow {
         is_latest: false,
         ..row("gone", now() - Duration::days(1))
     };
-    let both = [marker, older];
+    let both = with_context(vec![marker, older]);
     let facts = key_facts(&p, &both, now());
     assert_eq!(
-        decide(&p, &facts[0]),
+        decide(&p, &facts[0], &Prices::default()),
         Decision::NoMatch,
         "removing this marker would resurrect the object"
     );
@@ -271,7 +299,11 @@ fn only_expired_delete_markers_are_in_scope() {
         vec![rule("all", VersionScope::Current, vec![], DELETE)],
     );
     assert_eq!(
-        decide(&current_rule, &key_facts(&current_rule, &both, now())[0]),
+        decide(
+            &current_rule,
+            &key_facts(&current_rule, &both, now())[0],
+            &Prices::default()
+        ),
         Decision::NoMatch
     );
 }

@@ -62,6 +62,15 @@ impl Action {
         }
     }
 
+    /// Whether the action skips the cost guard (`force: true` on a tier or archive).
+    pub fn forced(&self) -> bool {
+        match self {
+            Action::Tier(t) => t.force,
+            Action::Archive(a) => a.force,
+            _ => false,
+        }
+    }
+
     /// Whether the action removes the version from where it is (delete, archive).
     pub fn removes(&self) -> bool {
         matches!(self, Action::Delete(_) | Action::Archive(_))

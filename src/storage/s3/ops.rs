@@ -4,6 +4,7 @@ use super::list::timestamp;
 use super::{classify, map_err, send_with_md5, url, S3Store};
 use crate::storage::*;
 use async_trait::async_trait;
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::operation::delete_objects::DeleteObjectsOutput;
 use aws_sdk_s3::types::{
     Delete, ObjectIdentifier, ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockMode,
@@ -21,6 +22,29 @@ impl ObjectStore for S3Store {
         after: Option<ListStart>,
     ) -> BoxStream<'a, Result<LevelPage, StorageError>> {
         self.stream_listing(bucket, prefix, split.then_some("/"), after)
+    }
+
+    async fn object_lock_enabled(&self, bucket: &str) -> Result<bool, StorageError> {
+        let answer = self
+            .client
+            .get_object_lock_configuration()
+            .bucket(bucket)
+            .send()
+            .await;
+        match answer {
+            Ok(out) => Ok(out
+                .object_lock_configuration()
+                .and_then(|c| c.object_lock_enabled())
+                .is_some_and(|e| e.as_str() == "Enabled")),
+            Err(e) if e.code() == Some("ObjectLockConfigurationNotFoundError") => Ok(false),
+            Err(e) => {
+                let err = map_err(format!("GetObjectLockConfiguration s3://{bucket}"), e);
+                match err.kind {
+                    ErrorKind::NotImplemented => Ok(false),
+                    _ => Err(err),
+                }
+            }
+        }
     }
 
     async fn get(&self, bucket: &str, key: &str) -> Result<ByteStream, StorageError> {

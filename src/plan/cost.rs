@@ -1,0 +1,215 @@
+//! What an action costs and saves, from the storages' price tables, and the guard that skips a
+//! tier or archive that would lose money.
+//!
+//! Conventions (README, "Costs"): US dollars; a month is 30 days; a GB is 10^9 bytes; an
+//! object is billed as `max(size, minimum billable size) + per-object overhead`; a version is
+//! taken to have been in its class since it was last modified; removing or moving it out of its
+//! class before the class's minimum storage duration is billed for the remaining days.
+
+use crate::inventory::InventoryRow;
+use crate::policy::{Action, ClassCost, CostTable, Policy, PolicySet};
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const DAYS_PER_MONTH: f64 = 30.0;
+const GB: f64 = 1e9;
+
+/// The price tables a policy's actions are costed with.
+#[derive(Debug, Clone, Default)]
+pub struct Prices {
+    /// The target storage's table; without one, plans carry no costs and no guard applies.
+    pub source: Option<CostTable>,
+    /// The tables of archive destinations, by storage name.
+    pub destinations: BTreeMap<String, Option<CostTable>>,
+}
+
+impl Prices {
+    pub fn for_policy(set: &PolicySet, policy: &Policy) -> Prices {
+        let table = |name: &str| set.storages.get(name).and_then(crate::policy::costs_of);
+        let destinations = policy
+            .rules
+            .iter()
+            .filter_map(|r| match &r.then {
+                Action::Archive(a) => Some((a.storage.clone(), table(&a.storage))),
+                _ => None,
+            })
+            .collect();
+        Prices {
+            source: table(&policy.target.storage),
+            destinations,
+        }
+    }
+}
+
+/// What an action costs for some versions, in US dollars.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Cost {
+    /// Requests: transitions, copies, tagging and retention calls (deletes are free).
+    pub requests: f64,
+    /// Minimum-storage-duration charges for versions leaving their class early.
+    pub early_deletion: f64,
+    /// Monthly storage cost of the versions as they are.
+    pub monthly_before: f64,
+    /// Monthly storage cost after the action (0 when removed; the archive copy's when archived).
+    pub monthly_after: f64,
+}
+
+impl Cost {
+    pub fn one_time(&self) -> f64 {
+        self.requests + self.early_deletion
+    }
+
+    /// Monthly saving (negative: the action costs more every month).
+    pub fn monthly_saving(&self) -> f64 {
+        self.monthly_before - self.monthly_after
+    }
+
+    /// Days until the monthly saving repays the one-time cost; `None` when it never does.
+    pub fn break_even_days(&self) -> Option<f64> {
+        let daily = self.monthly_saving() / DAYS_PER_MONTH;
+        match self.one_time() {
+            once if once <= 0.0 => Some(0.0),
+            _ if daily <= 0.0 => None,
+            once => Some(once / daily),
+        }
+    }
+
+    pub fn add(&mut self, other: &Cost) {
+        self.requests += other.requests;
+        self.early_deletion += other.early_deletion;
+        self.monthly_before += other.monthly_before;
+        self.monthly_after += other.monthly_after;
+    }
+}
+
+/// Bytes billed for an object of `size` in `class`.
+fn billable(class: &ClassCost, size: i64) -> f64 {
+    (size.max(0) as u64).max(class.min_billable_bytes) as f64 + class.overhead_bytes as f64
+}
+
+fn monthly(class: &ClassCost, size: i64) -> f64 {
+    class.per_gb_month * billable(class, size) / GB
+}
+
+/// The charge for the rest of `class`'s minimum storage duration, for a version `days` in it.
+fn early_charge(class: &ClassCost, size: i64, days: f64) -> f64 {
+    let left = f64::from(class.min_storage_days) - days;
+    match left > 0.0 {
+        true => monthly(class, size) * left / DAYS_PER_MONTH,
+        false => 0.0,
+    }
+}
+
+fn class_of(row: &InventoryRow) -> &str {
+    row.storage_class.as_deref().unwrap_or("STANDARD")
+}
+
+/// Where an action puts a version, for costing: the price of the class it ends up in.
+fn destination<'p>(prices: &'p Prices, action: &Action, row: &InventoryRow) -> Dest<'p> {
+    let source = prices.source.as_ref();
+    match action {
+        Action::Delete(_) => Dest::Gone,
+        Action::Tier(t) => Dest::Class(source.and_then(|s| s.class(&t.storage_class))),
+        Action::Archive(a) => {
+            let table = prices.destinations.get(&a.storage).and_then(Option::as_ref);
+            let class = a.storage_class.as_deref().unwrap_or(class_of(row));
+            Dest::Class(table.and_then(|t| t.class(class)))
+        }
+        Action::Keep | Action::Lock(_) | Action::LegalHold(_) | Action::Tag(_) => Dest::Same,
+    }
+}
+
+enum Dest<'p> {
+    Gone,
+    Same,
+    /// `None`: the table has no such class (or there is no table).
+    Class(Option<&'p ClassCost>),
+}
+
+/// What `action` costs for `row` at `as_of`; `None` without a price for the classes involved.
+pub fn cost(
+    prices: &Prices,
+    action: &Action,
+    row: &InventoryRow,
+    as_of: DateTime<Utc>,
+) -> Option<Cost> {
+    let table = prices.source.as_ref()?;
+    if row.is_delete_marker {
+        return Some(Cost::default());
+    }
+    let from = table.class(class_of(row))?;
+    let before = monthly(from, row.size);
+    let days = (as_of - row.last_modified).num_seconds() as f64 / 86_400.0;
+    let put = table
+        .class("STANDARD")
+        .map_or(0.0, |c| c.transition_per_1000 / 1000.0);
+    Some(match destination(prices, action, row) {
+        Dest::Gone => Cost {
+            requests: 0.0,
+            early_deletion: early_charge(from, row.size, days),
+            monthly_before: before,
+            monthly_after: 0.0,
+        },
+        Dest::Same => Cost {
+            requests: if matches!(action, Action::Keep) {
+                0.0
+            } else {
+                put
+            },
+            early_deletion: 0.0,
+            monthly_before: before,
+            monthly_after: before,
+        },
+        Dest::Class(to) => {
+            let to = to?;
+            Cost {
+                requests: to.transition_per_1000 / 1000.0,
+                early_deletion: early_charge(from, row.size, days),
+                monthly_before: before,
+                monthly_after: monthly(to, row.size),
+            }
+        }
+    })
+}
+
+/// Why moving `row` with `action` (a tier or archive) loses money, if it does: it costs more
+/// every month, or it is removed (by rule `removed.0`, in `removed.1` days) before the saving
+/// repays the one-time cost plus the new class's own minimum-duration charge.
+pub fn uneconomic(
+    prices: &Prices,
+    action: &Action,
+    row: &InventoryRow,
+    as_of: DateTime<Utc>,
+    removed: Option<(&str, f64)>,
+) -> Option<String> {
+    let cost = cost(prices, action, row, as_of)?;
+    let saving = cost.monthly_saving();
+    if saving <= 0.0 {
+        return Some(format!(
+            "uneconomic: storage would cost ${:.8}/month instead of ${:.8}",
+            cost.monthly_after, cost.monthly_before
+        ));
+    }
+    let (rule, days) = removed?;
+    let to = match destination(prices, action, row) {
+        Dest::Class(Some(class)) => early_charge(class, row.size, days),
+        _ => 0.0,
+    };
+    let net = saving / DAYS_PER_MONTH * days - cost.one_time() - to;
+    (net <= 0.0).then(|| {
+        let even = cost
+            .break_even_days()
+            .map_or("never".into(), |d| format!("{d:.0} days"));
+        format!(
+            "uneconomic: rule {rule} removes it in {days:.0} days; saving ${:.8}/month repays \
+             ${:.8} once (+ ${to:.8} early deletion in the new class) after {even}",
+            saving,
+            cost.one_time()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests;

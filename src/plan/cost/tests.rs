@@ -1,0 +1,138 @@
+//! Costs checked against figures computed by hand from the aws-us-east-1 table.
+
+use super::*;
+use crate::policy::{costs, Delete, Tier};
+use chrono::{Duration, TimeZone};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap()
+}
+
+fn prices() -> Prices {
+    Prices {
+        source: costs::builtin("aws-us-east-1"),
+        destinations: BTreeMap::new(),
+    }
+}
+
+fn object(size: i64, class: &str, age_days: i64) -> InventoryRow {
+    InventoryRow {
+        key: "k".into(),
+        is_latest: true,
+        size,
+        last_modified: now() - Duration::days(age_days),
+        storage_class: Some(class.into()),
+        ..Default::default()
+    }
+}
+
+fn tier(class: &str) -> Action {
+    Action::Tier(Tier {
+        storage_class: class.into(),
+        force: false,
+    })
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-12 * b.abs().max(1.0)
+}
+
+#[test]
+fn a_large_object_to_glacier_pays_back_within_hours() {
+    let c = cost(
+        &prices(),
+        &tier("GLACIER"),
+        &object(1_000_000_000, "STANDARD", 100),
+        now(),
+    )
+    .unwrap();
+    // 0.023 $/GB-month before; 0.0036 $/GB-month on (10^9 + 40 KiB overhead) bytes after.
+    assert!(close(c.monthly_before, 0.023), "{c:?}");
+    assert!(close(c.monthly_after, 0.0036 * 1.000_040_96), "{c:?}");
+    assert!(close(c.requests, 0.03 / 1000.0), "{c:?}");
+    assert_eq!(c.early_deletion, 0.0);
+    let even = c.break_even_days().unwrap();
+    assert!(
+        close(even, 0.000_03 / ((0.023 - 0.0036 * 1.000_040_96) / 30.0)),
+        "{even}"
+    );
+    assert_eq!(
+        uneconomic(
+            &prices(),
+            &tier("GLACIER"),
+            &object(1_000_000_000, "STANDARD", 100),
+            now(),
+            None
+        ),
+        None
+    );
+}
+
+#[test]
+fn a_tiny_object_to_glacier_costs_more_every_month() {
+    let row = object(1000, "STANDARD", 100);
+    let c = cost(&prices(), &tier("GLACIER"), &row, now()).unwrap();
+    assert!(close(c.monthly_before, 0.023 * 1000.0 / 1e9), "{c:?}");
+    assert!(close(c.monthly_after, 0.0036 * 41_960.0 / 1e9), "{c:?}");
+    assert_eq!(c.break_even_days(), None);
+    let why = uneconomic(&prices(), &tier("GLACIER"), &row, now(), None).unwrap();
+    assert!(why.starts_with("uneconomic: storage would cost"), "{why}");
+}
+
+#[test]
+fn removing_a_version_early_is_billed_for_the_rest_of_its_minimum_duration() {
+    let delete = Action::Delete(Delete {
+        permanent: false,
+        bypass_governance: false,
+    });
+    let c = cost(
+        &prices(),
+        &delete,
+        &object(1_000_000_000, "GLACIER_IR", 30),
+        now(),
+    )
+    .unwrap();
+    assert!(close(c.monthly_before, 0.004), "{c:?}");
+    assert_eq!(c.monthly_after, 0.0);
+    assert!(close(c.early_deletion, 0.004 * 60.0 / 30.0), "{c:?}");
+    // A small GLACIER_IR object is billed as 128 KiB.
+    let small = cost(&prices(), &delete, &object(1000, "GLACIER_IR", 200), now()).unwrap();
+    assert!(
+        close(small.monthly_before, 0.004 * 131_072.0 / 1e9),
+        "{small:?}"
+    );
+    assert_eq!(small.early_deletion, 0.0);
+}
+
+#[test]
+fn a_tier_undone_by_an_early_removal_is_uneconomic() {
+    let row = object(1_000_000_000, "STANDARD", 40);
+    let action = tier("GLACIER_IR");
+    // Saves 0.019 $/month; costs 0.00002 once; removed after 10 of GLACIER_IR's 90 days.
+    let soon = uneconomic(&prices(), &action, &row, now(), Some(("expire", 10.0))).unwrap();
+    assert!(soon.contains("rule expire removes it in 10 days"), "{soon}");
+    assert!(soon.contains("$0.01066667 early deletion"), "{soon}");
+    assert_eq!(
+        uneconomic(&prices(), &action, &row, now(), Some(("expire", 200.0))),
+        None
+    );
+}
+
+#[test]
+fn without_a_price_table_nothing_is_costed() {
+    let none = Prices::default();
+    assert_eq!(
+        cost(&none, &tier("GLACIER"), &object(1, "STANDARD", 1), now()),
+        None
+    );
+    assert_eq!(
+        uneconomic(
+            &none,
+            &tier("GLACIER"),
+            &object(1, "STANDARD", 1),
+            now(),
+            None
+        ),
+        None
+    );
+}

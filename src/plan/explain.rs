@@ -1,0 +1,290 @@
+//! `explain`: why the rules decide what they decide for one key, matcher by matcher. The
+//! decision itself comes from [`decide`] over the same snapshot query a plan runs, so explain
+//! and plan cannot disagree; the per-matcher lines only show the work.
+
+use super::cost::{self, Cost, Prices};
+use super::evaluate::{already_done, decide, in_scope, matches, Decision, Facts};
+use super::{pushdown, target_of, PlanError};
+use crate::inventory::{self, InventoryRow, SnapshotQuery};
+use crate::policy::{Matcher, MetaField, Policy, TagCond};
+use chrono::{DateTime, Duration, Utc};
+use futures::TryStreamExt;
+use serde::Serialize;
+use sqlx::PgPool;
+
+/// One policy's view of a key.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    pub policy: String,
+    /// The snapshot read (`None`: the target has not been scanned).
+    pub scan_id: Option<i64>,
+    pub as_of: DateTime<Utc>,
+    /// The key's versions in the snapshot, newest first (one with `--version-id`).
+    pub versions: Vec<VersionExplanation>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionExplanation {
+    pub key: String,
+    pub version_id: Option<String>,
+    pub state: String,
+    pub size: i64,
+    pub storage_class: String,
+    pub last_modified: DateTime<Utc>,
+    /// Age as the policy measures it (`None`: undated).
+    pub age_days: Option<f64>,
+    pub lock: String,
+    pub rules: Vec<RuleVerdict>,
+    /// `change`, `keep`, `blocked`, `uneconomic`, `none` or `unknown`.
+    pub outcome: String,
+    /// The deciding rule.
+    pub rule: Option<String>,
+    pub action: Option<String>,
+    pub reason: Option<String>,
+    pub cost: Option<Cost>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleVerdict {
+    pub rule: String,
+    pub action: String,
+    pub in_scope: bool,
+    pub matchers: Vec<MatcherVerdict>,
+    /// `not in scope`, `no match`, `unknown`, `match (nothing left to do)` or `match`.
+    pub result: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MatcherVerdict {
+    pub matcher: String,
+    /// The version's value the matcher compared.
+    pub value: String,
+    /// `None`: unknown (the data it reads was not fetched).
+    pub holds: Option<bool>,
+    pub nested: Vec<MatcherVerdict>,
+}
+
+/// Explains `key` (only `version_id`, if given) under `policy` at `as_of`.
+pub async fn explain(
+    pool: &PgPool,
+    policy: &Policy,
+    prices: &Prices,
+    key: &str,
+    version_id: Option<&str>,
+    as_of: DateTime<Utc>,
+) -> Result<Explanation, PlanError> {
+    let target = target_of(policy);
+    let mut explanation = Explanation {
+        policy: policy.name.clone(),
+        scan_id: None,
+        as_of,
+        versions: Vec::new(),
+    };
+    let Some(snapshot) = inventory::latest_snapshot(pool, &target).await? else {
+        return Ok(explanation);
+    };
+    explanation.scan_id = Some(snapshot.scan_id);
+    let query = SnapshotQuery {
+        snapshot,
+        target: &target,
+        version_context: pushdown::needs_version_context(policy),
+        folder_rank: policy.needs().folder_rank,
+        key: Some(key),
+        filter: None,
+    };
+    let sql = query.statement();
+    let rows: Vec<InventoryRow> = inventory::snapshot_rows(pool, &query, &sql)
+        .try_collect()
+        .await?;
+    explanation.versions = rows
+        .iter()
+        .filter(|r| version_id.is_none() || r.version_id.as_deref() == version_id)
+        .map(|row| version(policy, prices, row, as_of))
+        .collect();
+    Ok(explanation)
+}
+
+fn version(
+    policy: &Policy,
+    prices: &Prices,
+    row: &InventoryRow,
+    as_of: DateTime<Utc>,
+) -> VersionExplanation {
+    let f = Facts::new(policy, row, as_of);
+    let decision = decide(policy, &f, prices);
+    let (outcome, reason) = match &decision {
+        Decision::Change(_) => ("change", None),
+        Decision::Keep(_) => ("keep", None),
+        Decision::Blocked(_, block) => ("blocked", Some(format!("blocked: {block}"))),
+        Decision::Uneconomic(_, why) => ("uneconomic", Some(why.clone())),
+        Decision::NoMatch => ("none", None),
+        Decision::Unknown => (
+            "unknown",
+            Some("depends on tags or lock state that are not known".into()),
+        ),
+    };
+    let rule = decision.rule().map(|i| &policy.rules[i]);
+    VersionExplanation {
+        key: row.key.clone(),
+        version_id: row.version_id.clone(),
+        state: state(row).into(),
+        size: row.size,
+        storage_class: row
+            .storage_class
+            .clone()
+            .unwrap_or_else(|| "STANDARD".into()),
+        last_modified: row.last_modified,
+        age_days: f.age.map(days),
+        lock: lock(&f),
+        rules: policy.rules.iter().map(|r| rule_verdict(r, &f)).collect(),
+        outcome: outcome.into(),
+        rule: rule.map(|r| r.name.clone()),
+        action: rule.map(|r| r.then.kind().to_string()),
+        reason,
+        cost: rule.and_then(|r| cost::cost(prices, &r.then, row, as_of)),
+    }
+}
+
+fn state(row: &InventoryRow) -> &'static str {
+    match (row.is_latest, row.is_delete_marker) {
+        (true, false) => "current",
+        (false, false) => "noncurrent",
+        (true, true) => "delete marker (latest)",
+        (false, true) => "delete marker (noncurrent)",
+    }
+}
+
+fn lock(f: &Facts) -> String {
+    match (f.retention(), f.legal_hold()) {
+        (None, _) | (_, None) => "unknown (not fetched)".into(),
+        (Some(retention), Some(hold)) => {
+            let retained = match retention {
+                Some((mode, until)) if until > f.as_of => {
+                    format!("{} retention until {}", mode.as_str(), until.to_rfc3339())
+                }
+                Some((_, until)) => format!("retention expired {}", until.to_rfc3339()),
+                None => "no retention".into(),
+            };
+            format!("{retained}; legal hold {}", if hold { "on" } else { "off" })
+        }
+    }
+}
+
+fn rule_verdict(rule: &crate::policy::Rule, f: &Facts) -> RuleVerdict {
+    let scoped = in_scope(rule.version, f);
+    let matchers: Vec<MatcherVerdict> = rule.when.iter().map(|m| verdict(m, f)).collect();
+    let result = if !scoped {
+        "not in scope"
+    } else if matchers.iter().any(|m| m.holds == Some(false)) {
+        "no match"
+    } else if matchers.iter().any(|m| m.holds.is_none()) {
+        "unknown"
+    } else if already_done(&rule.then, f) {
+        "match (nothing left to do)"
+    } else {
+        "match"
+    };
+    RuleVerdict {
+        rule: rule.name.clone(),
+        action: rule.then.kind().into(),
+        in_scope: scoped,
+        matchers,
+        result: result.into(),
+    }
+}
+
+fn verdict(m: &Matcher, f: &Facts) -> MatcherVerdict {
+    let nested = match m {
+        Matcher::Any(list) | Matcher::All(list) => list.iter().map(|m| verdict(m, f)).collect(),
+        Matcher::Not(inner) => vec![verdict(inner, f)],
+        _ => Vec::new(),
+    };
+    let (matcher, value) = describe(m, f);
+    MatcherVerdict {
+        matcher,
+        value,
+        holds: matches(m, f),
+        nested,
+    }
+}
+
+fn days(d: Duration) -> f64 {
+    (d.num_seconds() as f64 / 86_400.0 * 100.0).round() / 100.0
+}
+
+fn show_days(d: Option<Duration>) -> String {
+    d.map_or("none".into(), |d| format!("{}d", days(d)))
+}
+
+fn show_field(f: &Facts, field: &MetaField) -> String {
+    match f.field(field) {
+        None => "unknown".into(),
+        Some(None) => "absent".into(),
+        Some(Some(v)) => format!("{v:?}"),
+    }
+}
+
+/// The matcher as written, and the value of the version it compares.
+fn describe(m: &Matcher, f: &Facts) -> (String, String) {
+    let row = f.row;
+    let key = format!("{:?}", row.key);
+    let class = row
+        .storage_class
+        .as_deref()
+        .unwrap_or("STANDARD")
+        .to_string();
+    let d = |x: &Duration| format!("{}d", days(*x));
+    match m {
+        Matcher::KeyPrefix(p) => (format!("key.prefix {p:?}"), key),
+        Matcher::KeySuffix(s) => (format!("key.suffix {s:?}"), key),
+        Matcher::KeyGlob(g) => (format!("key.glob {g:?}"), key),
+        Matcher::KeyRegex(r) => (format!("key.regex {r:?}"), key),
+        Matcher::OlderThan(x) => (format!("age.olderThan {}", d(x)), show_days(f.age)),
+        Matcher::YoungerThan(x) => (format!("age.youngerThan {}", d(x)), show_days(f.age)),
+        Matcher::ModifiedBefore(t) => (
+            format!("modifiedBefore {}", t.to_rfc3339()),
+            row.last_modified.to_rfc3339(),
+        ),
+        Matcher::ModifiedAfter(t) => (
+            format!("modifiedAfter {}", t.to_rfc3339()),
+            row.last_modified.to_rfc3339(),
+        ),
+        Matcher::SizeAtLeast(n) => (format!("size.atLeast {n}"), row.size.to_string()),
+        Matcher::SizeAtMost(n) => (format!("size.atMost {n}"), row.size.to_string()),
+        Matcher::StorageClass(list) => (format!("storageClass {list:?}"), class),
+        Matcher::NoncurrentFor(x) => (
+            format!("noncurrentFor {}", d(x)),
+            show_days(f.noncurrent_for),
+        ),
+        Matcher::NewerVersionsMoreThan(n) => (
+            format!("newerVersions.moreThan {n}"),
+            f.newer_versions.to_string(),
+        ),
+        Matcher::NewerInFolderMoreThan(n) => (
+            format!("newerInFolder.moreThan {n}"),
+            row.newer_in_folder
+                .map_or("not ranked".into(), |r| r.to_string()),
+        ),
+        Matcher::Tag(name, cond) => {
+            let cond = match cond {
+                TagCond::Equals(v) => format!("= {v:?}"),
+                TagCond::Exists => "exists".into(),
+                TagCond::Absent => "absent".into(),
+                TagCond::In(list) => format!("in {list:?}"),
+            };
+            (
+                format!("tags.{name} {cond}"),
+                show_field(f, &MetaField::Tag(name.clone())),
+            )
+        }
+        Matcher::Locked(want) => (format!("locked {want}"), lock(f)),
+        Matcher::LegalHold(want) => (format!("legalHold {want}"), lock(f)),
+        Matcher::Ttl(field) => (
+            format!("ttl {field:?}"),
+            format!("{} at age {}", show_field(f, field), show_days(f.age)),
+        ),
+        Matcher::Any(_) => ("any".into(), String::new()),
+        Matcher::All(_) => ("all".into(), String::new()),
+        Matcher::Not(_) => ("not".into(), String::new()),
+    }
+}

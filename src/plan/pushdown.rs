@@ -1,0 +1,181 @@
+//! The snapshot rows a policy can possibly decide, as SQL, so PostgreSQL skips the others
+//! before they are sent. This is only a filter: it must hold for every version that
+//! [`evaluate::decide`](super::evaluate::decide) would give to a rule, and may hold for more.
+//! Matchers it cannot express (tags, lock state, globs, regexes, `not`, key-date ages) count as
+//! "may match"; time bounds are widened by a second against rounding.
+
+use crate::inventory::{FilterParam, RowFilter, FIRST_FILTER_PARAM};
+use crate::policy::{AgeSource, Matcher, Policy, VersionScope};
+use chrono::{DateTime, Duration, Utc};
+
+/// The condition under which some rule of `policy` may match a version at `as_of`.
+pub fn filter(policy: &Policy, as_of: DateTime<Utc>) -> RowFilter {
+    let mut b = Builder {
+        params: Vec::new(),
+        as_of,
+        last_modified_age: matches!(policy.age, AgeSource::LastModified),
+    };
+    let rules: Vec<String> = policy
+        .rules
+        .iter()
+        .map(|r| {
+            let mut parts = vec![scope(r.version).to_string()];
+            parts.extend(r.when.iter().filter_map(|m| b.matcher(m)));
+            format!("({})", parts.join(" AND "))
+        })
+        .collect();
+    RowFilter {
+        sql: match rules.is_empty() {
+            true => "false".into(),
+            false => rules.join(" OR "),
+        },
+        params: b.params,
+    }
+}
+
+/// The versions a rule's version scope includes (as `evaluate::in_scope`).
+fn scope(scope: VersionScope) -> &'static str {
+    match scope {
+        VersionScope::Current => "s.is_latest AND NOT s.is_delete_marker",
+        VersionScope::Noncurrent => "NOT s.is_latest AND NOT s.is_delete_marker",
+        VersionScope::DeleteMarker => "s.is_delete_marker AND s.key_versions = 1",
+        VersionScope::Any => "(NOT s.is_delete_marker OR s.key_versions = 1)",
+    }
+}
+
+struct Builder {
+    params: Vec<FilterParam>,
+    as_of: DateTime<Utc>,
+    last_modified_age: bool,
+}
+
+impl Builder {
+    fn param(&mut self, p: FilterParam) -> String {
+        self.params.push(p);
+        format!("${}", FIRST_FILTER_PARAM + self.params.len() - 1)
+    }
+
+    fn time(&mut self, t: DateTime<Utc>) -> String {
+        self.param(FilterParam::Time(t)) + "::timestamptz"
+    }
+
+    /// SQL that holds whenever `m` may hold; `None` when it may always hold.
+    fn matcher(&mut self, m: &Matcher) -> Option<String> {
+        let slack = Duration::seconds(1);
+        let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        Some(match m {
+            Matcher::KeyPrefix(p) => format!(
+                "starts_with(s.key, {}::text)",
+                self.param(FilterParam::Text(p.clone()))
+            ),
+            Matcher::SizeAtLeast(n) => {
+                format!("s.size >= {}::int8", self.param(FilterParam::Int(int(*n))))
+            }
+            Matcher::SizeAtMost(n) => {
+                format!("s.size <= {}::int8", self.param(FilterParam::Int(int(*n))))
+            }
+            Matcher::StorageClass(classes) => format!(
+                "coalesce(s.storage_class, 'STANDARD') = ANY({}::text[])",
+                self.param(FilterParam::Texts(classes.clone()))
+            ),
+            Matcher::ModifiedBefore(t) => format!("s.last_modified < {}", self.time(*t + slack)),
+            Matcher::ModifiedAfter(t) => format!("s.last_modified > {}", self.time(*t - slack)),
+            Matcher::OlderThan(d) if self.last_modified_age => {
+                format!("s.last_modified < {}", self.time(self.as_of - *d + slack))
+            }
+            Matcher::YoungerThan(d) if self.last_modified_age => {
+                format!("s.last_modified > {}", self.time(self.as_of - *d - slack))
+            }
+            Matcher::NoncurrentFor(d) => {
+                format!(
+                    "s.successor_modified < {}",
+                    self.time(self.as_of - *d + slack)
+                )
+            }
+            Matcher::NewerVersionsMoreThan(n) => {
+                format!(
+                    "s.newer_versions > {}::int8",
+                    self.param(FilterParam::Int(i64::from(*n)))
+                )
+            }
+            Matcher::NewerInFolderMoreThan(n) => {
+                format!(
+                    "s.newer_in_folder > {}::int8",
+                    self.param(FilterParam::Int(i64::from(*n)))
+                )
+            }
+            Matcher::All(list) => {
+                let parts: Vec<String> = list.iter().filter_map(|m| self.matcher(m)).collect();
+                (!parts.is_empty()).then(|| format!("({})", parts.join(" AND ")))?
+            }
+            Matcher::Any(list) => {
+                let mark = self.params.len();
+                let parts: Option<Vec<String>> = list.iter().map(|m| self.matcher(m)).collect();
+                let Some(parts) = parts else {
+                    self.params.truncate(mark);
+                    return None;
+                };
+                format!("({})", parts.join(" OR "))
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// Whether any rule of `policy` looks at versions other than current ones, so each version
+/// needs its key's other versions (newer count, successor, sole version).
+pub fn needs_version_context(policy: &Policy) -> bool {
+    policy
+        .rules
+        .iter()
+        .any(|r| r.version != VersionScope::Current)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::evaluate::tests::{now, policy, rule, DELETE};
+
+    #[test]
+    fn expressible_matchers_become_sql_and_the_rest_may_always_match() {
+        let p = policy(
+            AgeSource::LastModified,
+            vec![
+                rule(
+                    "a",
+                    VersionScope::Current,
+                    vec![
+                        Matcher::KeyPrefix("logs/".into()),
+                        Matcher::OlderThan(Duration::days(30)),
+                    ],
+                    DELETE,
+                ),
+                rule(
+                    "b",
+                    VersionScope::Noncurrent,
+                    vec![Matcher::Any(vec![
+                        Matcher::SizeAtMost(0),
+                        Matcher::KeySuffix(".tmp".into()),
+                    ])],
+                    DELETE,
+                ),
+            ],
+        );
+        let f = filter(&p, now());
+        assert_eq!(
+            f.sql,
+            "(s.is_latest AND NOT s.is_delete_marker AND starts_with(s.key, $6::text) AND s.last_modified < $7::timestamptz) \
+             OR (NOT s.is_latest AND NOT s.is_delete_marker)"
+        );
+        assert_eq!(f.params[0], FilterParam::Text("logs/".into()));
+        assert_eq!(
+            f.params[1],
+            FilterParam::Time(now() - Duration::days(30) + Duration::seconds(1))
+        );
+        assert!(needs_version_context(&p));
+        assert_eq!(
+            filter(&policy(AgeSource::LastModified, vec![]), now()).sql,
+            "false"
+        );
+    }
+}
