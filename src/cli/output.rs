@@ -113,13 +113,14 @@ fn render_line(out: &mut String, line: &ActionLine) {
         line.rule
     );
     if let Some(c) = &line.cost {
-        let even = match line.break_even_days {
-            Some(d) => format!("break-even {d:.1} days"),
-            None => "never breaks even".into(),
+        let even = match (line.action.as_str(), line.break_even_days) {
+            ("tier" | "archive", Some(d)) => format!("; break-even {d:.1} days"),
+            ("tier" | "archive", None) => "; never breaks even".into(),
+            _ => String::new(),
         };
         let _ = writeln!(
             out,
-            "            cost: requests {}, early deletion {}, storage {} → {} per month; {even}",
+            "            cost: requests {}, early deletion {}, storage {} → {} per month{even}",
             dollars(c.requests),
             dollars(c.early_deletion),
             dollars(c.monthly_before),

@@ -202,6 +202,8 @@ async fn record(
     results: Vec<ItemResult>,
     report: &mut ApplyReport,
 ) -> Result<(), sqlx::Error> {
+    // A forecast applied on purpose says so in every event it causes.
+    let forecast = opts.allow_future_clock && plan.as_of > Utc::now();
     let mut tx = pool.begin().await?;
     let finished = claim::finish(&mut tx, items, &results, &opts.worker).await?;
     let mut events = Vec::with_capacity(finished.len());
@@ -219,6 +221,10 @@ async fn record(
             .or_default();
         entry.0 += 1;
         entry.1 += item.size;
+        let mut state_before = item.state_before(plan.as_of);
+        if forecast {
+            state_before["future_clock_allowed"] = true.into();
+        }
         events.push(NewEvent {
             run_id: opts.run_id,
             plan_id: Some(plan.plan_id),
@@ -234,7 +240,7 @@ async fn record(
             size: item.size,
             outcome: result.outcome,
             reason: result.reason.clone(),
-            state_before: item.state_before(plan.as_of),
+            state_before,
             state_after: result.state_after.clone(),
         });
     }

@@ -54,7 +54,8 @@ pub struct ActionLine {
     /// What the changes cost and save; absent without a price table.
     #[serde(default)]
     pub cost: Option<Cost>,
-    /// Days until the monthly saving repays the one-time cost (absent: never, or not priced).
+    /// For a tier or archive: days until the monthly saving repays the one-time cost (absent:
+    /// never, or not priced).
     #[serde(default)]
     pub break_even_days: Option<f64>,
     /// Versions the rule would remove but Object Lock protects.
@@ -209,7 +210,11 @@ impl PlanSummary {
 
     /// Totals, break-even days and the limits, once every version is decided.
     pub fn finish(&mut self, limits: &Limits) {
-        for line in &mut self.actions {
+        for line in self
+            .actions
+            .iter_mut()
+            .filter(|l| l.action == "tier" || l.action == "archive")
+        {
             line.break_even_days = line.cost.as_ref().and_then(Cost::break_even_days);
         }
         let costs: Vec<Cost> = self.change_lines().filter_map(|l| l.cost).collect();

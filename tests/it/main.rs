@@ -10,6 +10,7 @@ mod helpers;
 mod matchers;
 mod object_state;
 mod pipeline;
+mod planner;
 mod report;
 mod scan;
 mod storage;
