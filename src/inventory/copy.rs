@@ -108,7 +108,7 @@ fn encode_row(
 }
 
 /// A tab, then the value escaped, or `\N` for NULL.
-fn text_field(buf: &mut Vec<u8>, value: Option<&str>) {
+pub(crate) fn text_field(buf: &mut Vec<u8>, value: Option<&str>) {
     buf.push(b'\t');
     match value {
         None => buf.extend_from_slice(b"\\N"),
@@ -116,13 +116,13 @@ fn text_field(buf: &mut Vec<u8>, value: Option<&str>) {
     }
 }
 
-fn write_int(buf: &mut Vec<u8>, n: i64) {
+pub(crate) fn write_int(buf: &mut Vec<u8>, n: i64) {
     use std::io::Write;
     let _ = write!(buf, "{n}");
 }
 
 /// `YYYY-MM-DD HH:MM:SS.ffffff+00`.
-fn write_time(buf: &mut Vec<u8>, t: &DateTime<Utc>) {
+pub(crate) fn write_time(buf: &mut Vec<u8>, t: &DateTime<Utc>) {
     use chrono::{Datelike, Timelike};
     use std::io::Write;
     let _ = write!(

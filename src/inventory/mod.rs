@@ -5,7 +5,7 @@
 //! completed scan becomes the target's snapshot; a failed or interrupted one leaves the
 //! previous snapshot in place and is resumed by the next scan from its saved cursors.
 
-mod copy;
+pub(crate) mod copy;
 mod listing;
 mod metadata;
 mod partitions;
@@ -20,7 +20,7 @@ pub use metadata::{ScanOptions, DEFAULT_METADATA_MAX_AGE, DEFAULT_RESUME_WITHIN}
 pub use run::{scan, scan_report};
 pub use snapshot::{
     latest_snapshot, snapshot_rows, FilterParam, RowFilter, Snapshot, SnapshotQuery,
-    FIRST_FILTER_PARAM,
+    FIRST_FILTER_PARAM, SNAPSHOT_WORK_MEM,
 };
 
 use crate::storage::StorageError;

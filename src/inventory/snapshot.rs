@@ -71,64 +71,78 @@ pub struct SnapshotQuery<'a> {
     pub filter: Option<&'a RowFilter>,
 }
 
-const VERSION_CONTEXT: &str = "row_number() OVER k - 1 AS newer_versions, \
-     lag(i.last_modified) OVER k AS successor_modified, count(*) OVER (PARTITION BY i.key) AS key_versions";
-const NO_VERSION_CONTEXT: &str =
-    "0::bigint AS newer_versions, NULL::timestamptz AS successor_modified, 1::bigint AS key_versions";
+/// The columns every row carries: the version, its cached per-object data, and lock state
+/// (known for every version when the bucket has no Object Lock, `$4`).
+const COLUMNS: &str = "i.key, i.version_id, i.is_latest, i.is_delete_marker, i.size, i.etag, \
+     i.last_modified, i.storage_class, m.tags, coalesce(m.head_fetched, false) AS head_fetched, \
+     CASE WHEN m.head_fetched THEN m.lock_mode ELSE i.lock_mode END AS lock_mode, \
+     CASE WHEN m.head_fetched THEN m.retain_until ELSE i.retain_until END AS retain_until, \
+     CASE WHEN m.head_fetched THEN m.legal_hold ELSE i.legal_hold END AS legal_hold, \
+     (i.lock_known OR $4) AS lock_known, m.user_meta, coalesce(m.missing, false) AS meta_missing";
+const FROM: &str = "FROM inventory i LEFT JOIN object_meta m \
+       ON m.storage = $2 AND m.bucket = $3 AND m.key = i.key \
+      AND m.version_key = coalesce(i.version_id, '') AND m.etag = coalesce(i.etag, '') \
+    WHERE i.scan_id = $1 AND ($5::text IS NULL OR \
+          substring(i.key from '^(.*/)') IS NOT DISTINCT FROM substring($5::text from '^(.*/)'))";
 /// Current objects ranked newest first within their folder (ties broken by key, descending).
-const FOLDER_RANK: &str = "CASE WHEN i.is_latest AND NOT i.is_delete_marker THEN \
-       row_number() OVER (PARTITION BY substring(i.key from '^(.*/)'), (i.is_latest AND NOT i.is_delete_marker) \
-                          ORDER BY i.last_modified DESC, i.key DESC) - 1 END AS newer_in_folder";
-const NO_FOLDER_RANK: &str = "NULL::bigint AS newer_in_folder";
+const FOLDER_RANK: &str = "row_number() OVER (PARTITION BY substring(i.key from '^(.*/)') \
+     ORDER BY i.last_modified DESC, i.key DESC) - 1";
 
 impl SnapshotQuery<'_> {
     /// The statement to pass to [`snapshot_rows`] with this query.
+    ///
+    /// Current versions need no sibling facts: they are the newest of their key. Only keys
+    /// with a noncurrent version or a delete marker are sorted by key for the window
+    /// functions, so a bucket of mostly single-version keys is read without a full sort. With
+    /// a key, only its folder is read, which keeps both windows exact.
     pub fn statement(&self) -> String {
-        let context = match self.version_context {
-            true => VERSION_CONTEXT,
-            false => NO_VERSION_CONTEXT,
-        };
         let rank = match self.folder_rank {
             true => FOLDER_RANK,
-            false => NO_FOLDER_RANK,
+            false => "NULL::bigint",
         };
-        let window = match self.version_context {
-            true => "WINDOW k AS (PARTITION BY i.key ORDER BY i.is_latest DESC, i.ordinal)",
-            false => "",
+        let current = format!(
+            "SELECT {COLUMNS}, 0::bigint AS newer_versions, NULL::timestamptz AS successor_modified, \
+                    0::bigint AS key_versions, {rank} AS newer_in_folder \
+             {FROM} AND i.is_latest AND NOT i.is_delete_marker"
+        );
+        let others = format!(
+            "SELECT * FROM (SELECT {COLUMNS}, row_number() OVER k - 1 AS newer_versions, \
+                    lag(i.last_modified) OVER k AS successor_modified, \
+                    count(*) OVER (PARTITION BY i.key) AS key_versions, NULL::bigint AS newer_in_folder \
+               {FROM} AND i.key IN (SELECT key FROM inventory WHERE scan_id = $1 AND (NOT is_latest OR is_delete_marker)) \
+               WINDOW k AS (PARTITION BY i.key ORDER BY i.is_latest DESC, i.ordinal)) o \
+             WHERE NOT (o.is_latest AND NOT o.is_delete_marker)"
+        );
+        let rows = match self.version_context {
+            true => format!("{current} UNION ALL {others}"),
+            false => current,
         };
         let filter = self.filter.map_or("true", |f| f.sql.as_str());
-        // With a key, only its folder is read: that keeps both windows exact.
+        let order = match self.key {
+            Some(_) => "ORDER BY s.is_latest AND NOT s.is_delete_marker DESC, s.newer_versions",
+            None => "",
+        };
         format!(
-            "SELECT * FROM (SELECT i.key, i.version_id, i.is_latest, i.is_delete_marker, i.size, i.etag, \
-                    i.last_modified, i.storage_class, m.tags, coalesce(m.head_fetched, false) AS head_fetched, \
-                    CASE WHEN m.head_fetched THEN m.lock_mode ELSE i.lock_mode END AS lock_mode, \
-                    CASE WHEN m.head_fetched THEN m.retain_until ELSE i.retain_until END AS retain_until, \
-                    CASE WHEN m.head_fetched THEN m.legal_hold ELSE i.legal_hold END AS legal_hold, \
-                    (i.lock_known OR $4) AS lock_known, m.user_meta, coalesce(m.missing, false) AS meta_missing, \
-                    {context}, {rank} \
-               FROM inventory i LEFT JOIN object_meta m \
-                 ON m.storage = $2 AND m.bucket = $3 AND m.key = i.key \
-                AND m.version_key = coalesce(i.version_id, '') AND m.etag = coalesce(i.etag, '') \
-              WHERE i.scan_id = $1 AND ($5::text IS NULL OR \
-                    substring(i.key from '^(.*/)') IS NOT DISTINCT FROM substring($5::text from '^(.*/)')) \
-              {window}) s \
-             WHERE ($5::text IS NULL OR s.key = $5::text) AND ({filter}) {order}",
-            order = match self.key {
-                Some(_) => "ORDER BY s.newer_versions",
-                None => "",
-            }
+            "SELECT * FROM ({rows}) s WHERE ($5::text IS NULL OR s.key = $5::text) AND ({filter}) {order}"
         )
     }
 }
 
+/// Memory for the sorts and hashes of a snapshot query (PostgreSQL's default, 4 MB, spills
+/// them to disk at a few hundred thousand versions); set per read transaction.
+pub const SNAPSHOT_WORK_MEM: &str = "SET LOCAL work_mem = '256MB'";
+
 /// The snapshot's rows that `query` selects (`sql` is its [`SnapshotQuery::statement`]), with
 /// cached per-object data and derived facts. Rows come in no particular order, except that
 /// one key's versions come newest first.
-pub fn snapshot_rows<'a>(
-    pool: &'a PgPool,
+pub fn snapshot_rows<'a, E>(
+    executor: E,
     query: &'a SnapshotQuery<'a>,
     sql: &'a str,
-) -> BoxStream<'a, Result<InventoryRow, sqlx::Error>> {
+) -> BoxStream<'a, Result<InventoryRow, sqlx::Error>>
+where
+    E: sqlx::PgExecutor<'a> + 'a,
+{
     let no_lock = query.snapshot.object_lock == Some(false);
     let mut q: QueryAs<'a, Postgres, InventoryRow, PgArguments> = sqlx::query_as(sql)
         .bind(query.snapshot.scan_id)
@@ -148,5 +162,5 @@ pub fn snapshot_rows<'a>(
             FilterParam::Time(t) => q.bind(t),
         };
     }
-    q.fetch(pool)
+    q.fetch(executor)
 }

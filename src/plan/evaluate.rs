@@ -214,6 +214,15 @@ pub fn decide(policy: &Policy, facts: &Facts, prices: &Prices) -> Decision {
     decide_with(policy, facts, Some(prices), None)
 }
 
+/// For a version `keep` rule `i` decided: the later rule that would change it otherwise. The
+/// plan counts a keep rule's versions by this: what it protects, not all it matches.
+pub fn protected_from(policy: &Policy, i: usize, facts: &Facts, prices: &Prices) -> Option<usize> {
+    match decide_with(policy, facts, Some(prices), Some(i)) {
+        Decision::Change(j) => Some(j),
+        _ => None,
+    }
+}
+
 /// [`decide`], with the cost guard off when `prices` is `None`, and rule `done` taken as
 /// already carried out (forecasts).
 fn decide_with(

@@ -114,7 +114,14 @@ fn version(
     let decision = decide(policy, &f, prices);
     let (outcome, reason) = match &decision {
         Decision::Change(_) => ("change", None),
-        Decision::Keep(_) => ("keep", None),
+        Decision::Keep(i) => {
+            let by = super::evaluate::protected_from(policy, *i, &f, prices);
+            let reason = match by {
+                Some(j) => format!("protects it from rule {}", policy.rules[j].name),
+                None => "no later rule would change it".into(),
+            };
+            ("keep", Some(reason))
+        }
         Decision::Blocked(_, block) => ("blocked", Some(format!("blocked: {block}"))),
         Decision::Uneconomic(_, why) => ("uneconomic", Some(why.clone())),
         Decision::NoMatch => ("none", None),

@@ -1,11 +1,16 @@
-//! Writing plan items in batches of up to 1000 rows per statement.
+//! Writing plan items with `COPY ... FROM STDIN` in PostgreSQL's text format, a buffer of up to
+//! 5000 rows at a time (a plan may hold millions of items).
 
+use crate::inventory::copy::{text_field, write_int, write_time};
 use crate::inventory::InventoryRow;
 use crate::policy::Rule;
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::{Postgres, Transaction};
 
-const BATCH: usize = 1000;
+const BATCH: usize = 5000;
+
+const COLUMNS: &str = "plan_id, rule, action, params, key, version_id, is_latest, size, etag, \
+                       last_modified, storage_class, is_delete_marker, state, reason, eligible_at, finished_at";
 
 /// How an item starts: to be acted on, or withheld with a reason.
 pub enum Start {
@@ -19,31 +24,22 @@ pub enum Start {
     },
 }
 
-/// Plan items waiting to be inserted, column by column (for `UNNEST`).
-#[derive(Default)]
+/// Plan items encoded for COPY, waiting to be sent.
 pub struct ItemBatch {
-    plan_id: i64,
-    rule: Vec<String>,
-    action: Vec<String>,
-    params: Vec<serde_json::Value>,
-    key: Vec<String>,
-    version_id: Vec<Option<String>>,
-    is_latest: Vec<bool>,
-    is_delete_marker: Vec<bool>,
-    size: Vec<i64>,
-    etag: Vec<Option<String>>,
-    last_modified: Vec<DateTime<Utc>>,
-    storage_class: Vec<Option<String>>,
-    state: Vec<&'static str>,
-    reason: Vec<Option<String>>,
-    eligible_at: Vec<Option<DateTime<Utc>>>,
+    plan_id: String,
+    /// When withheld items are final (the plan's creation).
+    now: DateTime<Utc>,
+    buf: Vec<u8>,
+    rows: usize,
 }
 
 impl ItemBatch {
     pub fn new(plan_id: i64) -> Self {
         ItemBatch {
-            plan_id,
-            ..Default::default()
+            plan_id: plan_id.to_string(),
+            now: Utc::now(),
+            buf: Vec::with_capacity(1 << 20),
+            rows: 0,
         }
     }
 
@@ -54,66 +50,61 @@ impl ItemBatch {
         row: &InventoryRow,
         start: Start,
     ) {
-        self.rule.push(rule.name.clone());
-        self.action.push(rule.then.kind().to_string());
-        self.params.push(params);
-        self.key.push(row.key.clone());
-        self.version_id.push(row.version_id.clone());
-        self.is_latest.push(row.is_latest);
-        self.is_delete_marker.push(row.is_delete_marker);
-        self.size.push(row.size);
-        self.etag.push(row.etag.clone());
-        self.last_modified.push(row.last_modified);
-        self.storage_class.push(row.storage_class.clone());
-        let (state, reason, eligible_at) = match start {
+        let flag = |b: bool| Some(if b { "t" } else { "f" });
+        let b = &mut self.buf;
+        b.extend_from_slice(self.plan_id.as_bytes());
+        text_field(b, Some(&rule.name));
+        text_field(b, Some(rule.then.kind()));
+        text_field(b, Some(&params.to_string()));
+        text_field(b, Some(&row.key));
+        text_field(b, row.version_id.as_deref());
+        text_field(b, flag(row.is_latest));
+        b.push(b'\t');
+        write_int(b, row.size);
+        text_field(b, row.etag.as_deref());
+        b.push(b'\t');
+        write_time(b, &row.last_modified);
+        text_field(b, row.storage_class.as_deref());
+        text_field(b, flag(row.is_delete_marker));
+        let (state, reason, eligible_at) = match &start {
             Start::Pending => ("pending", None, None),
             Start::Blocked {
                 reason,
                 eligible_at,
-            } => ("blocked", Some(reason), eligible_at),
-            Start::Skipped { reason } => ("skipped", Some(reason), None),
+            } => ("blocked", Some(reason.as_str()), *eligible_at),
+            Start::Skipped { reason } => ("skipped", Some(reason.as_str()), None),
         };
-        self.state.push(state);
-        self.reason.push(reason);
-        self.eligible_at.push(eligible_at);
+        text_field(b, Some(state));
+        text_field(b, reason);
+        time_field(b, eligible_at);
+        time_field(b, (state != "pending").then_some(self.now));
+        b.push(b'\n');
+        self.rows += 1;
     }
 
     pub fn is_full(&self) -> bool {
-        self.key.len() >= BATCH
+        self.rows >= BATCH
     }
 
     pub async fn flush(&mut self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
-        if self.key.is_empty() {
+        if self.rows == 0 {
             return Ok(());
         }
-        let conn: &mut PgConnection = tx;
-        sqlx::query(
-            "INSERT INTO plan_items (plan_id, rule, action, params, key, version_id, is_latest, size, etag, \
-             last_modified, storage_class, is_delete_marker, state, reason, eligible_at, finished_at) \
-             SELECT $1, u.*, CASE WHEN u.state = 'pending' THEN NULL ELSE now() END \
-               FROM UNNEST($2::text[], $3::text[], $4::jsonb[], $5::text[], $6::text[], $7::bool[], \
-                           $8::int8[], $9::text[], $10::timestamptz[], $11::text[], $12::bool[], $13::text[], \
-                           $14::text[], $15::timestamptz[]) AS u(rule, action, params, key, version_id, is_latest, \
-                           size, etag, last_modified, storage_class, is_delete_marker, state, reason, eligible_at)",
-        )
-        .bind(self.plan_id)
-        .bind(&self.rule)
-        .bind(&self.action)
-        .bind(&self.params)
-        .bind(&self.key)
-        .bind(&self.version_id)
-        .bind(&self.is_latest)
-        .bind(&self.size)
-        .bind(&self.etag)
-        .bind(&self.last_modified)
-        .bind(&self.storage_class)
-        .bind(&self.is_delete_marker)
-        .bind(&self.state)
-        .bind(&self.reason)
-        .bind(&self.eligible_at)
-        .execute(conn)
-        .await?;
-        *self = ItemBatch::new(self.plan_id);
+        let mut copy = tx
+            .copy_in_raw(&format!("COPY plan_items ({COLUMNS}) FROM STDIN"))
+            .await?;
+        copy.send(self.buf.as_slice()).await?;
+        copy.finish().await?;
+        self.buf.clear();
+        self.rows = 0;
         Ok(())
+    }
+}
+
+fn time_field(buf: &mut Vec<u8>, t: Option<DateTime<Utc>>) {
+    buf.push(b'\t');
+    match t {
+        None => buf.extend_from_slice(b"\\N"),
+        Some(t) => write_time(buf, &t),
     }
 }

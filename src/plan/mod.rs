@@ -103,14 +103,33 @@ async fn evaluate_snapshot(
 ) -> Result<(), sqlx::Error> {
     let mut batch = items::ItemBatch::new(summary.plan_id);
     let sql = query.statement();
-    let mut rows = inventory::snapshot_rows(pool, query, &sql);
+    let mut read = pool.begin().await?;
+    sqlx::query(inventory::SNAPSHOT_WORK_MEM)
+        .execute(&mut *read)
+        .await?;
+    let started = std::time::Instant::now();
+    let (mut read_rows, mut writing) = (0u64, std::time::Duration::ZERO);
+    let mut rows = inventory::snapshot_rows(&mut *read, query, &sql);
     while let Some(row) = rows.try_next().await? {
+        read_rows += 1;
         record(policy, prices, &row, summary, &mut batch);
         if batch.is_full() {
+            let t = std::time::Instant::now();
             batch.flush(tx).await?;
+            writing += t.elapsed();
         }
     }
-    batch.flush(tx).await
+    drop(rows);
+    read.commit().await?;
+    batch.flush(tx).await?;
+    tracing::info!(
+        plan_id = summary.plan_id,
+        rows_read = read_rows,
+        secs = started.elapsed().as_secs_f64(),
+        writing_items_secs = writing.as_secs_f64(),
+        "snapshot evaluated"
+    );
+    Ok(())
 }
 
 /// Decides one version and records the outcome.
@@ -133,7 +152,11 @@ fn record(
     let rule = &policy.rules[index];
     let params = evaluate::item_params(&rule.then, &facts);
     match decision {
-        Decision::Keep(_) => summary.record(index, row, None),
+        Decision::Keep(_) => {
+            if evaluate::protected_from(policy, index, &facts, prices).is_some() {
+                summary.record(index, row, None);
+            }
+        }
         Decision::Change(_) => {
             summary.record(
                 index,

@@ -1,11 +1,13 @@
 //! The snapshot rows a policy can possibly decide, as SQL, so PostgreSQL skips the others
 //! before they are sent. This is only a filter: it must hold for every version that
 //! [`evaluate::decide`](super::evaluate::decide) would give to a rule, and may hold for more.
-//! Matchers it cannot express (tags, lock state, globs, regexes, `not`, key-date ages) count as
-//! "may match"; time bounds are widened by a second against rounding.
+//! Matchers it cannot express (tags, lock state, `not`, key-date ages) count as "may match";
+//! globs and regexes become the literal text every match must contain; time bounds are
+//! widened by a second against rounding. `keep` rules are left out: a version only they could
+//! match changes nothing.
 
 use crate::inventory::{FilterParam, RowFilter, FIRST_FILTER_PARAM};
-use crate::policy::{AgeSource, Matcher, Policy, VersionScope};
+use crate::policy::{Action, AgeSource, Matcher, Policy, VersionScope};
 use chrono::{DateTime, Duration, Utc};
 
 /// The condition under which some rule of `policy` may match a version at `as_of`.
@@ -15,9 +17,11 @@ pub fn filter(policy: &Policy, as_of: DateTime<Utc>) -> RowFilter {
         as_of,
         last_modified_age: matches!(policy.age, AgeSource::LastModified),
     };
+    // `keep` rules change nothing: only what a later rule may change needs deciding.
     let rules: Vec<String> = policy
         .rules
         .iter()
+        .filter(|r| r.then != Action::Keep)
         .map(|r| {
             let mut parts = vec![scope(r.version).to_string()];
             parts.extend(r.when.iter().filter_map(|m| b.matcher(m)));
@@ -55,6 +59,11 @@ impl Builder {
         format!("${}", FIRST_FILTER_PARAM + self.params.len() - 1)
     }
 
+    fn starts_with(&mut self, prefix: &str) -> String {
+        let p = self.param(FilterParam::Text(prefix.to_string()));
+        format!("starts_with(s.key, {p}::text)")
+    }
+
     fn time(&mut self, t: DateTime<Utc>) -> String {
         self.param(FilterParam::Time(t)) + "::timestamptz"
     }
@@ -64,10 +73,30 @@ impl Builder {
         let slack = Duration::seconds(1);
         let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         Some(match m {
-            Matcher::KeyPrefix(p) => format!(
-                "starts_with(s.key, {}::text)",
-                self.param(FilterParam::Text(p.clone()))
+            Matcher::KeyPrefix(p) => self.starts_with(p),
+            Matcher::KeySuffix(x) => format!(
+                "right(s.key, {}) = {}::text",
+                x.chars().count(),
+                self.param(FilterParam::Text(x.clone()))
             ),
+            Matcher::KeyGlob(g) => {
+                let literal: String = g
+                    .pattern
+                    .chars()
+                    .take_while(|c| !"*?[{\\".contains(*c))
+                    .collect();
+                (!literal.is_empty()).then(|| self.starts_with(&literal))?
+            }
+            Matcher::KeyRegex(r) => {
+                let parts: Vec<String> = required_literals(&r.pattern)?
+                    .into_iter()
+                    .map(|l| {
+                        let p = self.param(FilterParam::Text(l));
+                        format!("strpos(s.key, {p}::text) > 0")
+                    })
+                    .collect();
+                format!("({})", parts.join(" OR "))
+            }
             Matcher::SizeAtLeast(n) => {
                 format!("s.size >= {}::int8", self.param(FilterParam::Int(int(*n))))
             }
@@ -122,6 +151,26 @@ impl Builder {
     }
 }
 
+/// Strings one of which every match of `pattern` starts with (so a key it matches contains
+/// one); `None` when there is no such finite set of non-empty strings.
+fn required_literals(pattern: &str) -> Option<Vec<String>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::parse(pattern).ok()?;
+    let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    // Shortens literals to common prefixes where that makes fewer of them (still sound).
+    seq.optimize_for_prefix_by_preference();
+    let literals = seq.literals().filter(|l| l.len() <= 16)?;
+    let texts: Option<Vec<String>> = literals
+        .iter()
+        .map(|l| {
+            String::from_utf8(l.as_bytes().to_vec())
+                .ok()
+                .filter(|t| !t.is_empty())
+        })
+        .collect();
+    texts.filter(|t| !t.is_empty())
+}
+
 /// Whether any rule of `policy` looks at versions other than current ones, so each version
 /// needs its key's other versions (newer count, successor, sole version).
 pub fn needs_version_context(policy: &Policy) -> bool {
@@ -165,7 +214,7 @@ mod tests {
         assert_eq!(
             f.sql,
             "(s.is_latest AND NOT s.is_delete_marker AND starts_with(s.key, $6::text) AND s.last_modified < $7::timestamptz) \
-             OR (NOT s.is_latest AND NOT s.is_delete_marker)"
+             OR (NOT s.is_latest AND NOT s.is_delete_marker AND (s.size <= $8::int8 OR right(s.key, 4) = $9::text))"
         );
         assert_eq!(f.params[0], FilterParam::Text("logs/".into()));
         assert_eq!(
@@ -173,6 +222,55 @@ mod tests {
             FilterParam::Time(now() - Duration::days(30) + Duration::seconds(1))
         );
         assert!(needs_version_context(&p));
+        let k = policy(
+            AgeSource::LastModified,
+            vec![
+                rule(
+                    "pin",
+                    VersionScope::Current,
+                    vec![Matcher::KeyPrefix("p/".into())],
+                    Action::Keep,
+                ),
+                rule(
+                    "re",
+                    VersionScope::Current,
+                    vec![Matcher::KeyRegex(
+                        crate::policy::KeyRegex::new("(?:foo|bar)-[0-9]+").unwrap(),
+                    )],
+                    DELETE,
+                ),
+                rule(
+                    "glob",
+                    VersionScope::Current,
+                    vec![Matcher::KeyGlob(
+                        crate::policy::KeyGlob::new("logs/**/*.gz").unwrap(),
+                    )],
+                    DELETE,
+                ),
+                rule(
+                    "any",
+                    VersionScope::Current,
+                    vec![Matcher::KeyRegex(
+                        crate::policy::KeyRegex::new(".*x").unwrap(),
+                    )],
+                    DELETE,
+                ),
+            ],
+        );
+        let f = filter(&k, now());
+        let current = "s.is_latest AND NOT s.is_delete_marker";
+        assert_eq!(
+            f.sql,
+            format!("({current} AND (strpos(s.key, $6::text) > 0 OR strpos(s.key, $7::text) > 0)) OR ({current} AND starts_with(s.key, $8::text)) OR ({current})")
+        );
+        assert_eq!(
+            f.params,
+            vec![
+                FilterParam::Text("foo-".into()),
+                FilterParam::Text("bar-".into()),
+                FilterParam::Text("logs/".into())
+            ]
+        );
         assert_eq!(
             filter(&policy(AgeSource::LastModified, vec![]), now()).sql,
             "false"

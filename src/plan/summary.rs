@@ -46,7 +46,8 @@ pub struct ActionLine {
     pub rule: String,
     /// keep, delete, tier, archive, lock, legalHold or tag.
     pub action: String,
-    /// Versions the action will change (for `keep`: versions it protects).
+    /// Versions the action will change (for `keep`: versions it protects, i.e. that a later
+    /// rule would otherwise change).
     pub objects: i64,
     pub bytes: i64,
     /// The first few keys in byte order, for reviewers.
