@@ -3,6 +3,7 @@
 
 mod cli;
 mod docs;
+mod explain;
 mod fallback;
 mod flaky;
 mod golden;
