@@ -4,8 +4,8 @@
 
 use super::cost::{self, Cost, Prices};
 use super::evaluate::{already_done, decide, in_scope, matches, Decision, Facts};
-use super::{pushdown, target_of, PlanError};
-use crate::inventory::{self, InventoryRow, SnapshotQuery};
+use super::{snapshot_query, target_of, PlanError};
+use crate::inventory::{self, InventoryRow};
 use crate::policy::{Matcher, MetaField, Policy, TagCond};
 use chrono::{DateTime, Duration, Utc};
 use futures::TryStreamExt;
@@ -84,14 +84,7 @@ pub async fn explain(
         return Ok(explanation);
     };
     explanation.scan_id = Some(snapshot.scan_id);
-    let query = SnapshotQuery {
-        snapshot,
-        target: &target,
-        version_context: pushdown::needs_version_context(policy),
-        folder_rank: policy.needs().folder_rank,
-        key: Some(key),
-        filter: None,
-    };
+    let query = snapshot_query(policy, snapshot, &target, Some(key), None);
     let sql = query.statement();
     let rows: Vec<InventoryRow> = inventory::snapshot_rows(pool, &query, &sql)
         .try_collect()

@@ -43,19 +43,13 @@ impl ItemBatch {
         }
     }
 
-    pub fn push(
-        &mut self,
-        rule: &Rule,
-        params: serde_json::Value,
-        row: &InventoryRow,
-        start: Start,
-    ) {
+    pub fn push(&mut self, rule: &Rule, params: &str, row: &InventoryRow, start: Start) {
         let flag = |b: bool| Some(if b { "t" } else { "f" });
         let b = &mut self.buf;
         b.extend_from_slice(self.plan_id.as_bytes());
         text_field(b, Some(&rule.name));
         text_field(b, Some(rule.then.kind()));
-        text_field(b, Some(&params.to_string()));
+        text_field(b, Some(params));
         text_field(b, Some(&row.key));
         text_field(b, row.version_id.as_deref());
         text_field(b, flag(row.is_latest));

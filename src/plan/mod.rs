@@ -15,7 +15,7 @@ pub use summary::{
 };
 
 use crate::inventory::{self, InventoryRow, ScanTarget, SnapshotQuery};
-use crate::policy::Policy;
+use crate::policy::{Action, Policy};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use items::Start;
@@ -70,14 +70,7 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await?;
     let filter = pushdown::filter(policy, as_of);
-    let query = SnapshotQuery {
-        snapshot,
-        target: &target,
-        version_context: pushdown::needs_version_context(policy),
-        folder_rank: policy.needs().folder_rank,
-        key: None,
-        filter: Some(&filter),
-    };
+    let query = snapshot_query(policy, snapshot, &target, None, Some(&filter));
     evaluate_snapshot(pool, &mut tx, policy, prices, &query, &mut summary).await?;
     summary.finish(&policy.limits);
     sqlx::query("UPDATE plans SET state = $2, refusal = $3, summary = $4 WHERE id = $1")
@@ -91,6 +84,25 @@ pub async fn create(
     Ok(summary)
 }
 
+/// The snapshot rows (with the derived facts) that deciding `policy` needs: of one key, or
+/// those `filter` lets through. Plans and `explain` read the same query.
+pub(crate) fn snapshot_query<'a>(
+    policy: &Policy,
+    snapshot: inventory::Snapshot,
+    target: &'a ScanTarget,
+    key: Option<&'a str>,
+    filter: Option<&'a inventory::RowFilter>,
+) -> SnapshotQuery<'a> {
+    SnapshotQuery {
+        snapshot,
+        target,
+        version_context: pushdown::needs_version_context(policy),
+        folder_rank: policy.needs().folder_rank,
+        key,
+        filter,
+    }
+}
+
 /// Streams the rows `query` selects through the rules, writing an item for every version a
 /// rule changes, blocks or skips.
 async fn evaluate_snapshot(
@@ -102,6 +114,12 @@ async fn evaluate_snapshot(
     summary: &mut PlanSummary,
 ) -> Result<(), sqlx::Error> {
     let mut batch = items::ItemBatch::new(summary.plan_id);
+    // Item parameters are the rule's own, except for `lock` (resolved per version).
+    let params: Vec<String> = policy
+        .rules
+        .iter()
+        .map(|r| r.then.params().to_string())
+        .collect();
     let sql = query.statement();
     let mut read = pool.begin().await?;
     sqlx::query(inventory::SNAPSHOT_WORK_MEM)
@@ -112,7 +130,7 @@ async fn evaluate_snapshot(
     let mut rows = inventory::snapshot_rows(&mut *read, query, &sql);
     while let Some(row) = rows.try_next().await? {
         read_rows += 1;
-        record(policy, prices, &row, summary, &mut batch);
+        record(policy, prices, &params, &row, summary, &mut batch);
         if batch.is_full() {
             let t = std::time::Instant::now();
             batch.flush(tx).await?;
@@ -136,6 +154,7 @@ async fn evaluate_snapshot(
 fn record(
     policy: &Policy,
     prices: &Prices,
+    rule_params: &[String],
     row: &InventoryRow,
     summary: &mut PlanSummary,
     batch: &mut items::ItemBatch,
@@ -145,12 +164,19 @@ fn record(
         summary.undated += 1;
     }
     let decision = decide(policy, &facts, prices);
-    let Some(index) = decision.rule() else {
-        summary.unknown += u8::from(decision == Decision::Unknown) as i64;
-        return;
-    };
+    if decision == Decision::Unknown {
+        summary.unknown += 1;
+    }
+    let Some(index) = decision.rule() else { return };
     let rule = &policy.rules[index];
-    let params = evaluate::item_params(&rule.then, &facts);
+    let resolved;
+    let params = match &rule.then {
+        Action::Lock(_) => {
+            resolved = evaluate::item_params(&rule.then, &facts).to_string();
+            resolved.as_str()
+        }
+        _ => rule_params[index].as_str(),
+    };
     match decision {
         Decision::Keep(_) => {
             if evaluate::protected_from(policy, index, &facts, prices).is_some() {

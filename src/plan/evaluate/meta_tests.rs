@@ -3,7 +3,7 @@
 
 use super::tests::{decide_one, key_facts, now, policy, row, rule, DELETE};
 use super::*;
-use crate::policy::{Lock, MetaField, Retain, TagCond, Tier};
+use crate::policy::{Lock, MetaField, Retain, Rule, TagCond, Tier};
 use sqlx::types::Json;
 
 fn tagged(key: &str, tags: &[(&str, &str)]) -> InventoryRow {
@@ -311,34 +311,30 @@ fn a_lock_never_shortens_or_weakens_retention_in_force() {
     );
 }
 
-#[test]
-fn an_uneconomic_tier_lets_a_later_rule_decide_and_force_overrides_the_guard() {
-    let prices = crate::plan::Prices {
+fn aws_prices() -> crate::plan::Prices {
+    crate::plan::Prices {
         source: crate::policy::costs::builtin("aws-us-east-1"),
         ..Default::default()
-    };
-    let glacier = |force| {
-        Action::Tier(Tier {
-            storage_class: "GLACIER".into(),
-            force,
-        })
-    };
-    let rules = |force| {
-        vec![
-            rule(
-                "cold",
-                VersionScope::Current,
-                vec![Matcher::OlderThan(Duration::days(30))],
-                glacier(force),
-            ),
-            rule(
-                "expire",
-                VersionScope::Current,
-                vec![Matcher::OlderThan(Duration::days(180))],
-                DELETE,
-            ),
-        ]
-    };
+    }
+}
+
+/// Rule "cold" tiers to `class` after `tier_days`; rule "expire" deletes after `expire_days`.
+fn tier_then_expire(class: &str, force: bool, tier_days: i64, expire_days: i64) -> Vec<Rule> {
+    let tier = Action::Tier(Tier {
+        storage_class: class.into(),
+        force,
+    });
+    let older = |d| vec![Matcher::OlderThan(Duration::days(d))];
+    vec![
+        rule("cold", VersionScope::Current, older(tier_days), tier),
+        rule("expire", VersionScope::Current, older(expire_days), DELETE),
+    ]
+}
+
+#[test]
+fn an_uneconomic_tier_lets_a_later_rule_decide_and_force_overrides_the_guard() {
+    let prices = aws_prices();
+    let rules = |force| tier_then_expire("GLACIER", force, 30, 180);
     let p = policy(AgeSource::LastModified, rules(false));
     let mut tiny = row("t", now() - Duration::days(40));
     tiny.size = 1000;
@@ -367,30 +363,10 @@ fn an_uneconomic_tier_lets_a_later_rule_decide_and_force_overrides_the_guard() {
 
 #[test]
 fn a_tier_shortly_before_a_removal_is_uneconomic() {
-    let prices = crate::plan::Prices {
-        source: crate::policy::costs::builtin("aws-us-east-1"),
-        ..Default::default()
-    };
-    let ir = Action::Tier(Tier {
-        storage_class: "GLACIER_IR".into(),
-        force: false,
-    });
+    let prices = aws_prices();
     let p = policy(
         AgeSource::LastModified,
-        vec![
-            rule(
-                "cold",
-                VersionScope::Current,
-                vec![Matcher::OlderThan(Duration::days(30))],
-                ir,
-            ),
-            rule(
-                "expire",
-                VersionScope::Current,
-                vec![Matcher::OlderThan(Duration::days(45))],
-                DELETE,
-            ),
-        ],
+        tier_then_expire("GLACIER_IR", false, 30, 45),
     );
     // Saves 10 GB × 0.019 $/month for 5 days ($0.032), but leaves GLACIER_IR 85 days before
     // its 90-day minimum ($0.113).
