@@ -4,11 +4,15 @@ use super::context::{select, worker_name, App};
 use super::exit::{Exit, UsageError};
 use super::output::render_apply;
 use crate::audit::{self, Outcome, Verification};
-use crate::execute::{self, ApplyError, ApplyOptions};
+use crate::execute::{self, ApplyError, ApplyOptions, Pacer};
 use crate::plan::{self, PlanState, PlanSummary};
+use crate::policy::{Action, PolicySet};
+use crate::storage::ObjectStore;
 use anyhow::{Context, Result};
 use sqlx::PgPool;
+use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
 pub struct ApplyArgs {
@@ -24,6 +28,66 @@ pub struct ApplyArgs {
     /// Apply a plan whose clock (`plan --as-of`) is in the future; recorded in the audit trail.
     #[arg(long)]
     allow_future_clock: bool,
+    #[command(flatten)]
+    work: WorkArgs,
+}
+
+/// How an apply shares out its work.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorkArgs {
+    /// Batches worked on at once (requests in flight).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Items claimed at a time (one DeleteObjects request holds up to 1000).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(i64).range(1..=1000))]
+    pub batch_size: i64,
+    /// Seconds a claim protects items unless renewed: how soon a killed worker's items are
+    /// taken up by another.
+    #[arg(long, default_value_t = 60.0)]
+    pub claim_ttl: f64,
+}
+
+impl WorkArgs {
+    /// Options for this worker, with the request budget and archive destinations of `storage`.
+    pub async fn options(
+        &self,
+        app: &App,
+        set: &PolicySet,
+        storage: &str,
+        worker: &str,
+    ) -> Result<ApplyOptions> {
+        if !(self.claim_ttl > 0.0 && self.claim_ttl.is_finite()) {
+            return Err(
+                UsageError("--claim-ttl must be a positive number of seconds".into()).into(),
+            );
+        }
+        let mut options = ApplyOptions::new(worker);
+        options.concurrency = usize::from(self.concurrency);
+        options.batch_size = self.batch_size;
+        options.claim_ttl = chrono::Duration::milliseconds((self.claim_ttl * 1000.0) as i64);
+        let budget = set
+            .storages
+            .get(storage)
+            .map_or(3000, |s| s.requests_per_second);
+        options.pacer = Some(Arc::new(Pacer::new(budget)));
+        for name in archive_storages(set).into_iter().filter(|n| n != storage) {
+            let store: Arc<dyn ObjectStore> = Arc::new(app.store(set, &name).await?);
+            options.destinations.insert(name, store);
+        }
+        Ok(options)
+    }
+}
+
+/// Storages named as archive destinations by any policy.
+fn archive_storages(set: &PolicySet) -> BTreeSet<String> {
+    set.policies
+        .iter()
+        .flat_map(|p| &p.rules)
+        .filter_map(|r| match &r.then {
+            Action::Archive(a) => Some(a.storage.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 pub async fn run(app: &App, args: ApplyArgs) -> Result<Exit> {
@@ -65,11 +129,11 @@ async fn apply_all(
     worker: String,
     run_id: i64,
 ) -> Result<Exit> {
-    let mut options = ApplyOptions::new(worker);
-    options.run_id = Some(run_id);
-    options.allow_future_clock = args.allow_future_clock;
     let mut failed = 0;
     for plan in plans {
+        let mut options = args.work.options(app, set, &plan.storage, &worker).await?;
+        options.run_id = Some(run_id);
+        options.allow_future_clock = args.allow_future_clock;
         let store = app.store(set, &plan.storage).await?;
         let report = execute::apply(pool, &store, plan, &options)
             .await

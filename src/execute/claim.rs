@@ -38,6 +38,15 @@ impl Item {
         })
     }
 
+    /// The version id to address, `None` for the null version (addressed by key).
+    pub fn real_version(&self) -> Option<&str> {
+        self.version_id.as_deref().filter(|v| *v != "null")
+    }
+
+    pub fn param_str(&self, name: &str) -> Option<&str> {
+        self.params.get(name).and_then(|v| v.as_str())
+    }
+
     pub fn param_bool(&self, name: &str) -> bool {
         self.params
             .get(name)
@@ -63,7 +72,7 @@ pub async fn claim(
     )
     .bind(plan_id)
     .bind(&opts.worker)
-    .bind(opts.claim_ttl.num_seconds() as f64)
+    .bind(opts.claim_ttl.num_milliseconds() as f64 / 1000.0)
     .bind(opts.batch_size.clamp(1, 1000))
     .fetch_all(pool)
     .await?;
@@ -120,4 +129,41 @@ pub async fn close_if_finished(pool: &PgPool, plan_id: i64) -> Result<(), sqlx::
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// Renews this worker's claims on the plan every third of `ttl`, for as long as it runs; a
+/// killed worker stops renewing and its claims expire.
+pub async fn heartbeat(pool: PgPool, plan_id: i64, worker: String, ttl: chrono::Duration) {
+    let every = (ttl.to_std().unwrap_or_default() / 3).max(std::time::Duration::from_millis(200));
+    loop {
+        tokio::time::sleep(every).await;
+        let renewed = sqlx::query(
+            "UPDATE plan_items SET claimed_until = now() + make_interval(secs => $3) \
+             WHERE plan_id = $1 AND state = 'claimed' AND claimed_by = $2",
+        )
+        .bind(plan_id)
+        .bind(&worker)
+        .bind(ttl.num_milliseconds() as f64 / 1000.0)
+        .execute(&pool)
+        .await;
+        if let Err(err) = renewed {
+            tracing::warn!(plan_id, error = %err, "could not renew claims");
+        }
+    }
+}
+
+/// How long to wait before claimed items (other workers') may be finished or taken over:
+/// `None` when no item is claimed any more.
+pub async fn next_expiry(
+    pool: &PgPool,
+    plan_id: i64,
+) -> Result<Option<std::time::Duration>, sqlx::Error> {
+    let seconds: Option<f64> = sqlx::query_scalar(
+        "SELECT extract(epoch FROM min(claimed_until) - now())::float8 FROM plan_items \
+         WHERE plan_id = $1 AND state = 'claimed'",
+    )
+    .bind(plan_id)
+    .fetch_one(pool)
+    .await?;
+    Ok(seconds.map(|s| std::time::Duration::from_secs_f64(s.clamp(0.1, 1.0))))
 }

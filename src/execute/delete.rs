@@ -2,8 +2,9 @@
 //! marker on versioned buckets); `permanent` deletes, noncurrent versions and delete markers go
 //! by version id.
 
+use super::check::refused;
 use super::claim::Item;
-use super::{ActionKind, ItemResult};
+use super::{ActionKind, Cx, ItemResult};
 use crate::audit::Outcome;
 use crate::storage::{DeleteTarget, Deleted, ErrorKind, ObjectStore, StorageError};
 use async_trait::async_trait;
@@ -13,12 +14,8 @@ pub struct Delete;
 
 #[async_trait]
 impl ActionKind for Delete {
-    async fn execute(
-        &self,
-        store: &dyn ObjectStore,
-        bucket: &str,
-        items: &[Item],
-    ) -> Result<Vec<ItemResult>, StorageError> {
+    async fn execute(&self, cx: &Cx<'_>, items: &[Item]) -> Result<Vec<ItemResult>, StorageError> {
+        let (store, bucket) = (cx.store, cx.bucket);
         let mut results: Vec<Option<ItemResult>> = vec![None; items.len()];
         let mut targets = Vec::with_capacity(items.len());
         let mut positions = Vec::with_capacity(items.len());
@@ -43,13 +40,23 @@ impl ActionKind for Delete {
             });
             positions.push(i);
         }
-        if !targets.is_empty() {
-            let answers = store.delete_batch(bucket, &targets).await?;
-            for (i, answer) in positions.into_iter().zip(answers) {
-                results[i] = Some(match answer {
-                    Ok(deleted) => done(&deleted),
-                    Err(err) => refused(err),
-                });
+        // Governance bypass only for the items whose rule asks for it: one request per kind.
+        for bypass in [false, true] {
+            let (batch, at): (Vec<DeleteTarget>, Vec<usize>) = targets
+                .iter()
+                .zip(&positions)
+                .filter(|(_, i)| items[**i].param_bool("bypassGovernance") == bypass)
+                .map(|(t, i)| (t.clone(), *i))
+                .unzip();
+            if batch.is_empty() {
+                continue;
+            }
+            for target in &batch {
+                cx.pace(&target.key, 1).await;
+            }
+            let answers = store.delete_batch(bucket, &batch, bypass).await?;
+            for (i, answer) in at.into_iter().zip(answers) {
+                results[i] = Some(outcome(&items[i], answer));
             }
         }
         Ok(results
@@ -59,23 +66,24 @@ impl ActionKind for Delete {
     }
 }
 
+fn outcome(item: &Item, answer: Result<Deleted, StorageError>) -> ItemResult {
+    match answer {
+        Ok(deleted) => done(&deleted),
+        // A version already gone after an earlier, unrecorded attempt.
+        Err(err) if err.kind == ErrorKind::NotFound && item.attempts > 1 => ItemResult::new(
+            Outcome::Done,
+            Some("deleted by an earlier attempt".into()),
+            json!({ "deleted": true }),
+        ),
+        Err(err) => refused(err),
+    }
+}
+
 fn done(deleted: &Deleted) -> ItemResult {
     ItemResult {
         outcome: Outcome::Done,
         reason: None,
         state_after: json!({ "deleted": true, "delete_marker_version_id": deleted.delete_marker_version_id }),
-    }
-}
-
-fn refused(err: StorageError) -> ItemResult {
-    let outcome = match err.kind {
-        ErrorKind::Locked => Outcome::Blocked,
-        _ => Outcome::Failed,
-    };
-    ItemResult {
-        outcome,
-        reason: Some(err.to_string()),
-        state_after: json!({}),
     }
 }
 

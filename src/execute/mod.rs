@@ -1,21 +1,33 @@
 //! Applying a saved plan: claim items in batches, act on storage, and record each item's final
 //! state together with its audit event, in one transaction.
 //!
-//! Items are claimed with `FOR UPDATE SKIP LOCKED` and a claim that expires, so several workers
-//! can share a plan and a killed worker's items are taken up again. An item's state only
-//! changes from a claim its worker still holds, so no outcome is recorded twice.
+//! Items are claimed with `FOR UPDATE SKIP LOCKED` and a claim that expires unless its worker
+//! renews it, so several workers can share a plan and a killed worker's items are taken up
+//! again. An item's state only changes from a claim its worker still holds, so no outcome is
+//! recorded twice; an item claimed again is checked against storage first, so no action is
+//! applied twice.
 
+mod archive;
+mod check;
 mod claim;
 mod delete;
+mod lock;
+mod pace;
+mod tag;
+mod tier;
+mod worker;
 
-use crate::audit::{self, NewEvent, Outcome};
+pub use claim::Item;
+pub use pace::Pacer;
+
+use crate::audit::Outcome;
 use crate::plan::{PlanState, PlanSummary};
 use crate::storage::{ObjectStore, StorageError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use claim::Item;
 use sqlx::PgPool;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// How an apply behaves.
 #[derive(Debug, Clone)]
@@ -25,10 +37,17 @@ pub struct ApplyOptions {
     pub run_id: Option<i64>,
     /// Items claimed (and sent in one DeleteObjects) at a time; at most 1000.
     pub batch_size: i64,
-    /// How long a claim protects items from other workers.
+    /// Batches worked on at once, so requests in flight.
+    pub concurrency: usize,
+    /// How long a claim protects items from other workers unless renewed; a killed worker's
+    /// items are taken up again after this.
     pub claim_ttl: chrono::Duration,
     /// Apply a plan made for a clock in the future (a forecast).
     pub allow_future_clock: bool,
+    /// Stores of archive destinations on other storages, by Storage name.
+    pub destinations: BTreeMap<String, Arc<dyn ObjectStore>>,
+    /// The per-prefix request budget; `None`: unpaced.
+    pub pacer: Option<Arc<Pacer>>,
 }
 
 impl ApplyOptions {
@@ -37,8 +56,11 @@ impl ApplyOptions {
             worker: worker.into(),
             run_id: None,
             batch_size: 1000,
-            claim_ttl: chrono::Duration::minutes(10),
+            concurrency: 4,
+            claim_ttl: chrono::Duration::seconds(60),
             allow_future_clock: false,
+            destinations: BTreeMap::new(),
+            pacer: None,
         }
     }
 }
@@ -70,6 +92,23 @@ impl ApplyReport {
             .map(|(_, (n, _))| n)
             .sum()
     }
+
+    /// Objects and bytes of one rule's action with `outcome`.
+    pub fn of(&self, rule: &str, action: &str, outcome: Outcome) -> (i64, i64) {
+        let key = (rule.into(), action.into(), outcome.as_str().into());
+        self.outcomes.get(&key).copied().unwrap_or_default()
+    }
+
+    fn add(&mut self, item: &Item, outcome: Outcome) {
+        let key = (
+            item.rule.clone(),
+            item.action.clone(),
+            outcome.as_str().into(),
+        );
+        let entry = self.outcomes.entry(key).or_default();
+        entry.0 += 1;
+        entry.1 += item.size;
+    }
 }
 
 /// The result of acting on one item.
@@ -80,27 +119,92 @@ pub struct ItemResult {
     pub state_after: serde_json::Value,
 }
 
+impl ItemResult {
+    pub fn new(outcome: Outcome, reason: Option<String>, state_after: serde_json::Value) -> Self {
+        ItemResult {
+            outcome,
+            reason,
+            state_after,
+        }
+    }
+
+    pub fn done(state_after: serde_json::Value) -> Self {
+        ItemResult::new(Outcome::Done, None, state_after)
+    }
+
+    pub fn skipped(reason: impl Into<String>) -> Self {
+        ItemResult::new(Outcome::Skipped, Some(reason.into()), serde_json::json!({}))
+    }
+}
+
+/// What an action works on: the plan's bucket on its store, and the stores of archive
+/// destinations.
+pub struct Cx<'a> {
+    pub store: &'a dyn ObjectStore,
+    pub storage: &'a str,
+    pub bucket: &'a str,
+    pub opts: &'a ApplyOptions,
+}
+
+impl Cx<'_> {
+    /// The store of Storage `name`: the plan's own, or an archive destination's.
+    pub fn store_named(&self, name: &str) -> Option<&dyn ObjectStore> {
+        if name == self.storage {
+            return Some(self.store);
+        }
+        self.opts.destinations.get(name).map(|s| s.as_ref())
+    }
+
+    /// Waits until the request budget of `key`'s prefix allows `requests` more.
+    pub async fn pace(&self, key: &str, requests: u32) {
+        if let Some(pacer) = &self.opts.pacer {
+            pacer.wait(key, requests).await;
+        }
+    }
+}
+
 /// One kind of action, executed for a batch of items of that kind.
 #[async_trait]
 pub trait ActionKind: Send + Sync {
     /// Results in the order of `items`. An `Err` fails the whole batch: when it is retryable the
     /// items are released for a later run, otherwise each is recorded as failed.
-    async fn execute(
-        &self,
-        store: &dyn ObjectStore,
-        bucket: &str,
-        items: &[Item],
-    ) -> Result<Vec<ItemResult>, StorageError>;
+    async fn execute(&self, cx: &Cx<'_>, items: &[Item]) -> Result<Vec<ItemResult>, StorageError>;
+}
+
+/// An action done one version at a time.
+#[async_trait]
+pub trait PerItem: Send + Sync {
+    async fn one(&self, cx: &Cx<'_>, item: &Item) -> Result<ItemResult, StorageError>;
+}
+
+#[async_trait]
+impl<T: PerItem> ActionKind for T {
+    async fn execute(&self, cx: &Cx<'_>, items: &[Item]) -> Result<Vec<ItemResult>, StorageError> {
+        let mut results = Vec::with_capacity(items.len());
+        for item in items {
+            results.push(match self.one(cx, item).await {
+                Ok(result) => result,
+                Err(err) if err.is_retryable() => return Err(err),
+                Err(err) => check::refused(err),
+            });
+        }
+        Ok(results)
+    }
 }
 
 fn kind_for(action: &str) -> Option<&'static dyn ActionKind> {
     match action {
         "delete" => Some(&delete::Delete),
+        "tier" => Some(&tier::Tier),
+        "archive" => Some(&archive::Archive),
+        "lock" => Some(&lock::Retain),
+        "legalHold" => Some(&lock::LegalHold),
+        "tag" => Some(&tag::Tag),
         _ => None,
     }
 }
 
-/// Applies `plan` until no unclaimed item is left.
+/// Applies `plan` until every item reached a final state (waiting out other workers' claims).
 pub async fn apply(
     pool: &PgPool,
     store: &dyn ObjectStore,
@@ -120,130 +224,11 @@ pub async fn apply(
             as_of: plan.as_of,
         });
     }
-    let mut report = ApplyReport {
-        plan_id: plan.plan_id,
-        ..Default::default()
+    let cx = Cx {
+        store,
+        storage: &plan.storage,
+        bucket: &plan.bucket,
+        opts,
     };
-    loop {
-        let items = claim::claim(pool, plan.plan_id, opts).await?;
-        if items.is_empty() {
-            break;
-        }
-        let mut by_action: BTreeMap<&str, Vec<Item>> = BTreeMap::new();
-        for item in &items {
-            by_action
-                .entry(item.action.as_str())
-                .or_default()
-                .push(item.clone());
-        }
-        for (action, batch) in by_action {
-            let results = match execute_batch(store, &plan.bucket, action, &batch).await {
-                Ok(results) => results,
-                Err(err) => {
-                    claim::release(pool, &items, &opts.worker).await?;
-                    return Err(ApplyError::Storage {
-                        plan_id: plan.plan_id,
-                        source: err,
-                    });
-                }
-            };
-            record(pool, plan, opts, &batch, results, &mut report).await?;
-        }
-    }
-    claim::close_if_finished(pool, plan.plan_id).await?;
-    Ok(report)
-}
-
-/// Runs one action kind over a batch. Returns `Err` only for a retryable failure of the whole
-/// batch (the items are then released); any other failure is recorded per item.
-async fn execute_batch(
-    store: &dyn ObjectStore,
-    bucket: &str,
-    action: &str,
-    batch: &[Item],
-) -> Result<Vec<ItemResult>, StorageError> {
-    let Some(kind) = kind_for(action) else {
-        return Ok(unsupported(batch, action));
-    };
-    match kind.execute(store, bucket, batch).await {
-        Ok(results) => Ok(results),
-        Err(err) if err.is_retryable() => Err(err),
-        Err(err) => Ok(batch.iter().map(|_| failed(&err)).collect()),
-    }
-}
-
-fn failed(err: &StorageError) -> ItemResult {
-    ItemResult {
-        outcome: Outcome::Failed,
-        reason: Some(err.to_string()),
-        state_after: serde_json::json!({}),
-    }
-}
-
-fn unsupported(batch: &[Item], action: &str) -> Vec<ItemResult> {
-    batch
-        .iter()
-        .map(|_| ItemResult {
-            outcome: Outcome::Skipped,
-            reason: Some(format!(
-                "action {action:?} is not supported by this version of shelflife"
-            )),
-            state_after: serde_json::json!({}),
-        })
-        .collect()
-}
-
-/// Writes the items' final states and their audit events in one transaction.
-async fn record(
-    pool: &PgPool,
-    plan: &PlanSummary,
-    opts: &ApplyOptions,
-    items: &[Item],
-    results: Vec<ItemResult>,
-    report: &mut ApplyReport,
-) -> Result<(), sqlx::Error> {
-    // A forecast applied on purpose says so in every event it causes.
-    let forecast = opts.allow_future_clock && plan.as_of > Utc::now();
-    let mut tx = pool.begin().await?;
-    let finished = claim::finish(&mut tx, items, &results, &opts.worker).await?;
-    let mut events = Vec::with_capacity(finished.len());
-    for (item, result) in items.iter().zip(&results) {
-        if !finished.contains(&item.id) {
-            continue; // another worker took this claim over; it records the outcome
-        }
-        let entry = report
-            .outcomes
-            .entry((
-                item.rule.clone(),
-                item.action.clone(),
-                result.outcome.as_str().to_string(),
-            ))
-            .or_default();
-        entry.0 += 1;
-        entry.1 += item.size;
-        let mut state_before = item.state_before(plan.as_of);
-        if forecast {
-            state_before["future_clock_allowed"] = true.into();
-        }
-        events.push(NewEvent {
-            run_id: opts.run_id,
-            plan_id: Some(plan.plan_id),
-            item_id: Some(item.id),
-            policy: plan.policy.clone(),
-            policy_sha256: plan.policy_sha256.clone(),
-            rule: item.rule.clone(),
-            action: item.action.clone(),
-            storage: plan.storage.clone(),
-            bucket: plan.bucket.clone(),
-            key: item.key.clone(),
-            version_id: item.version_id.clone(),
-            size: item.size,
-            outcome: result.outcome,
-            reason: result.reason.clone(),
-            state_before,
-            state_after: result.state_after.clone(),
-        });
-    }
-    audit::append(&mut tx, &events).await?;
-    tx.commit().await
+    worker::run(pool, &cx, plan).await
 }

@@ -70,6 +70,17 @@ pub struct ObjectHead {
     pub retention: Option<Retention>,
     pub legal_hold: bool,
     pub metadata: BTreeMap<String, String>,
+    pub content: ContentHeaders,
+}
+
+/// The content headers a copy carries over with the body.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContentHeaders {
+    pub content_type: Option<String>,
+    pub cache_control: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_language: Option<String>,
 }
 
 /// A version to delete: without `version_id` the current version is deleted (which leaves a
@@ -87,15 +98,33 @@ pub struct Deleted {
     pub delete_marker_version_id: Option<String>,
 }
 
-/// A server-side copy, e.g. to change storage class or to archive.
+/// A server-side copy, e.g. to change storage class or to archive. Metadata, content headers
+/// and tags are carried over; a source larger than one CopyObject allows is copied part by part.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopyRequest {
     pub source_bucket: String,
     pub source_key: String,
     pub source_version_id: Option<String>,
+    /// The source's size in bytes, which decides between one request and a multipart copy.
+    pub source_size: i64,
     pub dest_bucket: String,
     pub dest_key: String,
     pub storage_class: Option<String>,
+    /// Object Lock retention for the new version.
+    pub retention: Option<Retention>,
+}
+
+/// An upload of a body read from another store (an archive across storages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub bucket: String,
+    pub key: String,
+    pub size: i64,
+    pub storage_class: Option<String>,
+    pub metadata: Tags,
+    pub content: ContentHeaders,
+    pub tags: Tags,
+    pub retention: Option<Retention>,
 }
 
 /// The new version a copy created.
@@ -116,6 +145,8 @@ pub struct RetryConfig {
     pub max_backoff: Duration,
     /// Time allowed for one attempt before it counts as failed.
     pub attempt_timeout: Duration,
+    /// Time allowed for one operation, all its attempts and backoffs included.
+    pub total_budget: Duration,
 }
 
 impl Default for RetryConfig {
@@ -125,6 +156,7 @@ impl Default for RetryConfig {
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(20),
             attempt_timeout: Duration::from_secs(60),
+            total_budget: Duration::from_secs(300),
         }
     }
 }
@@ -182,8 +214,13 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// server without Object Lock, answers `false`).
     async fn object_lock_enabled(&self, bucket: &str) -> Result<bool, StorageError>;
 
-    /// The body of the current version of `key`, as it arrives.
-    async fn get(&self, bucket: &str, key: &str) -> Result<ByteStream, StorageError>;
+    /// The body of `key` (its current version without `version_id`), as it arrives.
+    async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<ByteStream, StorageError>;
 
     async fn head(
         &self,
@@ -193,14 +230,21 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     ) -> Result<ObjectHead, StorageError>;
 
     /// Deletes up to 1000 targets in one request. The outer error fails the whole batch; the
-    /// inner results are per target, in the order given.
+    /// inner results are per target, in the order given. `bypass_governance` lets versions
+    /// under GOVERNANCE retention go (it needs s3:BypassGovernanceRetention).
     async fn delete_batch(
         &self,
         bucket: &str,
         targets: &[DeleteTarget],
+        bypass_governance: bool,
     ) -> Result<Vec<Result<Deleted, StorageError>>, StorageError>;
 
     async fn copy(&self, request: &CopyRequest) -> Result<Copied, StorageError>;
+
+    /// Writes `body` (exactly `upload.size` bytes) with bounded memory: one request for a small
+    /// body, part by part otherwise. Each request carries the MD5 of what it sends, so the
+    /// server refuses a corrupted part; the answer is the new version and its ETag.
+    async fn upload(&self, upload: &Upload, body: ByteStream) -> Result<Copied, StorageError>;
 
     async fn put_retention(
         &self,

@@ -82,8 +82,8 @@ impl ObjectStore for Flaky {
             })
             .boxed()
     }
-    async fn get(&self, b: &str, k: &str) -> Result<ByteStream, StorageError> {
-        self.inner.get(b, k).await
+    async fn get(&self, b: &str, k: &str, v: Option<&str>) -> Result<ByteStream, StorageError> {
+        self.inner.get(b, k, v).await
     }
     async fn object_lock_enabled(&self, b: &str) -> Result<bool, StorageError> {
         self.inner.object_lock_enabled(b).await
@@ -95,11 +95,15 @@ impl ObjectStore for Flaky {
         &self,
         b: &str,
         t: &[DeleteTarget],
+        bypass: bool,
     ) -> Result<Vec<Result<Deleted, StorageError>>, StorageError> {
-        self.inner.delete_batch(b, t).await
+        self.inner.delete_batch(b, t, bypass).await
     }
     async fn copy(&self, r: &CopyRequest) -> Result<Copied, StorageError> {
         self.inner.copy(r).await
+    }
+    async fn upload(&self, u: &Upload, body: ByteStream) -> Result<Copied, StorageError> {
+        self.inner.upload(u, body).await
     }
     async fn put_retention(
         &self,

@@ -76,7 +76,7 @@ pub async fn delete(store: &S3Store, bucket: &str, key: &str, version_id: Option
         version_id,
     };
     store
-        .delete_batch(bucket, &[target])
+        .delete_batch(bucket, &[target], false)
         .await
         .expect("delete")
         .remove(0)

@@ -91,7 +91,7 @@ async fn retention_and_legal_hold_can_be_set_and_a_locked_version_refuses_deleti
         version_id: version.clone(),
     };
     let answer = store
-        .delete_batch(&bucket, &[target])
+        .delete_batch(&bucket, &[target], false)
         .await
         .unwrap()
         .remove(0);
@@ -129,9 +129,11 @@ async fn tags_round_trip_and_copy_changes_the_storage_class_in_place() {
         source_bucket: bucket.clone(),
         source_key: "data/part 1.parquet".into(),
         source_version_id: None,
+        source_size: 10,
         dest_bucket: bucket.clone(),
         dest_key: "data/part 1.parquet".into(),
         storage_class: Some("GLACIER_IR".into()),
+        retention: None,
     };
     store.copy(&request).await.unwrap();
     let head = store
@@ -161,7 +163,7 @@ async fn a_delete_by_version_id_removes_exactly_that_version() {
         version_id: old.clone(),
     };
     let deleted = store
-        .delete_batch(&bucket, &[target])
+        .delete_batch(&bucket, &[target], false)
         .await
         .unwrap()
         .remove(0)

@@ -123,7 +123,7 @@ async fn download(
     to_decoder: mpsc::Sender<Piece>,
     progress: &Progress,
 ) -> Result<(), ScanError> {
-    let mut body = source.store.get(source.bucket, &file.key).await?;
+    let mut body = source.store.get(source.bucket, &file.key, None).await?;
     let mut md5 = Md5::new();
     while let Some(chunk) = body.next().await {
         let chunk = chunk?;

@@ -114,7 +114,7 @@ pub async fn newest(
 
 /// A small object's bytes, or `None` when it does not exist.
 async fn fetch(source: &ReportSource<'_>, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
-    let body = match source.store.get(source.bucket, key).await {
+    let body = match source.store.get(source.bucket, key, None).await {
         Ok(body) => body,
         Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),

@@ -2,7 +2,7 @@
 //! the integration tests do, and they belong with the rest of the SDK code.
 
 use super::{map_err, send_with_md5, url, S3Store};
-use crate::storage::{LockMode, StorageError, Tags};
+use crate::storage::{ContentHeaders, LockMode, StorageError, Tags};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     BucketVersioningStatus, ObjectLockLegalHoldStatus, ObjectLockMode, StorageClass,
@@ -39,6 +39,7 @@ pub struct PutOptions {
     pub metadata: Tags,
     pub retention: Option<(LockMode, DateTime<Utc>)>,
     pub legal_hold: bool,
+    pub content: ContentHeaders,
 }
 
 impl S3Store {
@@ -92,21 +93,13 @@ impl S3Store {
             .bucket(bucket)
             .key(key)
             .body(ByteStream::from(body))
-            .set_storage_class(options.storage_class.as_deref().map(StorageClass::from));
-        if !options.tags.is_empty() {
-            let query: Vec<String> = options
-                .tags
-                .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "{}={}",
-                        super::ops::encode_key(k),
-                        super::ops::encode_key(v)
-                    )
-                })
-                .collect();
-            request = request.tagging(query.join("&"));
-        }
+            .set_storage_class(options.storage_class.as_deref().map(StorageClass::from))
+            .set_tagging(super::transfer::tagging_header(&options.tags))
+            .set_content_type(options.content.content_type.clone())
+            .set_cache_control(options.content.cache_control.clone())
+            .set_content_disposition(options.content.content_disposition.clone())
+            .set_content_encoding(options.content.content_encoding.clone())
+            .set_content_language(options.content.content_language.clone());
         for (k, v) in &options.metadata {
             request = request.metadata(k, v);
         }

@@ -4,6 +4,7 @@
 mod admin;
 mod list;
 mod ops;
+mod transfer;
 
 pub use admin::{BucketOptions, PutOptions};
 
@@ -11,6 +12,7 @@ use super::{ErrorKind, RetryConfig, StorageError};
 use crate::policy::{ChecksumMode, Credentials, SecretSource, Storage};
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
 use aws_smithy_types::timeout::TimeoutConfig;
 use base64::Engine;
 use md5::{Digest, Md5};
@@ -26,6 +28,10 @@ pub struct S3Store {
     content_md5: bool,
     /// Set once the server answered NotImplemented to ListObjectVersions.
     no_versions: Arc<AtomicBool>,
+    /// Sources larger than this are copied part by part (CopyObject's limit is 5 GiB).
+    copy_limit: i64,
+    /// Part size of multipart copies and uploads (grown when 10,000 parts would not do).
+    part_size: i64,
 }
 
 impl S3Store {
@@ -40,6 +46,7 @@ impl S3Store {
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(std::time::Duration::from_secs(5))
             .operation_attempt_timeout(retry.attempt_timeout)
+            .operation_timeout(retry.total_budget)
             .build();
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(Region::new(storage.region.clone()))
@@ -54,6 +61,13 @@ impl S3Store {
         if let Some(endpoint) = &storage.endpoint {
             config = config.endpoint_url(endpoint);
         }
+        // Retries are bounded by attempts and the total budget alone: the SDK's shared retry
+        // quota would otherwise stop retrying a long apply after a burst of throttling.
+        config = config.retry_partition(
+            RetryPartition::custom(format!("shelflife-{}", storage.name))
+                .token_bucket(TokenBucket::unlimited())
+                .build(),
+        );
         let minimal = storage.checksum == ChecksumMode::WhenRequired;
         if minimal {
             // Most S3-compatible servers reject or mishandle the SDK's default CRC checksums.
@@ -65,7 +79,17 @@ impl S3Store {
             client: aws_sdk_s3::Client::from_conf(config.build()),
             content_md5: minimal,
             no_versions: Arc::new(AtomicBool::new(false)),
+            copy_limit: 5 << 30,
+            part_size: 64 << 20,
         })
+    }
+
+    /// Copies sources over `copy_limit` bytes part by part, in parts of `part_size` bytes
+    /// (S3 needs at least 5 MiB per part but the last); also the part size of uploads.
+    pub fn with_part_sizes(mut self, copy_limit: i64, part_size: i64) -> S3Store {
+        self.copy_limit = copy_limit;
+        self.part_size = part_size;
+        self
     }
 }
 

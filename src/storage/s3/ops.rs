@@ -1,6 +1,7 @@
 //! The `ObjectStore` operations over aws-sdk-s3.
 
 use super::list::timestamp;
+use super::transfer::{lock_mode, smithy_time};
 use super::{classify, map_err, send_with_md5, url, S3Store};
 use crate::storage::*;
 use async_trait::async_trait;
@@ -47,13 +48,19 @@ impl ObjectStore for S3Store {
         }
     }
 
-    async fn get(&self, bucket: &str, key: &str) -> Result<ByteStream, StorageError> {
+    async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<ByteStream, StorageError> {
         let operation = format!("GetObject {}", url(bucket, key));
         let out = self
             .client
             .get_object()
             .bucket(bucket)
             .key(key)
+            .set_version_id(version_id.map(str::to_string))
             .send()
             .await
             .map_err(|e| map_err(operation.clone(), e))?;
@@ -111,6 +118,13 @@ impl ObjectStore for S3Store {
                 .metadata()
                 .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                 .unwrap_or_default(),
+            content: ContentHeaders {
+                content_type: out.content_type().map(str::to_string),
+                cache_control: out.cache_control().map(str::to_string),
+                content_disposition: out.content_disposition().map(str::to_string),
+                content_encoding: out.content_encoding().map(str::to_string),
+                content_language: out.content_language().map(str::to_string),
+            },
         })
     }
 
@@ -118,6 +132,7 @@ impl ObjectStore for S3Store {
         &self,
         bucket: &str,
         targets: &[DeleteTarget],
+        bypass_governance: bool,
     ) -> Result<Vec<Result<Deleted, StorageError>>, StorageError> {
         let operation = format!("DeleteObjects s3://{bucket}");
         let objects = targets
@@ -135,32 +150,43 @@ impl ObjectStore for S3Store {
             .quiet(false)
             .build()
             .map_err(|e| StorageError::new(ErrorKind::Invalid, &operation, e.to_string()))?;
-        let request = self.client.delete_objects().bucket(bucket).delete(delete);
+        let request = self
+            .client
+            .delete_objects()
+            .bucket(bucket)
+            .delete(delete)
+            .set_bypass_governance_retention(bypass_governance.then_some(true));
         let out = send_with_md5!(self, request).map_err(|e| map_err(operation.clone(), e))?;
 
         Ok(match_answers(bucket, targets, &out))
     }
 
     async fn copy(&self, req: &CopyRequest) -> Result<Copied, StorageError> {
-        let mut source = format!("{}/{}", req.source_bucket, encode_key(&req.source_key));
-        if let Some(v) = &req.source_version_id {
-            source.push_str(&format!("?versionId={}", encode_key(v)));
+        if req.source_size > self.copy_limit {
+            return self.copy_in_parts(req).await;
         }
-        let out = self
+        // Metadata, content headers and tags are copied (the directives' default).
+        let request = self
             .client
             .copy_object()
             .bucket(&req.dest_bucket)
             .key(&req.dest_key)
-            .copy_source(source)
+            .copy_source(copy_source(req))
             .set_storage_class(req.storage_class.as_deref().map(StorageClass::from))
-            .send()
-            .await
-            .map_err(|e| {
-                map_err(
-                    format!("CopyObject {}", url(&req.dest_bucket, &req.dest_key)),
-                    e,
-                )
-            })?;
+            .set_object_lock_mode(req.retention.map(|r| lock_mode(r.mode)))
+            .set_object_lock_retain_until_date(req.retention.map(|r| smithy_time(r.retain_until)));
+        // Object Lock headers need an integrity header, even on a copy.
+        let out = if req.retention.is_some() {
+            send_with_md5!(self, request)
+        } else {
+            request.send().await
+        }
+        .map_err(|e| {
+            map_err(
+                format!("CopyObject {}", url(&req.dest_bucket, &req.dest_key)),
+                e,
+            )
+        })?;
         Ok(Copied {
             version_id: out.version_id().map(str::to_string),
             etag: out
@@ -168,6 +194,10 @@ impl ObjectStore for S3Store {
                 .and_then(|r| r.e_tag())
                 .map(str::to_string),
         })
+    }
+
+    async fn upload(&self, upload: &Upload, body: ByteStream) -> Result<Copied, StorageError> {
+        self.upload_stream(upload, body).await
     }
 
     async fn put_retention(
@@ -331,6 +361,15 @@ fn match_answers(
             })
         })
         .collect()
+}
+
+/// `x-amz-copy-source`: bucket, encoded key and version.
+pub(super) fn copy_source(req: &CopyRequest) -> String {
+    let mut source = format!("{}/{}", req.source_bucket, encode_key(&req.source_key));
+    if let Some(v) = &req.source_version_id {
+        source.push_str(&format!("?versionId={}", encode_key(v)));
+    }
+    source
 }
 
 /// Percent-encodes a key for `x-amz-copy-source`, keeping `/` as the separator.
