@@ -173,6 +173,18 @@ pub fn shelflife_with_env(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> Output {
+    command(pool, policies, args, env)
+        .output()
+        .expect("run shelflife")
+}
+
+/// The `shelflife` command with the test's database and policies, to run or spawn.
+pub fn command(
+    pool: &PgPool,
+    policies: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Command {
     let mut command = std::process::Command::new(binary());
     command
         .args(args)
@@ -183,7 +195,7 @@ pub fn shelflife_with_env(
     for (k, v) in env {
         command.env(k, v);
     }
-    command.output().expect("run shelflife")
+    command
 }
 
 pub fn binary() -> PathBuf {

@@ -13,6 +13,8 @@ mod matchers;
 mod object_state;
 mod pipeline;
 mod planner;
+mod proxy;
 mod report;
+mod resilience;
 mod scan;
 mod storage;

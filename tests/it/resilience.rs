@@ -1,0 +1,278 @@
+//! The executor under trouble: throttling and dropped connections, processes killed with
+//! SIGKILL mid-apply, and several processes sharing one plan. Each ends with every item in a
+//! final state and exactly one audit event per item.
+
+use crate::helpers::*;
+use crate::proxy::{Faults, Proxy};
+use futures::StreamExt;
+use shelflife::audit::{self, Outcome, Verification};
+use shelflife::execute::{self, ApplyOptions};
+use shelflife::storage::s3::{BucketOptions, S3Store};
+use shelflife::storage::RetryConfig;
+use sqlx::PgPool;
+use std::process::Stdio;
+use std::time::Duration;
+
+/// Uploads one small object per key, 16 at a time.
+async fn seed(store: &S3Store, bucket: &str, keys: impl Iterator<Item = String>) {
+    futures::stream::iter(keys)
+        .for_each_concurrent(16, |key| async move {
+            put(store, bucket, &key, "x").await;
+        })
+        .await;
+}
+
+/// Items of `plan_id` not yet in a final state.
+async fn open_items(pool: &PgPool, plan_id: i64) -> i64 {
+    let sql = format!(
+        "SELECT count(*) FROM plan_items WHERE plan_id = {plan_id} AND state IN ('pending', 'claimed')"
+    );
+    count(pool, &sql).await
+}
+
+/// Checks one audit event per item of `plan_id`, and the chain intact.
+async fn assert_one_event_per_item(pool: &PgPool, plan_id: i64) {
+    let items = count(
+        pool,
+        &format!("SELECT count(*) FROM plan_items WHERE plan_id = {plan_id}"),
+    )
+    .await;
+    let events = count(
+        pool,
+        &format!("SELECT count(*) FROM audit_events WHERE plan_id = {plan_id}"),
+    )
+    .await;
+    let distinct = count(
+        pool,
+        &format!("SELECT count(DISTINCT item_id) FROM audit_events WHERE plan_id = {plan_id}"),
+    )
+    .await;
+    assert_eq!((events, distinct), (items, items), "one event per item");
+    assert!(matches!(
+        audit::verify(pool).await.unwrap(),
+        Verification::Intact { .. }
+    ));
+}
+
+/// What a bucket holds, without version ids: (key, delete marker, class, latest), sorted.
+async fn shape(store: &S3Store, bucket: &str) -> Vec<(String, bool, Option<String>, bool)> {
+    let mut all: Vec<_> = versions(store, bucket)
+        .await
+        .into_iter()
+        .map(|v| (v.key, v.is_delete_marker, v.storage_class, v.is_latest))
+        .collect();
+    all.sort();
+    all
+}
+
+const RULES: &str = "    - name: drop-tmp
+      when: { key: { prefix: tmp/ } }
+      then: delete
+    - name: cool
+      when: { key: { prefix: cold/ } }
+      then: { tier: { storageClass: STANDARD_IA, force: true } }
+";
+
+#[sqlx::test]
+async fn an_apply_through_throttling_and_resets_finishes_with_one_event_per_item(pool: PgPool) {
+    let store = store().await;
+    let bucket = new_bucket(&store, "faults", BucketOptions::default()).await;
+    seed(
+        &store,
+        &bucket,
+        (0..200).map(|i| format!("tmp/{i:04}.json")),
+    )
+    .await;
+    seed(&store, &bucket, (0..40).map(|i| format!("cold/{i:04}.bin"))).await;
+    let dir = PolicyDir::new(&policy_yaml("faults", &bucket, "", RULES));
+    let plan = scan_and_plan(&pool, &store, &dir.load(), "faults").await;
+    assert_eq!(plan.changes(), 240);
+
+    let faults = Faults {
+        slow_down: 15,
+        reset_before: 8,
+        reset_after: 5,
+    };
+    let proxy = Proxy::start(&s3_endpoint(), faults).await;
+    let retry = RetryConfig {
+        max_attempts: 12,
+        initial_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(50),
+        ..RetryConfig::default()
+    };
+    let faulty = S3Store::connect(&local_storage(&proxy.endpoint), &retry)
+        .await
+        .unwrap();
+    let mut options = ApplyOptions::new("through-faults");
+    options.batch_size = 50;
+    options.concurrency = 3;
+    let report = execute::apply(&pool, &faulty, &plan, &options)
+        .await
+        .unwrap();
+
+    let injected = &proxy.counts;
+    assert!(
+        injected
+            .slow_downs
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > 5
+    );
+    assert!(injected.resets.load(std::sync::atomic::Ordering::SeqCst) > 5);
+    assert_eq!(report.count(Outcome::Done), 240, "{report:?}");
+    assert_eq!(open_items(&pool, plan.plan_id).await, 0);
+    assert_one_event_per_item(&pool, plan.plan_id).await;
+    let live = live_keys(&store, &bucket).await;
+    assert_eq!(live.len(), 40);
+    assert!(live.iter().all(|k| k.starts_with("cold/")));
+    for (_, _, class, _) in shape(&store, &bucket).await {
+        assert_eq!(class.as_deref(), Some("STANDARD_IA"));
+    }
+}
+
+/// The number of requests after which the `i`th run is killed: spread over 2..=12.
+fn kill_after(i: usize) -> usize {
+    2 + (i * 7) % 11
+}
+
+#[sqlx::test]
+async fn apply_killed_at_ten_moments_resumes_to_the_end_state_of_an_uninterrupted_run(
+    pool: PgPool,
+) {
+    let store = store().await;
+    let killed = new_bucket(&store, "killed", BucketOptions::VERSIONED).await;
+    let calm = new_bucket(&store, "calm", BucketOptions::VERSIONED).await;
+    for bucket in [&killed, &calm] {
+        seed(&store, bucket, (0..60).map(|i| format!("tmp/{i:03}.json"))).await;
+        seed(&store, bucket, (0..40).map(|i| format!("cold/{i:03}.bin"))).await;
+    }
+    let policies = format!(
+        "{}---\n{}",
+        policy_yaml("killed", &killed, "", RULES),
+        policy_yaml("calm", &calm, "", RULES)
+    );
+    let dir = PolicyDir::new(&policies);
+    let set = dir.load();
+    let plan = scan_and_plan(&pool, &store, &set, "killed").await;
+    let reference = scan_and_plan(&pool, &store, &set, "calm").await;
+    let id = plan.plan_id.to_string();
+    let reference_id = reference.plan_id.to_string();
+    let calm_run = shelflife(
+        &pool,
+        dir.path(),
+        &["apply", "--plan", &reference_id, "--yes"],
+    );
+    assert_eq!(calm_run.status.code(), Some(0), "{}", describe(&calm_run));
+
+    let args = [
+        "apply",
+        "--plan",
+        &id,
+        "--yes",
+        "--claim-ttl",
+        "1",
+        "--batch-size",
+        "5",
+        "--concurrency",
+        "2",
+    ];
+    let mut kills = 0;
+    for i in 0..30 {
+        if kills == 10 || open_items(&pool, plan.plan_id).await == 0 {
+            break;
+        }
+        let proxy = Proxy::start(&s3_endpoint(), Faults::default()).await;
+        let mut child = command(
+            &pool,
+            dir.path(),
+            &args,
+            &[("S3_ENDPOINT", &proxy.endpoint)],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                break; // finished before its moment came
+            }
+            if proxy.requests() >= kill_after(i) {
+                child.kill().unwrap(); // SIGKILL
+                child.wait().unwrap();
+                kills += 1;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    assert_eq!(kills, 10, "killed at ten moments before the plan was done");
+    // Off the test's runtime thread, so the proxy keeps delivering what killed runs had sent:
+    // a request in flight still reaches the server, as it would over a real network.
+    let resume = ["apply", "--plan", &id, "--yes", "--claim-ttl", "1"];
+    let mut resume = command(&pool, dir.path(), &resume, &[]);
+    let last = tokio::task::spawn_blocking(move || resume.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(last.status.code(), Some(0), "{}", describe(&last));
+
+    assert_eq!(open_items(&pool, plan.plan_id).await, 0);
+    assert_one_event_per_item(&pool, plan.plan_id).await;
+    let done = format!("SELECT count(*) FROM plan_items WHERE plan_id = {id} AND state = 'done'");
+    assert_eq!(
+        count(&pool, &done).await,
+        100,
+        "every item done, none skipped"
+    );
+    assert_eq!(
+        shape(&store, &killed).await,
+        shape(&store, &calm).await,
+        "same versions, markers and classes as the uninterrupted run"
+    );
+}
+
+#[sqlx::test]
+async fn three_processes_share_one_plan_and_do_each_item_exactly_once(pool: PgPool) {
+    let store = store().await;
+    let bucket = new_bucket(&store, "shared", BucketOptions::default()).await;
+    seed(
+        &store,
+        &bucket,
+        (0..5000).map(|i| format!("tmp/{i:05}.json")),
+    )
+    .await;
+    let rules = "    - name: drop-tmp\n      when: { key: { prefix: tmp/ } }\n      then: delete\n";
+    let dir = PolicyDir::new(&policy_yaml("shared", &bucket, "", rules));
+    let plan = scan_and_plan(&pool, &store, &dir.load(), "shared").await;
+    assert_eq!(plan.changes(), 5000);
+    let id = plan.plan_id.to_string();
+    let args = [
+        "apply",
+        "--plan",
+        &id,
+        "--yes",
+        "--batch-size",
+        "100",
+        "--concurrency",
+        "2",
+    ];
+
+    let workers: Vec<_> = (0..3)
+        .map(|_| {
+            command(&pool, dir.path(), &args, &[])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for worker in workers {
+        let output = worker.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    }
+
+    let done = format!("SELECT count(*) FROM plan_items WHERE plan_id = {id} AND state = 'done'");
+    assert_eq!(count(&pool, &done).await, 5000);
+    assert_one_event_per_item(&pool, plan.plan_id).await;
+    let runs = format!("SELECT count(DISTINCT run_id) FROM audit_events WHERE plan_id = {id}");
+    assert!(count(&pool, &runs).await >= 2, "the work was shared");
+    assert!(live_keys(&store, &bucket).await.is_empty());
+}
