@@ -154,40 +154,96 @@ pub async fn append(conn: &mut PgConnection, events: &[NewEvent]) -> Result<(), 
     let (mut seq, mut prev) = head.unwrap_or((0, GENESIS.to_string()));
     // PostgreSQL keeps microseconds; hash what will be stored.
     let at = Utc::now().trunc_subsecs(6);
+    let mut rows = Columns::default();
     for e in events {
         seq += 1;
-        let canonical = Canonical::new(seq, at, e);
-        let hash = canonical.hash(&prev);
-        sqlx::query(
-            "INSERT INTO audit_events (seq, at, run_id, plan_id, item_id, policy, policy_sha256, rule, action, \
-             storage, bucket, key, version_id, size, outcome, reason, state_before, state_after, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
-        )
-        .bind(seq)
-        .bind(at)
-        .bind(e.run_id)
-        .bind(e.plan_id)
-        .bind(e.item_id)
-        .bind(&e.policy)
-        .bind(&e.policy_sha256)
-        .bind(&e.rule)
-        .bind(&e.action)
-        .bind(&e.storage)
-        .bind(&e.bucket)
-        .bind(&e.key)
-        .bind(&e.version_id)
-        .bind(e.size)
-        .bind(e.outcome.as_str())
-        .bind(&e.reason)
-        .bind(&e.state_before)
-        .bind(&e.state_after)
-        .bind(&prev)
-        .bind(&hash)
-        .execute(&mut *conn)
-        .await?;
-        prev = hash;
+        let hash = Canonical::new(seq, at, e).hash(&prev);
+        rows.push(seq, e, std::mem::replace(&mut prev, hash.clone()), hash);
     }
+    // One statement per batch: the chain is computed above, the rows go in together.
+    sqlx::query(
+        "INSERT INTO audit_events (seq, at, run_id, plan_id, item_id, policy, policy_sha256, rule, action, \
+         storage, bucket, key, version_id, size, outcome, reason, state_before, state_after, prev_hash, hash) \
+         SELECT u.seq, $1, u.run_id, u.plan_id, u.item_id, u.policy, u.policy_sha256, u.rule, u.action, \
+                u.storage, u.bucket, u.key, u.version_id, u.size, u.outcome, u.reason, u.state_before, \
+                u.state_after, u.prev_hash, u.hash \
+         FROM UNNEST($2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::text[], $7::text[], $8::text[], \
+                     $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::text[], \
+                     $16::text[], $17::jsonb[], $18::jsonb[], $19::text[], $20::text[]) \
+              AS u(seq, run_id, plan_id, item_id, policy, policy_sha256, rule, action, storage, bucket, key, \
+                   version_id, size, outcome, reason, state_before, state_after, prev_hash, hash)",
+    )
+    .bind(at)
+    .bind(rows.seq)
+    .bind(rows.run_id)
+    .bind(rows.plan_id)
+    .bind(rows.item_id)
+    .bind(rows.policy)
+    .bind(rows.policy_sha256)
+    .bind(rows.rule)
+    .bind(rows.action)
+    .bind(rows.storage)
+    .bind(rows.bucket)
+    .bind(rows.key)
+    .bind(rows.version_id)
+    .bind(rows.size)
+    .bind(rows.outcome)
+    .bind(rows.reason)
+    .bind(rows.state_before)
+    .bind(rows.state_after)
+    .bind(rows.prev_hash)
+    .bind(rows.hash)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
+}
+
+/// Events as columns, for one `INSERT ... SELECT FROM UNNEST`.
+#[derive(Default)]
+struct Columns<'e> {
+    seq: Vec<i64>,
+    run_id: Vec<Option<i64>>,
+    plan_id: Vec<Option<i64>>,
+    item_id: Vec<Option<i64>>,
+    policy: Vec<&'e str>,
+    policy_sha256: Vec<&'e str>,
+    rule: Vec<&'e str>,
+    action: Vec<&'e str>,
+    storage: Vec<&'e str>,
+    bucket: Vec<&'e str>,
+    key: Vec<&'e str>,
+    version_id: Vec<Option<&'e str>>,
+    size: Vec<i64>,
+    outcome: Vec<&'static str>,
+    reason: Vec<Option<&'e str>>,
+    state_before: Vec<&'e serde_json::Value>,
+    state_after: Vec<&'e serde_json::Value>,
+    prev_hash: Vec<String>,
+    hash: Vec<String>,
+}
+
+impl<'e> Columns<'e> {
+    fn push(&mut self, seq: i64, e: &'e NewEvent, prev_hash: String, hash: String) {
+        self.seq.push(seq);
+        self.run_id.push(e.run_id);
+        self.plan_id.push(e.plan_id);
+        self.item_id.push(e.item_id);
+        self.policy.push(&e.policy);
+        self.policy_sha256.push(&e.policy_sha256);
+        self.rule.push(&e.rule);
+        self.action.push(&e.action);
+        self.storage.push(&e.storage);
+        self.bucket.push(&e.bucket);
+        self.key.push(&e.key);
+        self.version_id.push(e.version_id.as_deref());
+        self.size.push(e.size);
+        self.outcome.push(e.outcome.as_str());
+        self.reason.push(e.reason.as_deref());
+        self.state_before.push(&e.state_before);
+        self.state_after.push(&e.state_after);
+        self.prev_hash.push(prev_hash);
+        self.hash.push(hash);
+    }
 }
 
 /// Records the start of a command that acts on storage; its events carry the run id.

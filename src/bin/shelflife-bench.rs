@@ -11,7 +11,7 @@ use shelflife::inventory::report::Format;
 use shelflife::inventory::{LockState, RowBuffer};
 use shelflife::policy::{ChecksumMode, Credentials, Provider, Storage};
 use shelflife::storage::s3::{BucketOptions, PutOptions, S3Store};
-use shelflife::storage::{ObjectVersion, RetryConfig};
+use shelflife::storage::{DeleteTarget, ObjectStore, ObjectVersion, RetryConfig};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -33,12 +33,32 @@ enum Command {
         #[arg(long)]
         copy_file: PathBuf,
     },
-    /// Create versioned `bucket` holding `objects` small objects spread over 16 folders.
+    /// Create versioned `bucket` (unversioned with `--plain`) holding `objects` small objects
+    /// spread over 16 folders.
     SeedBucket {
         #[arg(long)]
         bucket: String,
         #[arg(long)]
         objects: usize,
+        #[arg(long)]
+        plain: bool,
+    },
+    /// Print the keys of `bucket`'s current versions, one per line.
+    ListKeys {
+        #[arg(long)]
+        bucket: String,
+    },
+    /// The raw baseline of the apply benchmark: DeleteObjects over the keys in `keys`, in
+    /// batches of `batch`, `concurrency` requests at a time, with no bookkeeping.
+    RawDelete {
+        #[arg(long)]
+        bucket: String,
+        #[arg(long)]
+        keys: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
     },
 }
 
@@ -72,7 +92,18 @@ async fn main() -> Result<()> {
             )
             .await
         }
-        Command::SeedBucket { bucket, objects } => seed(&store, &bucket, objects).await,
+        Command::SeedBucket {
+            bucket,
+            objects,
+            plain,
+        } => seed(&store, &bucket, objects, plain).await,
+        Command::ListKeys { bucket } => list_keys(&store, &bucket).await,
+        Command::RawDelete {
+            bucket,
+            keys,
+            batch,
+            concurrency,
+        } => raw_delete(&store, &bucket, &keys, batch, concurrency).await,
     }
 }
 
@@ -141,10 +172,13 @@ async fn gen_report(
     Ok(())
 }
 
-async fn seed(store: &S3Store, bucket: &str, objects: usize) -> Result<()> {
-    store
-        .create_bucket(bucket, BucketOptions::VERSIONED)
-        .await?;
+async fn seed(store: &S3Store, bucket: &str, objects: usize, plain: bool) -> Result<()> {
+    let options = if plain {
+        BucketOptions::default()
+    } else {
+        BucketOptions::VERSIONED
+    };
+    store.create_bucket(bucket, options).await?;
     stream::iter(0..objects)
         .map(|i| async move {
             let key = format!("folder-{:02}/object-{i:08}", i % 16);
@@ -155,5 +189,43 @@ async fn seed(store: &S3Store, bucket: &str, objects: usize) -> Result<()> {
         .buffer_unordered(32)
         .try_for_each(|_| async { Ok(()) })
         .await?;
+    Ok(())
+}
+
+async fn list_keys(store: &S3Store, bucket: &str) -> Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut pages = store.list_versions(bucket, "");
+    while let Some(page) = pages.try_next().await? {
+        for v in page.iter().filter(|v| v.is_latest && !v.is_delete_marker) {
+            writeln!(out, "{}", v.key)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+async fn raw_delete(
+    store: &S3Store,
+    bucket: &str,
+    keys: &PathBuf,
+    batch: usize,
+    concurrency: usize,
+) -> Result<()> {
+    let text = std::fs::read_to_string(keys)?;
+    let targets: Vec<DeleteTarget> = text
+        .lines()
+        .map(|key| DeleteTarget {
+            key: key.to_string(),
+            version_id: None,
+        })
+        .collect();
+    let failed: usize = stream::iter(targets.chunks(batch.max(1)))
+        .map(|chunk| store.delete_batch(bucket, chunk, false))
+        .buffer_unordered(concurrency.max(1))
+        .map_ok(|answers| answers.iter().filter(|a| a.is_err()).count())
+        .try_fold(0, |sum, n| async move { Ok(sum + n) })
+        .await?;
+    anyhow::ensure!(failed == 0, "{failed} keys were not deleted");
+    println!("deleted {}", targets.len());
     Ok(())
 }

@@ -175,6 +175,24 @@ fn render_limits(out: &mut String, s: &PlanSummary) {
 }
 
 /// What one apply did.
+/// The plan's cost for `rule`, in proportion to the versions done (the plan prices each
+/// version alike within a rule's line only on average, so this is an estimate).
+fn realised(plan: &PlanSummary, rule: &str, done: i64) -> Option<crate::plan::Cost> {
+    let line = plan.line(rule)?;
+    let cost = line.cost.as_ref()?;
+    let share = if line.objects > 0 {
+        done as f64 / line.objects as f64
+    } else {
+        0.0
+    };
+    Some(crate::plan::Cost {
+        requests: cost.requests * share,
+        early_deletion: cost.early_deletion * share,
+        monthly_before: cost.monthly_before * share,
+        monthly_after: cost.monthly_after * share,
+    })
+}
+
 pub fn render_apply(plan: &PlanSummary, report: &ApplyReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -188,9 +206,20 @@ pub fn render_apply(plan: &PlanSummary, report: &ApplyReport) -> String {
         let _ = writeln!(out, "  nothing left to do");
     }
     for ((rule, action, outcome), (objects, size)) in &report.outcomes {
+        let realised = match (
+            outcome == Outcome::Done.as_str(),
+            realised(plan, rule, *objects),
+        ) {
+            (true, Some(cost)) => format!(
+                "  realised: {} one-time, {}/month saved",
+                dollars(cost.one_time()),
+                dollars(cost.monthly_saving())
+            ),
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
-            "  {action:<8} {outcome:<8} {objects:>9} objects {:>11}  rule {rule}",
+            "  {action:<8} {outcome:<8} {objects:>9} objects {:>11}  rule {rule}{realised}",
             bytes(*size)
         );
     }
