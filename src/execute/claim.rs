@@ -104,16 +104,20 @@ pub async fn finish(
     let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
     let states: Vec<&str> = results.iter().map(|r| r.outcome.as_str()).collect();
     let reasons: Vec<Option<String>> = results.iter().map(|r| r.reason.clone()).collect();
+    let workers = vec![worker; items.len()];
+    // The claim check compares with columns of `u`, not constants: with constants, the planner
+    // estimates (from statistics taken while nothing was claimed) that one row holds the claim
+    // and joins by scanning `u` once per row of the table.
     let done: Vec<i64> = sqlx::query_scalar(
         "UPDATE plan_items p SET state = u.state, reason = u.reason, finished_at = now(), claimed_until = NULL \
-         FROM UNNEST($1::int8[], $2::text[], $3::text[]) AS u(id, state, reason) \
-         WHERE p.id = u.id AND p.state = 'claimed' AND p.claimed_by = $4 \
+         FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[]) AS u(id, state, reason, worker) \
+         WHERE p.id = u.id AND p.claimed_by = u.worker AND p.state = 'claimed' || left(u.worker, 0) \
          RETURNING p.id",
     )
     .bind(&ids)
     .bind(&states)
     .bind(&reasons)
-    .bind(worker)
+    .bind(&workers)
     .fetch_all(&mut **tx)
     .await?;
     Ok(done.into_iter().collect())

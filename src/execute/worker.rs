@@ -106,14 +106,21 @@ async fn process(
             CHUNK
         };
         for part in batch.chunks(chunk.max(1)) {
-            let results =
-                execute(cx, action, part)
-                    .await
-                    .map_err(|source| ApplyError::Storage {
-                        plan_id: plan.plan_id,
-                        source,
-                    })?;
+            let started = std::time::Instant::now();
+            let results = execute(cx, action, part).await;
+            let results = results.map_err(|source| ApplyError::Storage {
+                plan_id: plan.plan_id,
+                source,
+            })?;
+            let acted = started.elapsed();
             record(pool, cx, plan, part, results, report).await?;
+            tracing::debug!(
+                action,
+                items = part.len(),
+                storage_ms = acted.as_millis() as u64,
+                record_ms = (started.elapsed() - acted).as_millis() as u64,
+                "chunk done"
+            );
         }
     }
     Ok(())

@@ -276,3 +276,57 @@ async fn three_processes_share_one_plan_and_do_each_item_exactly_once(pool: PgPo
     assert!(count(&pool, &runs).await >= 2, "the work was shared");
     assert!(live_keys(&store, &bucket).await.is_empty());
 }
+
+#[sqlx::test]
+async fn apply_exits_5_when_storage_is_unreachable_then_4_when_items_fail_and_resumes(
+    pool: PgPool,
+) {
+    let store = store().await;
+    let bucket = new_bucket(&store, "exits", BucketOptions::default()).await;
+    seed(&store, &bucket, (0..10).map(|i| format!("tmp/{i}.json"))).await;
+    seed(&store, &bucket, (0..2).map(|i| format!("models/{i}.bin"))).await;
+    // Retention on a bucket without Object Lock: the server refuses, so those items fail.
+    let rules = format!(
+        "{RULES}    - name: retain\n      when: {{ key: {{ prefix: models/ }} }}\n      then: {{ lock: {{ mode: GOVERNANCE, retainFor: 1d }} }}\n"
+    );
+    let dir = PolicyDir::new(&policy_yaml("exits", &bucket, "", &rules));
+    let plan = scan_and_plan(&pool, &store, &dir.load(), "exits").await;
+    let id = plan.plan_id.to_string();
+    let args = ["apply", "--plan", &id, "--yes"];
+
+    let away = shelflife_with_env(
+        &pool,
+        dir.path(),
+        &args,
+        &[("S3_ENDPOINT", "http://127.0.0.1:9")],
+    );
+    assert_eq!(away.status.code(), Some(5), "{}", describe(&away));
+    assert_eq!(
+        open_items(&pool, plan.plan_id).await,
+        12,
+        "released, pending again"
+    );
+    assert_eq!(count(&pool, "SELECT count(*) FROM audit_events").await, 0);
+
+    let out = shelflife(&pool, dir.path(), &args);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    assert!(
+        stdout(&out).contains("10 done, 0 skipped, 0 blocked, 2 failed"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(
+        live_keys(&store, &bucket).await,
+        vec!["models/0.bin", "models/1.bin"]
+    );
+    let (state, reason): (String, String) = sqlx::query_as(
+        "SELECT state, reason FROM plan_items WHERE plan_id = $1 AND key = 'models/0.bin'",
+    )
+    .bind(plan.plan_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(state, "failed");
+    assert!(reason.contains("PutObjectRetention"), "{reason}");
+    assert_one_event_per_item(&pool, plan.plan_id).await;
+}
