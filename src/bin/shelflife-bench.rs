@@ -72,7 +72,7 @@ async fn main() -> Result<()> {
         region: "us-east-1".into(),
         path_style: true,
         requests_per_second: 3000,
-        max_attempts: 8,
+        retry: Default::default(),
         credentials: Credentials::DefaultChain,
         checksum: ChecksumMode::WhenRequired,
         costs: None,

@@ -48,7 +48,10 @@ impl App {
             ))
         })?;
         let retry = RetryConfig {
-            max_attempts: storage.max_attempts,
+            max_attempts: storage.retry.max_attempts,
+            initial_backoff: storage.retry.initial_backoff,
+            max_backoff: storage.retry.max_backoff,
+            total_budget: storage.retry.total_budget,
             ..RetryConfig::default()
         };
         Ok(S3Store::connect(storage, &retry).await?)

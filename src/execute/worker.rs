@@ -91,7 +91,6 @@ async fn process(
     report: &Mutex<ApplyReport>,
 ) -> Result<(), ApplyError> {
     let mut actions: Vec<&str> = items.iter().map(|i| i.action.as_str()).collect();
-    actions.dedup();
     actions.sort_unstable();
     actions.dedup();
     for action in actions {

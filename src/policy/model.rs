@@ -41,12 +41,34 @@ pub struct Storage {
     pub path_style: bool,
     /// Per-prefix write budget.
     pub requests_per_second: u32,
-    /// Attempts per request (the first included) before an error is reported.
-    pub max_attempts: u32,
+    /// How requests are retried.
+    pub retry: Retry,
     pub credentials: Credentials,
     pub checksum: ChecksumMode,
     /// The price table plans are costed with; `None` leaves costs out of plans.
     pub costs: Option<CostTable>,
+}
+
+/// How requests to a storage are retried: transient errors and throttling, with exponential
+/// backoff between `initial_backoff` and `max_backoff`, at most `max_attempts` per request and
+/// `total_budget` per operation, attempts and waits included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    pub max_attempts: u32,
+    pub initial_backoff: std::time::Duration,
+    pub max_backoff: std::time::Duration,
+    pub total_budget: std::time::Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            max_attempts: 8,
+            initial_backoff: std::time::Duration::from_millis(100),
+            max_backoff: std::time::Duration::from_secs(20),
+            total_budget: std::time::Duration::from_secs(300),
+        }
+    }
 }
 
 /// How a storage client authenticates.

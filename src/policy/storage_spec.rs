@@ -35,19 +35,12 @@ pub fn storage(
         check_endpoint(r, name, wire.provider, endpoint.as_deref());
     }
     let costs = wire.costs.and_then(|v| cost_table(r, name, v));
-    let max_attempts = wire.retry.and_then(|r| r.max_attempts).unwrap_or(8);
-    if !(1..=50).contains(&max_attempts) {
-        r.error(
-            name,
-            &path(&["spec", "retry", "maxAttempts"]),
-            format!("maxAttempts must be between 1 and 50, found {max_attempts}"),
-        );
-    }
+    let retry = retry(r, name, wire.retry);
     let credentials = credentials(r, name, wire.credentials)?;
     let aws = wire.provider == Provider::Aws;
     Some(Storage {
         name: name.to_string(),
-        max_attempts,
+        retry,
         credentials,
         provider: wire.provider,
         endpoint,
@@ -188,4 +181,49 @@ fn check_endpoint(r: &mut Reporter, name: &str, provider: Provider, endpoint: Op
         }
         _ => {}
     }
+}
+
+/// The retry settings, defaults for what is not given; a bad value is reported and defaulted.
+fn retry(r: &mut Reporter, name: &str, wire: Option<RetryWire>) -> Retry {
+    let mut retry = Retry::default();
+    let Some(wire) = wire else { return retry };
+    if let Some(n) = wire.max_attempts {
+        if (1..=50).contains(&n) {
+            retry.max_attempts = n;
+        } else {
+            let at = path(&["spec", "retry", "maxAttempts"]);
+            r.error(
+                name,
+                &at,
+                format!("maxAttempts must be between 1 and 50, found {n}"),
+            );
+        }
+    }
+    let mut time = |field: &'static str, text: Option<String>, into: &mut std::time::Duration| {
+        let Some(text) = text else { return };
+        match humantime::parse_duration(text.trim()) {
+            Ok(d) if !d.is_zero() => *into = d,
+            _ => r.error(
+                name,
+                &path(&["spec", "retry", field]),
+                format!("invalid {field} {text:?}: expected a duration such as 250ms, 20s or 5m"),
+            ),
+        }
+    };
+    time(
+        "initialBackoff",
+        wire.initial_backoff,
+        &mut retry.initial_backoff,
+    );
+    time("maxBackoff", wire.max_backoff, &mut retry.max_backoff);
+    time("totalBudget", wire.total_budget, &mut retry.total_budget);
+    if retry.max_backoff < retry.initial_backoff {
+        let at = path(&["spec", "retry", "maxBackoff"]);
+        r.error(
+            name,
+            &at,
+            "maxBackoff must not be shorter than initialBackoff".to_string(),
+        );
+    }
+    retry
 }

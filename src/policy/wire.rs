@@ -64,8 +64,14 @@ pub struct CredentialsWire {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RetryWire {
-    /// Attempts per request, the first included.
+    /// Attempts per request, the first included (default 8).
     pub max_attempts: Option<u32>,
+    /// The first wait before a retry, e.g. `100ms` (default); waits double up to `maxBackoff`.
+    pub initial_backoff: Option<String>,
+    /// The longest wait between attempts, e.g. `20s` (default).
+    pub max_backoff: Option<String>,
+    /// The most one operation may take, attempts and waits included, e.g. `5m` (default).
+    pub total_budget: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq)]

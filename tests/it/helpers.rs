@@ -23,7 +23,10 @@ pub fn local_storage(endpoint: &str) -> Storage {
         region: "us-east-1".into(),
         path_style: true,
         requests_per_second: 3000,
-        max_attempts: 3,
+        retry: policy::Retry {
+            max_attempts: 3,
+            ..Default::default()
+        },
         credentials: Credentials::DefaultChain,
         checksum: policy::ChecksumMode::WhenRequired,
         costs: None,

@@ -20,6 +20,31 @@ pub(super) struct NewObject<'a> {
     pub retention: Option<&'a Retention>,
 }
 
+/// Sets what a new object gets besides its body: the SDK's PutObject and CreateMultipartUpload
+/// builders have these setters in common, but no trait for them.
+macro_rules! with_attributes {
+    ($request:expr, $new:expr) => {{
+        let new: &NewObject<'_> = $new;
+        let mut request = $request
+            .set_storage_class(new.storage_class.map(StorageClass::from))
+            .set_tagging(tagging_header(new.tags))
+            .set_content_type(new.content.content_type.clone())
+            .set_cache_control(new.content.cache_control.clone())
+            .set_content_disposition(new.content.content_disposition.clone())
+            .set_content_encoding(new.content.content_encoding.clone())
+            .set_content_language(new.content.content_language.clone());
+        for (k, v) in new.metadata {
+            request = request.metadata(k, v);
+        }
+        if let Some(r) = new.retention {
+            request = request
+                .object_lock_mode(lock_mode(r.mode))
+                .object_lock_retain_until_date(smithy_time(r.retain_until));
+        }
+        request
+    }};
+}
+
 /// `k=v&k2=v2`, as the `x-amz-tagging` header wants it.
 pub(super) fn tagging_header(tags: &Tags) -> Option<String> {
     let pairs: Vec<String> = tags
@@ -162,28 +187,14 @@ impl S3Store {
     }
 
     async fn put_whole(&self, new: &NewObject<'_>, data: Vec<u8>) -> Result<Copied, StorageError> {
-        let mut request = self
+        let request = self
             .client
             .put_object()
             .bucket(new.bucket)
             .key(new.key)
             .content_md5(md5_base64(&data))
-            .set_storage_class(new.storage_class.map(StorageClass::from))
-            .set_tagging(tagging_header(new.tags))
-            .set_content_type(new.content.content_type.clone())
-            .set_cache_control(new.content.cache_control.clone())
-            .set_content_disposition(new.content.content_disposition.clone())
-            .set_content_encoding(new.content.content_encoding.clone())
-            .set_content_language(new.content.content_language.clone())
             .body(SdkBody::from(data));
-        for (k, v) in new.metadata {
-            request = request.metadata(k, v);
-        }
-        if let Some(r) = new.retention {
-            request = request
-                .object_lock_mode(lock_mode(r.mode))
-                .object_lock_retain_until_date(smithy_time(r.retain_until));
-        }
+        let request = with_attributes!(request, new);
         let out = request
             .send()
             .await
@@ -195,26 +206,12 @@ impl S3Store {
     }
 
     async fn start_upload(&self, new: &NewObject<'_>) -> Result<String, StorageError> {
-        let mut request = self
+        let request = self
             .client
             .create_multipart_upload()
             .bucket(new.bucket)
-            .key(new.key)
-            .set_storage_class(new.storage_class.map(StorageClass::from))
-            .set_tagging(tagging_header(new.tags))
-            .set_content_type(new.content.content_type.clone())
-            .set_cache_control(new.content.cache_control.clone())
-            .set_content_disposition(new.content.content_disposition.clone())
-            .set_content_encoding(new.content.content_encoding.clone())
-            .set_content_language(new.content.content_language.clone());
-        for (k, v) in new.metadata {
-            request = request.metadata(k, v);
-        }
-        if let Some(r) = new.retention {
-            request = request
-                .object_lock_mode(lock_mode(r.mode))
-                .object_lock_retain_until_date(smithy_time(r.retain_until));
-        }
+            .key(new.key);
+        let request = with_attributes!(request, new);
         let operation = format!("CreateMultipartUpload {}", url(new.bucket, new.key));
         let out = request
             .send()
