@@ -129,9 +129,10 @@ async fn an_apply_through_throttling_and_resets_finishes_with_one_event_per_item
     }
 }
 
-/// The number of requests after which the `i`th run is killed: spread over 2..=12.
+/// The number of requests after which the `i`th run is killed: 3, 5, ... 21, so that together
+/// the ten runs stop well before the end of the plan.
 fn kill_after(i: usize) -> usize {
-    2 + (i * 7) % 11
+    3 + 2 * i
 }
 
 #[sqlx::test]
@@ -141,14 +142,21 @@ async fn apply_killed_at_ten_moments_resumes_to_the_end_state_of_an_uninterrupte
     let store = store().await;
     let killed = new_bucket(&store, "killed", BucketOptions::VERSIONED).await;
     let calm = new_bucket(&store, "calm", BucketOptions::VERSIONED).await;
+    // Versioned archives, so a copy made twice shows as an extra version.
+    let killed_archive = new_bucket(&store, "killed-arch", BucketOptions::VERSIONED).await;
+    let calm_archive = new_bucket(&store, "calm-arch", BucketOptions::VERSIONED).await;
+    // Keys of the three actions alternate, so every claimed batch mixes them.
+    let keys = || (0..30).flat_map(|i| ["tmp", "ckpt", "arch"].map(|s| format!("run/{i:03}.{s}")));
     for bucket in [&killed, &calm] {
-        seed(&store, bucket, (0..60).map(|i| format!("tmp/{i:03}.json"))).await;
-        seed(&store, bucket, (0..40).map(|i| format!("cold/{i:03}.bin"))).await;
+        seed(&store, bucket, keys()).await;
     }
+    let with_archive = |archive: &str| {
+        format!("    - name: drop-tmp\n      when: {{ key: {{ suffix: .tmp }} }}\n      then: delete\n    - name: cool\n      when: {{ key: {{ suffix: .ckpt }} }}\n      then: {{ tier: {{ storageClass: STANDARD_IA, force: true }} }}\n    - name: away\n      when: {{ key: {{ suffix: .arch }} }}\n      then: {{ archive: {{ bucket: {archive}, prefix: old/, force: true }} }}\n")
+    };
     let policies = format!(
         "{}---\n{}",
-        policy_yaml("killed", &killed, "", RULES),
-        policy_yaml("calm", &calm, "", RULES)
+        policy_yaml("killed", &killed, "", &with_archive(&killed_archive)),
+        policy_yaml("calm", &calm, "", &with_archive(&calm_archive))
     );
     let dir = PolicyDir::new(&policies);
     let set = dir.load();
@@ -219,7 +227,7 @@ async fn apply_killed_at_ten_moments_resumes_to_the_end_state_of_an_uninterrupte
     let done = format!("SELECT count(*) FROM plan_items WHERE plan_id = {id} AND state = 'done'");
     assert_eq!(
         count(&pool, &done).await,
-        100,
+        90,
         "every item done, none skipped"
     );
     assert_eq!(
@@ -227,6 +235,17 @@ async fn apply_killed_at_ten_moments_resumes_to_the_end_state_of_an_uninterrupte
         shape(&store, &calm).await,
         "same versions, markers and classes as the uninterrupted run"
     );
+    let retried = format!(
+        "SELECT count(DISTINCT action) FROM plan_items WHERE plan_id = {id} AND attempts > 1"
+    );
+    assert_eq!(
+        count(&pool, &retried).await,
+        3,
+        "kills caught each action mid-way"
+    );
+    let archived = shape(&store, &killed_archive).await;
+    assert_eq!(archived.len(), 30, "one copy of each archived version");
+    assert_eq!(archived, shape(&store, &calm_archive).await);
 }
 
 #[sqlx::test]
