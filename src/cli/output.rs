@@ -219,7 +219,7 @@ pub fn render_apply(plan: &PlanSummary, report: &ApplyReport) -> String {
         };
         let _ = writeln!(
             out,
-            "  {action:<8} {outcome:<8} {objects:>9} objects {:>11}  rule {rule}{realised}",
+            "  {action:<9} {outcome:<8} {objects:>9} objects {:>11}  rule {rule}{realised}",
             bytes(*size)
         );
     }
