@@ -6,8 +6,13 @@
 //! `hash = sha256_hex(prev_hash + "\n" + canonical_json)`; the first event's `prev_hash` is 64
 //! zeros. `seq` is gap-free: it is assigned under the same lock that orders the chain.
 
+mod checkpoint;
 mod verify;
 
+pub use checkpoint::{
+    check as check_checkpoints, public_key_from_file, write as write_checkpoint, AuditKey,
+    Checkpoint, CheckpointCheck,
+};
 pub use verify::{verify, Verification};
 
 use chrono::{DateTime, SubsecRound, Utc};

@@ -3,7 +3,7 @@
 use super::context::{select, worker_name, App};
 use super::exit::{Exit, UsageError};
 use super::output::render_apply;
-use crate::audit::{self, Outcome, Verification};
+use crate::audit::{self, AuditKey, CheckpointCheck, Outcome, Verification};
 use crate::execute::{self, ApplyError, ApplyOptions, Pacer};
 use crate::plan::{self, PlanState, PlanSummary};
 use crate::policy::{Action, PolicySet};
@@ -91,6 +91,7 @@ fn archive_storages(set: &PolicySet) -> BTreeSet<String> {
 }
 
 pub async fn run(app: &App, args: ApplyArgs) -> Result<Exit> {
+    let key = audit_key()?;
     let set = app.load_policies()?;
     let pool = app.pool().await?;
     let plans = plans_to_apply(&pool, &set, &args).await?;
@@ -117,7 +118,34 @@ pub async fn run(app: &App, args: ApplyArgs) -> Result<Exit> {
         Err(err) => super::code_for(err),
     };
     audit::finish_run(&pool, run_id, code as i32).await?;
+    let checkpoint = audit::write_checkpoint(&pool, Some(run_id), key.as_ref()).await?;
+    tracing::info!(
+        seq = checkpoint.seq,
+        head = %checkpoint.head,
+        signed = checkpoint.signed,
+        "audit checkpoint"
+    );
     result
+}
+
+/// The checkpoint signing key, from `SHELFLIFE_AUDIT_KEY_FILE` (none: unsigned checkpoints).
+fn audit_key() -> Result<Option<AuditKey>> {
+    match std::env::var_os("SHELFLIFE_AUDIT_KEY_FILE") {
+        None => Ok(None),
+        Some(path) => AuditKey::from_file(path.as_ref())
+            .map(Some)
+            .map_err(|m| UsageError(m).into()),
+    }
+}
+
+/// The key checkpoints must be signed with: `SHELFLIFE_AUDIT_PUBLIC_KEY_FILE`, or the public half
+/// of `SHELFLIFE_AUDIT_KEY_FILE`.
+fn trusted_key() -> Result<Option<ed25519_dalek::VerifyingKey>> {
+    if let Some(path) = std::env::var_os("SHELFLIFE_AUDIT_PUBLIC_KEY_FILE") {
+        let key = audit::public_key_from_file(path.as_ref()).map_err(UsageError)?;
+        return Ok(Some(key));
+    }
+    Ok(audit_key()?.map(|k| k.public()))
 }
 
 async fn apply_all(
@@ -197,11 +225,12 @@ fn confirm(plans: &[PlanSummary]) -> Result<()> {
 }
 
 pub async fn verify(app: &App) -> Result<Exit> {
+    let trusted = trusted_key()?;
     let pool = app.pool().await?;
-    match audit::verify(&pool).await? {
+    let chain = match audit::verify(&pool).await? {
         Verification::Intact { events, head } => {
             println!("audit trail intact: {events} events, head {head}");
-            Ok(Exit::Ok)
+            true
         }
         Verification::Broken {
             seq,
@@ -210,7 +239,33 @@ pub async fn verify(app: &App) -> Result<Exit> {
             what,
         } => {
             println!("audit trail BROKEN at seq {seq}: {what}: expected {expected}, found {found}");
-            Ok(Exit::Invalid)
+            false
         }
-    }
+    };
+    let checkpoints = match audit::check_checkpoints(&pool, trusted.as_ref()).await? {
+        CheckpointCheck::Consistent {
+            checkpoints,
+            signed,
+            trusted_key,
+        } => {
+            let signatures = match (signed, trusted_key) {
+                (0, _) => "unsigned (no SHELFLIFE_AUDIT_KEY_FILE when they were written)".to_string(),
+                (n, true) => format!("{n} signed and verified with the trusted key"),
+                (n, false) => format!(
+                    "{n} signed, verified with the keys they name (set SHELFLIFE_AUDIT_PUBLIC_KEY_FILE to require yours)"
+                ),
+            };
+            println!("checkpoints consistent with the chain: {checkpoints}; {signatures}");
+            true
+        }
+        CheckpointCheck::Broken { id, what } => {
+            println!("checkpoint {id} BROKEN: {what}");
+            false
+        }
+    };
+    Ok(if chain && checkpoints {
+        Exit::Ok
+    } else {
+        Exit::Invalid
+    })
 }

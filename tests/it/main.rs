@@ -2,6 +2,7 @@
 //! per test on the real local S3 server. Run them through `scripts/test`, which starts both.
 
 mod actions;
+mod audit;
 mod cli;
 mod docs;
 mod explain;
