@@ -69,15 +69,7 @@ pub async fn write(
     key: Option<&AuditKey>,
 ) -> Result<Checkpoint, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(super::CHAIN_LOCK)
-        .execute(&mut *tx)
-        .await?;
-    let head: Option<(i64, String)> =
-        sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?;
-    let (seq, head) = head.unwrap_or((0, GENESIS.to_string()));
+    let (seq, head) = super::lock_head(&mut tx).await?;
     let at = Utc::now().trunc_subsecs(6);
     let signed = key.map(|k| {
         let signature = k.0.sign(message(seq, &head, at).as_bytes());

@@ -142,12 +142,9 @@ pub(crate) fn format_time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
-/// Appends `events` to the chain inside the caller's transaction, so that they commit (or not)
-/// together with the state change they record.
-pub async fn append(conn: &mut PgConnection, events: &[NewEvent]) -> Result<(), sqlx::Error> {
-    if events.is_empty() {
-        return Ok(());
-    }
+/// Takes the chain's lock for the rest of the caller's transaction and returns its head: the
+/// last event's seq and hash (0 and [`GENESIS`] for an empty chain).
+pub(crate) async fn lock_head(conn: &mut PgConnection) -> Result<(i64, String), sqlx::Error> {
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(CHAIN_LOCK)
         .execute(&mut *conn)
@@ -156,7 +153,16 @@ pub async fn append(conn: &mut PgConnection, events: &[NewEvent]) -> Result<(), 
         sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *conn)
             .await?;
-    let (mut seq, mut prev) = head.unwrap_or((0, GENESIS.to_string()));
+    Ok(head.unwrap_or((0, GENESIS.to_string())))
+}
+
+/// Appends `events` to the chain inside the caller's transaction, so that they commit (or not)
+/// together with the state change they record.
+pub async fn append(conn: &mut PgConnection, events: &[NewEvent]) -> Result<(), sqlx::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let (mut seq, mut prev) = lock_head(conn).await?;
     // PostgreSQL keeps microseconds; hash what will be stored.
     let at = Utc::now().trunc_subsecs(6);
     let mut rows = Columns::default();

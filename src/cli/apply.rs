@@ -48,14 +48,9 @@ pub struct WorkArgs {
 }
 
 impl WorkArgs {
-    /// Options for this worker, with the request budget and archive destinations of `storage`.
-    pub async fn options(
-        &self,
-        app: &App,
-        set: &PolicySet,
-        storage: &str,
-        worker: &str,
-    ) -> Result<ApplyOptions> {
+    /// Options for this worker, with a client for each archive destination (the plans' own
+    /// storages are used directly).
+    pub async fn options(&self, app: &App, set: &PolicySet, worker: &str) -> Result<ApplyOptions> {
         if !(self.claim_ttl > 0.0 && self.claim_ttl.is_finite()) {
             return Err(
                 UsageError("--claim-ttl must be a positive number of seconds".into()).into(),
@@ -65,17 +60,21 @@ impl WorkArgs {
         options.concurrency = usize::from(self.concurrency);
         options.batch_size = self.batch_size;
         options.claim_ttl = chrono::Duration::milliseconds((self.claim_ttl * 1000.0) as i64);
-        let budget = set
-            .storages
-            .get(storage)
-            .map_or(3000, |s| s.requests_per_second);
-        options.pacer = Some(Arc::new(Pacer::new(budget)));
-        for name in archive_storages(set).into_iter().filter(|n| n != storage) {
+        for name in archive_storages(set) {
             let store: Arc<dyn ObjectStore> = Arc::new(app.store(set, &name).await?);
             options.destinations.insert(name, store);
         }
         Ok(options)
     }
+}
+
+/// The request budget of Storage `name`, per prefix.
+fn pacer(set: &PolicySet, name: &str) -> Arc<Pacer> {
+    let budget = set
+        .storages
+        .get(name)
+        .map_or(3000, |s| s.requests_per_second);
+    Arc::new(Pacer::new(budget))
 }
 
 /// Storages named as archive destinations by any policy.
@@ -157,11 +156,12 @@ async fn apply_all(
     worker: String,
     run_id: i64,
 ) -> Result<Exit> {
+    let mut options = args.work.options(app, set, &worker).await?;
+    options.run_id = Some(run_id);
+    options.allow_future_clock = args.allow_future_clock;
     let mut failed = 0;
     for plan in plans {
-        let mut options = args.work.options(app, set, &plan.storage, &worker).await?;
-        options.run_id = Some(run_id);
-        options.allow_future_clock = args.allow_future_clock;
+        options.pacer = Some(pacer(set, &plan.storage));
         let store = app.store(set, &plan.storage).await?;
         let report = execute::apply(pool, &store, plan, &options)
             .await

@@ -207,7 +207,13 @@ async fn verify(
     dest: &Destination,
     copied: &Copied,
 ) -> Result<Result<(), String>, StorageError> {
-    let copy = to.head(&dest.bucket, &dest.key, real(copied)).await?;
+    let copy = to
+        .head(
+            &dest.bucket,
+            &dest.key,
+            addressable(copied.version_id.as_deref()),
+        )
+        .await?;
     if copy.size != source.size {
         return Ok(Err(format!("size {} != source {}", copy.size, source.size)));
     }
@@ -221,8 +227,12 @@ async fn verify(
     let version = item.real_version();
     let original = sha256(cx.store.get(cx.bucket, &item.key, version).await?).await?;
     let archived = sha256(
-        to.get(&dest.bucket, &dest.key, copied.version_id.as_deref())
-            .await?,
+        to.get(
+            &dest.bucket,
+            &dest.key,
+            addressable(copied.version_id.as_deref()),
+        )
+        .await?,
     )
     .await?;
     Ok(if original == archived {
@@ -230,11 +240,6 @@ async fn verify(
     } else {
         Err(format!("SHA-256 {archived} != source {original}"))
     })
-}
-
-/// The copy's version id to address it by (`None` for an unversioned destination).
-fn real(copied: &Copied) -> Option<&str> {
-    copied.version_id.as_deref().filter(|v| *v != "null")
 }
 
 /// A plain MD5 ETag (not a multipart one, `"…-N"`).

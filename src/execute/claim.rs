@@ -40,7 +40,7 @@ impl Item {
 
     /// The version id to address, `None` for the null version (addressed by key).
     pub fn real_version(&self) -> Option<&str> {
-        self.version_id.as_deref().filter(|v| *v != "null")
+        crate::storage::addressable(self.version_id.as_deref())
     }
 
     pub fn param_str(&self, name: &str) -> Option<&str> {

@@ -51,9 +51,7 @@ impl ActionKind for Delete {
             if batch.is_empty() {
                 continue;
             }
-            for target in &batch {
-                cx.pace(&target.key, 1).await;
-            }
+            cx.pace_keys(batch.iter().map(|t| t.key.as_str())).await;
             let answers = store.delete_batch(bucket, &batch, bypass).await?;
             for (i, answer) in at.into_iter().zip(answers) {
                 results[i] = Some(outcome(&items[i], answer));

@@ -161,6 +161,13 @@ impl Cx<'_> {
             pacer.wait(key, requests).await;
         }
     }
+
+    /// Waits until the request budgets allow one request for each of `keys`.
+    pub async fn pace_keys<'k>(&self, keys: impl IntoIterator<Item = &'k str>) {
+        if let Some(pacer) = &self.opts.pacer {
+            pacer.wait_keys(keys).await;
+        }
+    }
 }
 
 /// One kind of action, executed for a batch of items of that kind.

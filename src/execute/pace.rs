@@ -29,7 +29,23 @@ impl Pacer {
 
     /// Waits until `key`'s prefix may send `requests` more.
     pub async fn wait(&self, key: &str, requests: u32) {
-        let prefix = prefix_of(key).to_string();
+        self.wait_prefix(prefix_of(key), requests).await;
+    }
+
+    /// Waits until each prefix among `keys` may send one request per key (a DeleteObjects
+    /// request counts once per key), one wait per prefix.
+    pub async fn wait_keys<'k>(&self, keys: impl IntoIterator<Item = &'k str>) {
+        let mut per_prefix: std::collections::BTreeMap<&str, u32> = Default::default();
+        for key in keys {
+            *per_prefix.entry(prefix_of(key)).or_default() += 1;
+        }
+        for (prefix, requests) in per_prefix {
+            self.wait_prefix(prefix, requests).await;
+        }
+    }
+
+    async fn wait_prefix(&self, prefix: &str, requests: u32) {
+        let prefix = prefix.to_string();
         let mut left = requests;
         while left > 0 {
             let n = left.min(self.burst);

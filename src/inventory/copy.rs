@@ -82,29 +82,41 @@ fn encode_row(
     ordinal: i64,
     lock: Option<&LockState>,
 ) {
-    let flag = |b: bool| if b { "t" } else { "f" };
     buf.extend_from_slice(scan_id.as_bytes());
     text_field(buf, Some(&v.key));
     text_field(buf, v.version_id.as_deref());
-    text_field(buf, Some(flag(v.is_latest)));
-    text_field(buf, Some(flag(v.is_delete_marker)));
-    buf.push(b'\t');
-    write_int(buf, v.size);
+    bool_field(buf, Some(v.is_latest));
+    bool_field(buf, Some(v.is_delete_marker));
+    int_field(buf, v.size);
     text_field(buf, v.etag.as_deref());
-    buf.push(b'\t');
-    write_time(buf, &v.last_modified);
+    time_field(buf, Some(&v.last_modified));
     text_field(buf, v.storage_class.as_deref());
-    buf.push(b'\t');
-    write_int(buf, ordinal);
+    int_field(buf, ordinal);
     text_field(buf, lock.and_then(|l| l.mode.as_deref()));
-    buf.push(b'\t');
-    match lock.and_then(|l| l.retain_until.as_ref()) {
-        Some(t) => write_time(buf, t),
-        None => buf.extend_from_slice(b"\\N"),
-    }
-    text_field(buf, lock.and_then(|l| l.legal_hold).map(flag));
-    text_field(buf, Some(flag(lock.is_some())));
+    time_field(buf, lock.and_then(|l| l.retain_until.as_ref()));
+    bool_field(buf, lock.and_then(|l| l.legal_hold));
+    bool_field(buf, Some(lock.is_some()));
     buf.push(b'\n');
+}
+
+/// A tab, then `t` or `f`, or `\N` for NULL.
+pub(crate) fn bool_field(buf: &mut Vec<u8>, value: Option<bool>) {
+    text_field(buf, value.map(|b| if b { "t" } else { "f" }));
+}
+
+/// A tab, then the number.
+pub(crate) fn int_field(buf: &mut Vec<u8>, n: i64) {
+    buf.push(b'\t');
+    write_int(buf, n);
+}
+
+/// A tab, then the time, or `\N` for NULL.
+pub(crate) fn time_field(buf: &mut Vec<u8>, t: Option<&DateTime<Utc>>) {
+    buf.push(b'\t');
+    match t {
+        None => buf.extend_from_slice(b"\\N"),
+        Some(t) => write_time(buf, t),
+    }
 }
 
 /// A tab, then the value escaped, or `\N` for NULL.
@@ -116,13 +128,13 @@ pub(crate) fn text_field(buf: &mut Vec<u8>, value: Option<&str>) {
     }
 }
 
-pub(crate) fn write_int(buf: &mut Vec<u8>, n: i64) {
+fn write_int(buf: &mut Vec<u8>, n: i64) {
     use std::io::Write;
     let _ = write!(buf, "{n}");
 }
 
 /// `YYYY-MM-DD HH:MM:SS.ffffff+00`.
-pub(crate) fn write_time(buf: &mut Vec<u8>, t: &DateTime<Utc>) {
+fn write_time(buf: &mut Vec<u8>, t: &DateTime<Utc>) {
     use chrono::{Datelike, Timelike};
     use std::io::Write;
     let _ = write!(

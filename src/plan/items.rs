@@ -1,7 +1,7 @@
 //! Writing plan items with `COPY ... FROM STDIN` in PostgreSQL's text format, a buffer of up to
 //! 5000 rows at a time (a plan may hold millions of items).
 
-use crate::inventory::copy::{text_field, write_int, write_time};
+use crate::inventory::copy::{bool_field, int_field, text_field, time_field};
 use crate::inventory::InventoryRow;
 use crate::policy::Rule;
 use chrono::{DateTime, Utc};
@@ -44,7 +44,6 @@ impl ItemBatch {
     }
 
     pub fn push(&mut self, rule: &Rule, params: &str, row: &InventoryRow, start: Start) {
-        let flag = |b: bool| Some(if b { "t" } else { "f" });
         let b = &mut self.buf;
         b.extend_from_slice(self.plan_id.as_bytes());
         text_field(b, Some(&rule.name));
@@ -52,14 +51,12 @@ impl ItemBatch {
         text_field(b, Some(params));
         text_field(b, Some(&row.key));
         text_field(b, row.version_id.as_deref());
-        text_field(b, flag(row.is_latest));
-        b.push(b'\t');
-        write_int(b, row.size);
+        bool_field(b, Some(row.is_latest));
+        int_field(b, row.size);
         text_field(b, row.etag.as_deref());
-        b.push(b'\t');
-        write_time(b, &row.last_modified);
+        time_field(b, Some(&row.last_modified));
         text_field(b, row.storage_class.as_deref());
-        text_field(b, flag(row.is_delete_marker));
+        bool_field(b, Some(row.is_delete_marker));
         let (state, reason, eligible_at) = match &start {
             Start::Pending => ("pending", None, None),
             Start::Blocked {
@@ -70,8 +67,8 @@ impl ItemBatch {
         };
         text_field(b, Some(state));
         text_field(b, reason);
-        time_field(b, eligible_at);
-        time_field(b, (state != "pending").then_some(self.now));
+        time_field(b, eligible_at.as_ref());
+        time_field(b, (state != "pending").then_some(&self.now));
         b.push(b'\n');
         self.rows += 1;
     }
@@ -92,13 +89,5 @@ impl ItemBatch {
         self.buf.clear();
         self.rows = 0;
         Ok(())
-    }
-}
-
-fn time_field(buf: &mut Vec<u8>, t: Option<DateTime<Utc>>) {
-    buf.push(b'\t');
-    match t {
-        None => buf.extend_from_slice(b"\\N"),
-        Some(t) => write_time(buf, &t),
     }
 }

@@ -26,6 +26,12 @@ pub struct ObjectVersion {
     pub storage_class: Option<String>,
 }
 
+/// The version id to send with a request: `None` for S3's null version (of an unversioned or
+/// suspended bucket), which is addressed by key alone.
+pub fn addressable(version_id: Option<&str>) -> Option<&str> {
+    version_id.filter(|v| *v != "null")
+}
+
 /// Object Lock retention modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
