@@ -7,17 +7,20 @@
 //! zeros. `seq` is gap-free: it is assigned under the same lock that orders the chain.
 
 mod checkpoint;
+mod event;
+mod run;
 mod verify;
 
 pub use checkpoint::{
     check as check_checkpoints, public_key_from_file, write as write_checkpoint, AuditKey,
     Checkpoint, CheckpointCheck,
 };
+pub(crate) use event::{format_time, Canonical};
+pub use event::{NewEvent, Outcome, StoredEvent};
+pub use run::{finish_run, start_run, RunInfo};
 pub use verify::{verify, Verification};
 
-use chrono::{DateTime, SubsecRound, Utc};
-use serde::Serialize;
-use sha2::{Digest, Sha256};
+use chrono::{SubsecRound, Utc};
 use sqlx::PgConnection;
 
 /// The hash before the first event.
@@ -25,122 +28,6 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 /// Serialises appends to the chain across processes (`pg_advisory_xact_lock`).
 const CHAIN_LOCK: i64 = 0x5348_454c_464c_4946; // "SHELFLIF"
-
-/// The outcome of one action on one version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Done,
-    Skipped,
-    Blocked,
-    Failed,
-}
-
-impl Outcome {
-    /// The stored name; the table's CHECK constraint admits only these.
-    pub fn parse(text: &str) -> Option<Outcome> {
-        [
-            Outcome::Done,
-            Outcome::Skipped,
-            Outcome::Blocked,
-            Outcome::Failed,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == text)
-    }
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Outcome::Done => "done",
-            Outcome::Skipped => "skipped",
-            Outcome::Blocked => "blocked",
-            Outcome::Failed => "failed",
-        }
-    }
-}
-
-/// An event to append.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewEvent {
-    pub run_id: Option<i64>,
-    pub plan_id: Option<i64>,
-    pub item_id: Option<i64>,
-    pub policy: String,
-    pub policy_sha256: String,
-    pub rule: String,
-    pub action: String,
-    pub storage: String,
-    pub bucket: String,
-    pub key: String,
-    pub version_id: Option<String>,
-    pub size: i64,
-    pub outcome: Outcome,
-    pub reason: Option<String>,
-    pub state_before: serde_json::Value,
-    pub state_after: serde_json::Value,
-}
-
-/// The hashed form of an event; field order here is the canonical order.
-#[derive(Serialize)]
-pub(crate) struct Canonical<'a> {
-    pub seq: i64,
-    pub at: String,
-    pub run_id: Option<i64>,
-    pub plan_id: Option<i64>,
-    pub item_id: Option<i64>,
-    pub policy: &'a str,
-    pub policy_sha256: &'a str,
-    pub rule: &'a str,
-    pub action: &'a str,
-    pub storage: &'a str,
-    pub bucket: &'a str,
-    pub key: &'a str,
-    pub version_id: Option<&'a str>,
-    pub size: i64,
-    pub outcome: &'a str,
-    pub reason: Option<&'a str>,
-    pub state_before: &'a serde_json::Value,
-    pub state_after: &'a serde_json::Value,
-}
-
-impl<'a> Canonical<'a> {
-    /// The canonical form of `event` as stored at `seq` and `at`.
-    pub fn new(seq: i64, at: DateTime<Utc>, e: &'a NewEvent) -> Self {
-        Canonical {
-            seq,
-            at: format_time(at),
-            run_id: e.run_id,
-            plan_id: e.plan_id,
-            item_id: e.item_id,
-            policy: &e.policy,
-            policy_sha256: &e.policy_sha256,
-            rule: &e.rule,
-            action: &e.action,
-            storage: &e.storage,
-            bucket: &e.bucket,
-            key: &e.key,
-            version_id: e.version_id.as_deref(),
-            size: e.size,
-            outcome: e.outcome.as_str(),
-            reason: e.reason.as_deref(),
-            state_before: &e.state_before,
-            state_after: &e.state_after,
-        }
-    }
-
-    pub fn hash(&self, prev_hash: &str) -> String {
-        let json = serde_json::to_string(self).expect("audit events serialise");
-        let mut hasher = Sha256::new();
-        hasher.update(prev_hash.as_bytes());
-        hasher.update(b"\n");
-        hasher.update(json.as_bytes());
-        hex::encode(hasher.finalize())
-    }
-}
-
-pub(crate) fn format_time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
 
 /// Takes the chain's lock for the rest of the caller's transaction and returns its head: the
 /// last event's seq and hash (0 and [`GENESIS`] for an empty chain).
@@ -174,15 +61,18 @@ pub async fn append(conn: &mut PgConnection, events: &[NewEvent]) -> Result<(), 
     // One statement per batch: the chain is computed above, the rows go in together.
     sqlx::query(
         "INSERT INTO audit_events (seq, at, run_id, plan_id, item_id, policy, policy_sha256, rule, action, \
-         storage, bucket, key, version_id, size, outcome, reason, state_before, state_after, prev_hash, hash) \
+         storage, bucket, key, version_id, size, outcome, reason, state_before, state_after, prev_hash, hash, \
+         policy_revision, clock, worker) \
          SELECT u.seq, $1, u.run_id, u.plan_id, u.item_id, u.policy, u.policy_sha256, u.rule, u.action, \
                 u.storage, u.bucket, u.key, u.version_id, u.size, u.outcome, u.reason, u.state_before, \
-                u.state_after, u.prev_hash, u.hash \
+                u.state_after, u.prev_hash, u.hash, u.policy_revision, u.clock, u.worker \
          FROM UNNEST($2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::text[], $7::text[], $8::text[], \
                      $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::text[], \
-                     $16::text[], $17::jsonb[], $18::jsonb[], $19::text[], $20::text[]) \
+                     $16::text[], $17::jsonb[], $18::jsonb[], $19::text[], $20::text[], $21::text[], \
+                     $22::timestamptz[], $23::text[]) \
               AS u(seq, run_id, plan_id, item_id, policy, policy_sha256, rule, action, storage, bucket, key, \
-                   version_id, size, outcome, reason, state_before, state_after, prev_hash, hash)",
+                   version_id, size, outcome, reason, state_before, state_after, prev_hash, hash, \
+                   policy_revision, clock, worker)",
     )
     .bind(at)
     .bind(rows.seq)
@@ -204,6 +94,9 @@ pub async fn append(conn: &mut PgConnection, events: &[NewEvent]) -> Result<(), 
     .bind(rows.state_after)
     .bind(rows.prev_hash)
     .bind(rows.hash)
+    .bind(rows.policy_revision)
+    .bind(rows.clock)
+    .bind(rows.worker)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -231,6 +124,9 @@ struct Columns<'e> {
     state_after: Vec<&'e serde_json::Value>,
     prev_hash: Vec<String>,
     hash: Vec<String>,
+    policy_revision: Vec<Option<&'e str>>,
+    clock: Vec<Option<chrono::DateTime<Utc>>>,
+    worker: Vec<Option<&'e str>>,
 }
 
 impl<'e> Columns<'e> {
@@ -254,32 +150,8 @@ impl<'e> Columns<'e> {
         self.state_after.push(&e.state_after);
         self.prev_hash.push(prev_hash);
         self.hash.push(hash);
+        self.policy_revision.push(e.policy_revision.as_deref());
+        self.clock.push(e.clock);
+        self.worker.push(e.worker.as_deref());
     }
-}
-
-/// Records the start of a command that acts on storage; its events carry the run id.
-pub async fn start_run(
-    pool: &sqlx::PgPool,
-    command: &str,
-    worker: &str,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("INSERT INTO runs (command, worker) VALUES ($1, $2) RETURNING id")
-        .bind(command)
-        .bind(worker)
-        .fetch_one(pool)
-        .await
-}
-
-/// Records how a run ended.
-pub async fn finish_run(
-    pool: &sqlx::PgPool,
-    run_id: i64,
-    exit_code: i32,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE runs SET finished_at = now(), exit_code = $2 WHERE id = $1")
-        .bind(run_id)
-        .bind(exit_code)
-        .execute(pool)
-        .await?;
-    Ok(())
 }

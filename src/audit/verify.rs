@@ -1,7 +1,6 @@
 //! Recomputing the hash chain from the stored events.
 
-use super::{Canonical, NewEvent, Outcome, GENESIS};
-use chrono::{DateTime, Utc};
+use super::{StoredEvent, GENESIS};
 use futures::TryStreamExt;
 use sqlx::PgPool;
 
@@ -19,58 +18,10 @@ pub enum Verification {
     },
 }
 
-#[derive(sqlx::FromRow)]
-struct Stored {
-    seq: i64,
-    at: DateTime<Utc>,
-    run_id: Option<i64>,
-    plan_id: Option<i64>,
-    item_id: Option<i64>,
-    policy: String,
-    policy_sha256: String,
-    rule: String,
-    action: String,
-    storage: String,
-    bucket: String,
-    key: String,
-    version_id: Option<String>,
-    size: i64,
-    outcome: String,
-    reason: Option<String>,
-    state_before: serde_json::Value,
-    state_after: serde_json::Value,
-    prev_hash: String,
-    hash: String,
-}
-
-impl Stored {
-    /// The event as it was appended; `None` if its outcome is not one shelflife writes.
-    fn event(&self) -> Option<NewEvent> {
-        Some(NewEvent {
-            run_id: self.run_id,
-            plan_id: self.plan_id,
-            item_id: self.item_id,
-            policy: self.policy.clone(),
-            policy_sha256: self.policy_sha256.clone(),
-            rule: self.rule.clone(),
-            action: self.action.clone(),
-            storage: self.storage.clone(),
-            bucket: self.bucket.clone(),
-            key: self.key.clone(),
-            version_id: self.version_id.clone(),
-            size: self.size,
-            outcome: Outcome::parse(&self.outcome)?,
-            reason: self.reason.clone(),
-            state_before: self.state_before.clone(),
-            state_after: self.state_after.clone(),
-        })
-    }
-}
-
 /// Walks the whole chain in order and reports the first inconsistency.
 pub async fn verify(pool: &PgPool) -> Result<Verification, sqlx::Error> {
     let mut rows =
-        sqlx::query_as::<_, Stored>("SELECT * FROM audit_events ORDER BY seq").fetch(pool);
+        sqlx::query_as::<_, StoredEvent>("SELECT * FROM audit_events ORDER BY seq").fetch(pool);
     let (mut expected_seq, mut prev) = (1i64, GENESIS.to_string());
     while let Some(e) = rows.try_next().await? {
         let broken = |expected: String, found: String, what| Verification::Broken {
@@ -93,10 +44,9 @@ pub async fn verify(pool: &PgPool) -> Result<Verification, sqlx::Error> {
                 "link to the previous event",
             ));
         }
-        let Some(event) = e.event() else {
+        let Some(recomputed) = e.recomputed_hash() else {
             return Ok(broken("an outcome".into(), e.outcome.clone(), "outcome"));
         };
-        let recomputed = Canonical::new(e.seq, e.at, &event).hash(&e.prev_hash);
         if recomputed != e.hash {
             return Ok(broken(
                 recomputed,

@@ -110,13 +110,13 @@ pub async fn run(app: &App, args: ApplyArgs) -> Result<Exit> {
         confirm(&plans)?;
     }
     let worker = worker_name();
-    let run_id = audit::start_run(&pool, "apply", &worker).await?;
-    let result = apply_all(app, &set, &pool, &plans, &args, worker, run_id).await;
+    let run_id = audit::start_run(&pool, &super::context::run_info("apply", &worker)).await?;
+    let result = apply_all(app, &set, &pool, &plans, &args, worker.clone(), run_id).await;
     let code = match &result {
         Ok(exit) => *exit,
         Err(err) => super::code_for(err),
     };
-    audit::finish_run(&pool, run_id, code as i32).await?;
+    audit::finish_run(&pool, run_id, &worker, code as i32).await?;
     let checkpoint = audit::write_checkpoint(&pool, Some(run_id), key.as_ref()).await?;
     tracing::info!(
         seq = checkpoint.seq,

@@ -90,9 +90,39 @@ pub fn select<'a>(set: &'a PolicySet, names: &[String]) -> Result<Vec<&'a Policy
 
 /// Identifies this process in claims and the audit trail: `host:pid`.
 pub fn worker_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+    format!("{}:{}", host_name(), std::process::id())
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "unknown-host".into());
-    format!("{host}:{}", std::process::id())
+        .unwrap_or_else(|_| "unknown-host".into())
+}
+
+/// Who and where this process runs `command`, for the runs table and the audit trail.
+pub fn run_info(command: &str, worker: &str) -> crate::audit::RunInfo {
+    let os_user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| format!("uid {}", current_uid()));
+    crate::audit::RunInfo {
+        command: command.into(),
+        worker: worker.into(),
+        host: host_name(),
+        os_user,
+        args: std::env::args().collect::<Vec<_>>().join(" "),
+        version: env!("CARGO_PKG_VERSION").into(),
+    }
+}
+
+/// The real user id, from /proc (containers often have no USER variable).
+fn current_uid() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|v| v.split_whitespace().next().map(str::to_string))
+        })
+        .unwrap_or_else(|| "unknown".into())
 }

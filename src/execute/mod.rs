@@ -10,6 +10,7 @@
 mod archive;
 mod check;
 mod claim;
+mod decided;
 mod delete;
 mod lock;
 mod pace;

@@ -29,7 +29,10 @@ pub async fn run(
         cx.opts.worker.clone(),
         cx.opts.claim_ttl,
     ));
-    let result = until_finished(pool, cx, plan, &report).await;
+    let result = match super::decided::record(pool, cx, plan).await {
+        Ok(_) => until_finished(pool, cx, plan, &report).await,
+        Err(err) => Err(err.into()),
+    };
     heartbeat.abort();
     result?;
     claim::close_if_finished(pool, plan.plan_id).await?;
@@ -186,7 +189,7 @@ async fn record(
     Ok(())
 }
 
-fn event(
+pub(super) fn event(
     cx: &Cx<'_>,
     plan: &PlanSummary,
     item: &Item,
@@ -210,5 +213,8 @@ fn event(
         reason: result.reason,
         state_before,
         state_after: result.state_after,
+        policy_revision: plan.policy_revision.clone(),
+        clock: Some(plan.as_of),
+        worker: Some(cx.opts.worker.clone()),
     }
 }

@@ -56,10 +56,15 @@ pub async fn create(
             target: target.clone(),
         })?;
     let mut summary = PlanSummary::new(policy, &target, snapshot.scan_id, snapshot.objects, as_of);
+    let file = policy.file.clone();
+    summary.policy_revision = tokio::task::spawn_blocking(move || crate::policy::revision(&file))
+        .await
+        .unwrap_or(None);
     let mut tx = pool.begin().await?;
     summary.plan_id = sqlx::query_scalar(
-        "INSERT INTO plans (as_of, policy, policy_sha256, storage, bucket, scan_id, state, summary) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'planned', '{}') RETURNING id",
+        "INSERT INTO plans (as_of, policy, policy_sha256, storage, bucket, scan_id, state, summary, \
+                            policy_revision) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'planned', '{}', $7) RETURNING id",
     )
     .bind(as_of)
     .bind(&policy.name)
@@ -67,6 +72,7 @@ pub async fn create(
     .bind(&target.storage)
     .bind(&target.bucket)
     .bind(snapshot.scan_id)
+    .bind(&summary.policy_revision)
     .fetch_one(&mut *tx)
     .await?;
     let filter = pushdown::filter(policy, as_of);

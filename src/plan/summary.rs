@@ -104,6 +104,10 @@ pub struct PlanSummary {
     pub plan_id: i64,
     pub policy: String,
     pub policy_sha256: String,
+    /// The git commit the policy file came from (`SHELFLIFE_POLICY_REVISION`, or the
+    /// checkout's HEAD, `+dirty` when the file was edited since).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_revision: Option<String>,
     pub storage: String,
     pub bucket: String,
     pub prefixes: Vec<String>,
@@ -148,6 +152,7 @@ impl PlanSummary {
             plan_id: 0,
             policy: policy.name.clone(),
             policy_sha256: policy.sha256.clone(),
+            policy_revision: None,
             storage: target.storage.clone(),
             bucket: target.bucket.clone(),
             prefixes: target.prefixes.clone(),

@@ -12,6 +12,7 @@ pub mod location;
 mod matcher;
 mod model;
 mod provider;
+mod revision;
 mod scalars;
 mod schema;
 mod shadow;
@@ -25,6 +26,7 @@ mod wire;
 pub use checks::costs_of;
 pub use diagnostic::{Diagnostic, Invalid, Severity};
 pub use model::*;
+pub use revision::revision;
 pub use schema::json_schema;
 pub use validate::API_VERSION;
 

@@ -113,7 +113,7 @@ async fn the_whole_pipeline_runs_from_the_command_line(pool: PgPool) {
         "{}",
         describe(&out)
     );
-    assert_eq!(count(&pool, "SELECT count(*) FROM audit_events").await, 2);
+    assert_eq!(count(&pool, ITEM_EVENTS).await, 2);
 
     run(&["scan"]);
     let out = run(&["plan", "--detailed-exitcode"]);
@@ -126,7 +126,7 @@ async fn the_whole_pipeline_runs_from_the_command_line(pool: PgPool) {
     let out = run(&["audit", "verify"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert!(
-        stdout(&out).contains("audit trail intact: 2 events"),
+        stdout(&out).contains("audit trail intact: 4 events"),
         "{}",
         describe(&out)
     );

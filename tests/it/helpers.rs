@@ -267,3 +267,6 @@ pub async fn plan_at(
 pub fn objects(plan: &shelflife::plan::PlanSummary, rule: &str) -> i64 {
     plan.line(rule).map_or(0, |l| l.objects)
 }
+
+/// Audit events of items (runs have their own `run.start` and `run.end` events).
+pub const ITEM_EVENTS: &str = "SELECT count(*) FROM audit_events WHERE item_id IS NOT NULL";

@@ -10,6 +10,7 @@ mod fallback;
 mod flaky;
 mod golden;
 mod helpers;
+mod ledger;
 mod matchers;
 mod object_state;
 mod pipeline;

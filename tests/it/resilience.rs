@@ -325,7 +325,7 @@ async fn apply_exits_5_when_storage_is_unreachable_then_4_when_items_fail_and_re
         12,
         "released, pending again"
     );
-    assert_eq!(count(&pool, "SELECT count(*) FROM audit_events").await, 0);
+    assert_eq!(count(&pool, ITEM_EVENTS).await, 0);
 
     let out = shelflife(&pool, dir.path(), &args);
     assert_eq!(out.status.code(), Some(4), "{}", describe(&out));

@@ -1,0 +1,208 @@
+//! One audit event: what is appended, what is hashed, what is stored.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The outcome of one action on one version, or of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Done,
+    Skipped,
+    Blocked,
+    Failed,
+    /// The plan's cost guard skipped the action (`skipped` items whose reason says so).
+    Uneconomic,
+    /// A run began (`run.start` events).
+    Started,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Done,
+        Outcome::Skipped,
+        Outcome::Blocked,
+        Outcome::Failed,
+        Outcome::Uneconomic,
+        Outcome::Started,
+    ];
+
+    /// The stored name; the table's CHECK constraint admits only these.
+    pub fn parse(text: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == text)
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Done => "done",
+            Outcome::Skipped => "skipped",
+            Outcome::Blocked => "blocked",
+            Outcome::Failed => "failed",
+            Outcome::Uneconomic => "uneconomic",
+            Outcome::Started => "started",
+        }
+    }
+}
+
+/// An event to append.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub run_id: Option<i64>,
+    pub plan_id: Option<i64>,
+    pub item_id: Option<i64>,
+    pub policy: String,
+    pub policy_sha256: String,
+    pub rule: String,
+    pub action: String,
+    pub storage: String,
+    pub bucket: String,
+    pub key: String,
+    pub version_id: Option<String>,
+    pub size: i64,
+    pub outcome: Outcome,
+    pub reason: Option<String>,
+    pub state_before: serde_json::Value,
+    pub state_after: serde_json::Value,
+    /// The git commit the policy file came from, when known.
+    pub policy_revision: Option<String>,
+    /// The clock ages were measured against (the plan's `--as-of`).
+    pub clock: Option<DateTime<Utc>>,
+    /// The process that acted (`host:pid`).
+    pub worker: Option<String>,
+}
+
+/// The hashed form of an event; field order here is the canonical order.
+#[derive(Serialize)]
+pub(crate) struct Canonical<'a> {
+    pub seq: i64,
+    pub at: String,
+    pub run_id: Option<i64>,
+    pub plan_id: Option<i64>,
+    pub item_id: Option<i64>,
+    pub policy: &'a str,
+    pub policy_sha256: &'a str,
+    pub rule: &'a str,
+    pub action: &'a str,
+    pub storage: &'a str,
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub version_id: Option<&'a str>,
+    pub size: i64,
+    pub outcome: &'a str,
+    pub reason: Option<&'a str>,
+    pub state_before: &'a serde_json::Value,
+    pub state_after: &'a serde_json::Value,
+    pub policy_revision: Option<&'a str>,
+    pub clock: Option<String>,
+    pub worker: Option<&'a str>,
+}
+
+impl<'a> Canonical<'a> {
+    /// The canonical form of `event` as stored at `seq` and `at`.
+    pub fn new(seq: i64, at: DateTime<Utc>, e: &'a NewEvent) -> Self {
+        Canonical {
+            seq,
+            at: format_time(at),
+            run_id: e.run_id,
+            plan_id: e.plan_id,
+            item_id: e.item_id,
+            policy: &e.policy,
+            policy_sha256: &e.policy_sha256,
+            rule: &e.rule,
+            action: &e.action,
+            storage: &e.storage,
+            bucket: &e.bucket,
+            key: &e.key,
+            version_id: e.version_id.as_deref(),
+            size: e.size,
+            outcome: e.outcome.as_str(),
+            reason: e.reason.as_deref(),
+            state_before: &e.state_before,
+            state_after: &e.state_after,
+            policy_revision: e.policy_revision.as_deref(),
+            clock: e.clock.map(format_time),
+            worker: e.worker.as_deref(),
+        }
+    }
+
+    pub fn hash(&self, prev_hash: &str) -> String {
+        let json = serde_json::to_string(self).expect("audit events serialise");
+        let mut hasher = Sha256::new();
+        hasher.update(prev_hash.as_bytes());
+        hasher.update(b"\n");
+        hasher.update(json.as_bytes());
+        hex::encode(hasher.finalize())
+    }
+}
+
+/// Timestamps in the canonical encoding: RFC 3339 UTC with microseconds.
+pub(crate) fn format_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// An event as stored: every column, as exported by `report` and read back by `verify`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub run_id: Option<i64>,
+    pub plan_id: Option<i64>,
+    pub item_id: Option<i64>,
+    pub policy: String,
+    pub policy_sha256: String,
+    pub policy_revision: Option<String>,
+    pub rule: String,
+    pub action: String,
+    pub storage: String,
+    pub bucket: String,
+    pub key: String,
+    pub version_id: Option<String>,
+    pub size: i64,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub state_before: serde_json::Value,
+    pub state_after: serde_json::Value,
+    pub clock: Option<DateTime<Utc>>,
+    pub worker: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl StoredEvent {
+    /// The columns in export order (CSV header, JSON field order).
+    pub const COLUMNS: &'static str = "seq, at, run_id, plan_id, item_id, policy, policy_sha256, \
+        policy_revision, rule, action, storage, bucket, key, version_id, size, outcome, reason, \
+        state_before, state_after, clock, worker, prev_hash, hash";
+
+    /// The event as it was appended; `None` if its outcome is not one shelflife writes.
+    pub fn event(&self) -> Option<NewEvent> {
+        Some(NewEvent {
+            run_id: self.run_id,
+            plan_id: self.plan_id,
+            item_id: self.item_id,
+            policy: self.policy.clone(),
+            policy_sha256: self.policy_sha256.clone(),
+            rule: self.rule.clone(),
+            action: self.action.clone(),
+            storage: self.storage.clone(),
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            version_id: self.version_id.clone(),
+            size: self.size,
+            outcome: Outcome::parse(&self.outcome)?,
+            reason: self.reason.clone(),
+            state_before: self.state_before.clone(),
+            state_after: self.state_after.clone(),
+            policy_revision: self.policy_revision.clone(),
+            clock: self.clock,
+            worker: self.worker.clone(),
+        })
+    }
+
+    /// The canonical hash of the stored fields after `prev_hash`; `None` for an unknown outcome.
+    pub fn recomputed_hash(&self) -> Option<String> {
+        let event = self.event()?;
+        Some(Canonical::new(self.seq, self.at, &event).hash(&self.prev_hash))
+    }
+}
