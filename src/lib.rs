@@ -11,5 +11,6 @@ pub mod execute;
 pub mod inventory;
 pub mod plan;
 pub mod policy;
+pub mod report;
 pub mod storage;
 pub mod telemetry;

@@ -93,8 +93,13 @@ pub(crate) struct Canonical<'a> {
     pub reason: Option<&'a str>,
     pub state_before: &'a serde_json::Value,
     pub state_after: &'a serde_json::Value,
+    // Added with schema migration 9: left out when NULL, so that events written before it
+    // hash as they did.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub policy_revision: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub clock: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub worker: Option<&'a str>,
 }
 

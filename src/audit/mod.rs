@@ -18,7 +18,7 @@ pub use checkpoint::{
 pub(crate) use event::{format_time, Canonical};
 pub use event::{NewEvent, Outcome, StoredEvent};
 pub use run::{finish_run, start_run, RunInfo};
-pub use verify::{verify, Verification};
+pub use verify::{evidence, verify, Evidence, Verification};
 
 use chrono::{SubsecRound, Utc};
 use sqlx::PgConnection;

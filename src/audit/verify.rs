@@ -62,3 +62,68 @@ pub async fn verify(pool: &PgPool) -> Result<Verification, sqlx::Error> {
         head: prev,
     })
 }
+
+/// Everything `audit verify` establishes: the chain and the checkpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evidence {
+    pub chain: Verification,
+    pub checkpoints: super::CheckpointCheck,
+}
+
+/// Verifies the chain and checks every checkpoint (signatures by `trusted` when given).
+pub async fn evidence(
+    pool: &PgPool,
+    trusted: Option<&ed25519_dalek::VerifyingKey>,
+) -> Result<Evidence, sqlx::Error> {
+    Ok(Evidence {
+        chain: verify(pool).await?,
+        checkpoints: super::check_checkpoints(pool, trusted).await?,
+    })
+}
+
+impl Evidence {
+    /// Whether nothing was found broken.
+    pub fn holds(&self) -> bool {
+        matches!(self.chain, Verification::Intact { .. })
+            && matches!(self.checkpoints, super::CheckpointCheck::Consistent { .. })
+    }
+
+    /// One sentence for the chain, one for the checkpoints.
+    pub fn lines(&self) -> [String; 2] {
+        use super::CheckpointCheck::{Broken, Consistent};
+        let chain = match &self.chain {
+            Verification::Intact { events, head } => {
+                format!("audit trail intact: {events} events, head {head}")
+            }
+            Verification::Broken {
+                seq,
+                expected,
+                found,
+                what,
+            } => format!(
+                "audit trail BROKEN at seq {seq}: {what}: expected {expected}, found {found}"
+            ),
+        };
+        let checkpoints = match &self.checkpoints {
+            Consistent {
+                checkpoints,
+                signed,
+                trusted_key,
+            } => {
+                let signatures = match (signed, trusted_key) {
+                    (0, _) => {
+                        "unsigned (no SHELFLIFE_AUDIT_KEY_FILE when they were written)".to_string()
+                    }
+                    (n, true) => format!("{n} signed and verified with the trusted key"),
+                    (n, false) => format!(
+                        "{n} signed, verified with the keys they name (set \
+                         SHELFLIFE_AUDIT_PUBLIC_KEY_FILE to require yours)"
+                    ),
+                };
+                format!("checkpoints consistent with the chain: {checkpoints}; {signatures}")
+            }
+            Broken { id, what } => format!("checkpoint {id} BROKEN: {what}"),
+        };
+        [chain, checkpoints]
+    }
+}

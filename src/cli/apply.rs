@@ -3,7 +3,7 @@
 use super::context::{select, worker_name, App};
 use super::exit::{Exit, UsageError};
 use super::output::render_apply;
-use crate::audit::{self, AuditKey, CheckpointCheck, Outcome, Verification};
+use crate::audit::{self, AuditKey, Outcome};
 use crate::execute::{self, ApplyError, ApplyOptions, Pacer};
 use crate::plan::{self, PlanState, PlanSummary};
 use crate::policy::{Action, PolicySet};
@@ -139,7 +139,7 @@ fn audit_key() -> Result<Option<AuditKey>> {
 
 /// The key checkpoints must be signed with: `SHELFLIFE_AUDIT_PUBLIC_KEY_FILE`, or the public half
 /// of `SHELFLIFE_AUDIT_KEY_FILE`.
-fn trusted_key() -> Result<Option<ed25519_dalek::VerifyingKey>> {
+pub(super) fn trusted_key() -> Result<Option<ed25519_dalek::VerifyingKey>> {
     if let Some(path) = std::env::var_os("SHELFLIFE_AUDIT_PUBLIC_KEY_FILE") {
         let key = audit::public_key_from_file(path.as_ref()).map_err(UsageError)?;
         return Ok(Some(key));
@@ -227,43 +227,11 @@ fn confirm(plans: &[PlanSummary]) -> Result<()> {
 pub async fn verify(app: &App) -> Result<Exit> {
     let trusted = trusted_key()?;
     let pool = app.pool().await?;
-    let chain = match audit::verify(&pool).await? {
-        Verification::Intact { events, head } => {
-            println!("audit trail intact: {events} events, head {head}");
-            true
-        }
-        Verification::Broken {
-            seq,
-            expected,
-            found,
-            what,
-        } => {
-            println!("audit trail BROKEN at seq {seq}: {what}: expected {expected}, found {found}");
-            false
-        }
-    };
-    let checkpoints = match audit::check_checkpoints(&pool, trusted.as_ref()).await? {
-        CheckpointCheck::Consistent {
-            checkpoints,
-            signed,
-            trusted_key,
-        } => {
-            let signatures = match (signed, trusted_key) {
-                (0, _) => "unsigned (no SHELFLIFE_AUDIT_KEY_FILE when they were written)".to_string(),
-                (n, true) => format!("{n} signed and verified with the trusted key"),
-                (n, false) => format!(
-                    "{n} signed, verified with the keys they name (set SHELFLIFE_AUDIT_PUBLIC_KEY_FILE to require yours)"
-                ),
-            };
-            println!("checkpoints consistent with the chain: {checkpoints}; {signatures}");
-            true
-        }
-        CheckpointCheck::Broken { id, what } => {
-            println!("checkpoint {id} BROKEN: {what}");
-            false
-        }
-    };
-    Ok(if chain && checkpoints {
+    let evidence = audit::evidence(&pool, trusted.as_ref()).await?;
+    for line in evidence.lines() {
+        println!("{line}");
+    }
+    Ok(if evidence.holds() {
         Exit::Ok
     } else {
         Exit::Invalid

@@ -3,33 +3,8 @@
 use crate::audit::Outcome;
 use crate::execute::ApplyReport;
 use crate::plan::{ActionLine, PlanState, PlanSummary};
+pub use crate::report::{bytes, dollars};
 use std::fmt::Write;
-
-/// `1536` → `1.5 KiB`.
-pub fn bytes(n: i64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value.abs() >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-/// `0.0123` → `$0.0123`; tiny amounts keep enough digits to be non-zero.
-pub fn dollars(x: f64) -> String {
-    match x.abs() {
-        0.0 => "$0.00".into(),
-        a if a >= 1.0 => format!("${x:.2}"),
-        a if a >= 0.0001 => format!("${x:.4}"),
-        _ => format!("${x:.8}"),
-    }
-}
 
 /// A plan as reviewers read it, like `terraform plan`.
 pub fn render_plan(s: &PlanSummary) -> String {
@@ -175,24 +150,6 @@ fn render_limits(out: &mut String, s: &PlanSummary) {
 }
 
 /// What one apply did.
-/// The plan's cost for `rule`, in proportion to the versions done (the plan prices each
-/// version alike within a rule's line only on average, so this is an estimate).
-fn realised(plan: &PlanSummary, rule: &str, done: i64) -> Option<crate::plan::Cost> {
-    let line = plan.line(rule)?;
-    let cost = line.cost.as_ref()?;
-    let share = if line.objects > 0 {
-        done as f64 / line.objects as f64
-    } else {
-        0.0
-    };
-    Some(crate::plan::Cost {
-        requests: cost.requests * share,
-        early_deletion: cost.early_deletion * share,
-        monthly_before: cost.monthly_before * share,
-        monthly_after: cost.monthly_after * share,
-    })
-}
-
 pub fn render_apply(plan: &PlanSummary, report: &ApplyReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -208,7 +165,7 @@ pub fn render_apply(plan: &PlanSummary, report: &ApplyReport) -> String {
     for ((rule, action, outcome), (objects, size)) in &report.outcomes {
         let realised = match (
             outcome == Outcome::Done.as_str(),
-            realised(plan, rule, *objects),
+            plan.realised(rule, *objects),
         ) {
             (true, Some(cost)) => format!(
                 "  realised: {} one-time, {}/month saved",

@@ -30,8 +30,15 @@ pub struct PlanArgs {
 
 /// Parses `--as-of`: absolute (RFC 3339 or YYYY-MM-DD) or relative to `now` (`+90d`, `-12h`).
 pub fn parse_clock(text: Option<&str>, now: DateTime<Utc>) -> Result<DateTime<Utc>, UsageError> {
-    let Some(text) = text else { return Ok(now) };
-    let bad = |m: String| UsageError(format!("--as-of: {m}"));
+    match text {
+        None => Ok(now),
+        Some(text) => parse_time("--as-of", text, now),
+    }
+}
+
+/// Parses the time given to `flag`: absolute (RFC 3339 or YYYY-MM-DD) or relative to `now`.
+pub fn parse_time(flag: &str, text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, UsageError> {
+    let bad = |m: String| UsageError(format!("{flag}: {m}"));
     if let Some(rest) = text.strip_prefix('+') {
         return Ok(now + parse_duration(rest).map_err(bad)?);
     }

@@ -141,6 +141,24 @@ pub struct PlanSummary {
 }
 
 impl PlanSummary {
+    /// The plan's cost for `rule`, in proportion to the versions done (the plan prices a
+    /// rule's versions as a whole, so this is an estimate); `None` without prices.
+    pub fn realised(&self, rule: &str, done: i64) -> Option<Cost> {
+        let line = self.line(rule)?;
+        let cost = line.cost.as_ref()?;
+        let share = if line.objects > 0 {
+            done as f64 / line.objects as f64
+        } else {
+            0.0
+        };
+        Some(Cost {
+            requests: cost.requests * share,
+            early_deletion: cost.early_deletion * share,
+            monthly_before: cost.monthly_before * share,
+            monthly_after: cost.monthly_after * share,
+        })
+    }
+
     pub fn new(
         policy: &Policy,
         target: &ScanTarget,

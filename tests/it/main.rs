@@ -6,6 +6,7 @@ mod audit;
 mod cli;
 mod docs;
 mod explain;
+mod export;
 mod fallback;
 mod flaky;
 mod golden;
