@@ -56,9 +56,33 @@ fn message(seq: i64, head: &str, at: DateTime<Utc>) -> String {
 /// A checkpoint as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub run_id: Option<i64>,
     pub seq: i64,
     pub head: String,
     pub signed: bool,
+    /// Hex Ed25519 public key and signature, when signed.
+    pub public_key: Option<String>,
+    pub signature: Option<String>,
+}
+
+impl Checkpoint {
+    /// The checkpoint as a self-describing JSON document (what is published to a bucket): the
+    /// signed message is included so it can be checked without shelflife.
+    pub fn document(&self) -> serde_json::Value {
+        serde_json::json!({
+            "format": "shelflife audit checkpoint v1",
+            "id": self.id,
+            "run_id": self.run_id,
+            "seq": self.seq,
+            "head": self.head,
+            "at": format_time(self.at),
+            "message": message(self.seq, &self.head, self.at),
+            "public_key": self.public_key,
+            "signature": self.signature,
+        })
+    }
 }
 
 /// Records the chain's current head, signed when `key` is given. Taken under the chain's lock,
@@ -78,9 +102,9 @@ pub async fn write(
             hex::encode(signature.to_bytes()),
         )
     });
-    sqlx::query(
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO audit_checkpoints (at, run_id, seq, head, public_key, signature) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(at)
     .bind(run_id)
@@ -88,13 +112,19 @@ pub async fn write(
     .bind(&head)
     .bind(signed.as_ref().map(|s| &s.0))
     .bind(signed.as_ref().map(|s| &s.1))
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
+    let (public_key, signature) = signed.unzip();
     Ok(Checkpoint {
+        id,
+        at,
+        run_id,
         seq,
         head,
-        signed: signed.is_some(),
+        signed: public_key.is_some(),
+        public_key,
+        signature,
     })
 }
 

@@ -8,6 +8,7 @@
 
 mod checkpoint;
 mod event;
+mod publish;
 mod run;
 mod verify;
 
@@ -17,6 +18,7 @@ pub use checkpoint::{
 };
 pub(crate) use event::{format_time, Canonical};
 pub use event::{NewEvent, Outcome, StoredEvent};
+pub use publish::publish as publish_checkpoint;
 pub use run::{finish_run, start_run, RunInfo};
 pub use verify::{evidence, verify, Evidence, Verification};
 

@@ -124,7 +124,37 @@ pub async fn run(app: &App, args: ApplyArgs) -> Result<Exit> {
         signed = checkpoint.signed,
         "audit checkpoint"
     );
+    publish_checkpoint(app, &set, &plans, &checkpoint).await?;
     result
+}
+
+/// Writes the checkpoint to the bucket of every applied policy that asks for it
+/// (`spec.audit.checkpoints`), once per destination.
+async fn publish_checkpoint(
+    app: &App,
+    set: &crate::policy::PolicySet,
+    plans: &[PlanSummary],
+    checkpoint: &audit::Checkpoint,
+) -> Result<()> {
+    let mut copies: Vec<&crate::policy::CheckpointCopy> = plans
+        .iter()
+        .filter_map(|p| set.policy(&p.policy)?.audit.as_ref())
+        .collect();
+    copies.sort_by_key(|c| (&c.storage, &c.bucket, &c.prefix));
+    copies.dedup_by_key(|c| (&c.storage, &c.bucket, &c.prefix));
+    for copy in copies {
+        let store = app.store(set, &copy.storage).await?;
+        let key = audit::publish_checkpoint(&store, copy, checkpoint)
+            .await
+            .with_context(|| {
+                format!(
+                    "checkpoint {} is in the database but could not be written to s3://{}/{}",
+                    checkpoint.id, copy.bucket, copy.prefix
+                )
+            })?;
+        println!("audit checkpoint written to s3://{}/{key}", copy.bucket);
+    }
+    Ok(())
 }
 
 /// The checkpoint signing key, from `SHELFLIFE_AUDIT_KEY_FILE` (none: unsigned checkpoints).

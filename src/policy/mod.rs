@@ -7,6 +7,7 @@ mod actions;
 mod checks;
 pub mod costs;
 mod diagnostic;
+mod evidence;
 mod load;
 pub mod location;
 mod matcher;
@@ -25,6 +26,7 @@ mod wire;
 
 pub use checks::costs_of;
 pub use diagnostic::{Diagnostic, Invalid, Severity};
+pub use evidence::CheckpointCopy;
 pub use model::*;
 pub use revision::revision;
 pub use schema::json_schema;

@@ -135,6 +135,8 @@ pub struct Policy {
     pub age: AgeSource,
     pub rules: Vec<Rule>,
     pub limits: Limits,
+    /// Where runs also write their audit checkpoint (`spec.audit.checkpoints`).
+    pub audit: Option<super::evidence::CheckpointCopy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

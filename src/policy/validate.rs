@@ -117,6 +117,9 @@ fn policy(
     let age = age_source(r, name, wire.age);
     let rules = rules(r, name, wire.rules, &target, storages);
     let limits = limits(r, name, wire.limits.unwrap_or_default());
+    let audit = wire
+        .audit
+        .and_then(|a| checkpoint_copy(r, name, a.checkpoints, &target, storages));
     if r.diagnostics[errors_before..]
         .iter()
         .any(|d| d.severity == super::Severity::Error)
@@ -135,9 +138,29 @@ fn policy(
         age: age?,
         rules: rules?,
         limits,
+        audit,
     };
     super::checks::policy(r, &policy, storages);
     Some(policy)
+}
+
+fn checkpoint_copy(
+    r: &mut Reporter,
+    name: &str,
+    wire: super::evidence::CheckpointsWire,
+    target: &Target,
+    storages: &BTreeMap<String, Storage>,
+) -> Option<super::evidence::CheckpointCopy> {
+    let mut cx = Cx {
+        r,
+        scope: name,
+        at: path(&["spec", "audit", "checkpoints"]),
+        target: storages.get(&target.storage),
+        storages,
+        bucket: &target.bucket,
+        prefixes: &target.prefixes,
+    };
+    wire.validate(&mut cx)
 }
 
 fn schedule(r: &mut Reporter, name: &str, text: Option<&str>) -> Option<Schedule> {

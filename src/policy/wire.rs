@@ -106,6 +106,8 @@ pub struct PolicySpecWire {
     pub age: Option<AgeSourceWire>,
     pub rules: Vec<RuleWire>,
     pub limits: Option<LimitsWire>,
+    /// Audit evidence kept outside the database.
+    pub audit: Option<super::evidence::AuditWire>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -3,7 +3,6 @@
 
 use crate::helpers::*;
 use chrono::{Duration, Utc};
-use futures::TryStreamExt;
 use shelflife::audit::Outcome;
 use shelflife::execute::{self, ApplyOptions, ApplyReport};
 use shelflife::plan::PlanSummary;
@@ -42,17 +41,6 @@ fn body(len: usize) -> Vec<u8> {
 
 async fn put_bytes(store: &S3Store, bucket: &str, key: &str, data: Vec<u8>, o: &PutOptions) {
     store.put_object(bucket, key, data, o).await.expect("put");
-}
-
-async fn read(store: &dyn ObjectStore, bucket: &str, key: &str) -> Vec<u8> {
-    let chunks: Vec<bytes::Bytes> = store
-        .get(bucket, key, None)
-        .await
-        .expect("get")
-        .try_collect()
-        .await
-        .expect("body");
-    chunks.concat()
 }
 
 /// Checks that `key` in `bucket` kept what `described()` gave it.

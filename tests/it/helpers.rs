@@ -270,3 +270,16 @@ pub fn objects(plan: &shelflife::plan::PlanSummary, rule: &str) -> i64 {
 
 /// Audit events of items (runs have their own `run.start` and `run.end` events).
 pub const ITEM_EVENTS: &str = "SELECT count(*) FROM audit_events WHERE item_id IS NOT NULL";
+
+/// The body of the current version of `key`.
+pub async fn read(store: &dyn shelflife::storage::ObjectStore, bucket: &str, key: &str) -> Vec<u8> {
+    use futures::TryStreamExt;
+    let chunks: Vec<bytes::Bytes> = store
+        .get(bucket, key, None)
+        .await
+        .expect("get")
+        .try_collect()
+        .await
+        .expect("body");
+    chunks.concat()
+}

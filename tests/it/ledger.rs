@@ -3,6 +3,7 @@
 
 use crate::helpers::*;
 use shelflife::storage::s3::{BucketOptions, PutOptions};
+use shelflife::storage::ObjectStore;
 use sqlx::PgPool;
 
 const RULES: &str = "    - name: to-glacier
@@ -180,4 +181,76 @@ async fn the_app_role_runs_the_pipeline_but_cannot_rewrite_or_unprotect_the_audi
         );
     }
     assert_eq!(count(&pool, ITEM_EVENTS).await, 1);
+}
+
+#[sqlx::test]
+async fn a_policy_can_have_each_checkpoint_written_to_a_locked_bucket(pool: PgPool) {
+    let store = store().await;
+    let bucket = new_bucket(&store, "evidence-src", BucketOptions::default()).await;
+    let evidence = new_bucket(&store, "evidence", BucketOptions::OBJECT_LOCK).await;
+    put(&store, &bucket, "tmp/a", "x").await;
+    let rules = "    - name: drop\n      when: { key: { prefix: tmp/ } }\n      then: delete\n";
+    let audit = format!(
+        "  audit:\n    checkpoints: {{ bucket: {evidence}, prefix: ckpt/, \
+         lock: {{ mode: COMPLIANCE, retainFor: 1d }} }}\n"
+    );
+    let dir = PolicyDir::new(&policy_yaml("evidence", &bucket, &audit, rules));
+    for args in [&["validate"][..], &["scan"], &["plan"], &["apply", "--yes"]] {
+        let out = shelflife(&pool, dir.path(), args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", describe(&out));
+    }
+    let (id, seq, head): (i64, i64, String) =
+        sqlx::query_as("SELECT id, seq, head FROM audit_checkpoints")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let key = format!("ckpt/{id:012}-seq{seq}.json");
+    assert_eq!(live_keys(&store, &evidence).await, vec![key.clone()]);
+    let document: serde_json::Value =
+        serde_json::from_slice(&read(&store, &evidence, &key).await).unwrap();
+    assert_eq!(document["seq"], seq);
+    assert_eq!(document["head"], head.as_str());
+    assert!(document["message"]
+        .as_str()
+        .unwrap()
+        .ends_with(document["at"].as_str().unwrap()));
+    let stored = store.head(&evidence, &key, None).await.unwrap();
+    let retention = stored.retention.expect("locked");
+    assert_eq!(retention.mode, shelflife::storage::LockMode::Compliance);
+    assert!(retention.retain_until > chrono::Utc::now() + chrono::Duration::hours(23));
+    let version = stored.version_id.clone();
+    let target = shelflife::storage::DeleteTarget {
+        key: key.clone(),
+        version_id: version,
+    };
+    let answers = store
+        .delete_batch(&evidence, &[target], true)
+        .await
+        .unwrap();
+    assert!(
+        answers[0].is_err(),
+        "a COMPLIANCE checkpoint cannot be deleted: {answers:?}"
+    );
+    assert_eq!(live_keys(&store, &evidence).await, vec![key]);
+}
+
+#[test]
+fn checkpoint_settings_are_validated_with_their_place() {
+    let bad = "  audit:\n    checkpoints: { storage: nowhere, bucket: b }\n";
+    let dir = PolicyDir::new(&policy_yaml(
+        "evidence",
+        "b",
+        bad,
+        "    - name: drop\n      when: { key: { prefix: tmp/ } }\n      then: delete\n",
+    ));
+    let out = std::process::Command::new(binary())
+        .args(["validate", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let text = stdout(&out) + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("policies.yaml:7:29: evidence: unknown storage \"nowhere\""),
+        "the error points at the storage name: {text}"
+    );
 }

@@ -11,7 +11,7 @@ mod tier;
 
 pub use archive::Archive;
 pub use delete::Delete;
-pub use lock::{Lock, Retain};
+pub use lock::{Lock, LockWire, Retain};
 pub use tag::TagChange;
 pub use tier::Tier;
 
