@@ -60,10 +60,29 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
     },
+    /// Appends `events` audit events to the chain in `DATABASE_URL`, from `workers` concurrent
+    /// appenders (own connections), in transactions of `batch` events as the executor does.
+    AuditAppend {
+        #[arg(long)]
+        events: usize,
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        #[arg(long, default_value_t = 25)]
+        batch: usize,
+    },
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    let command = Command::parse();
+    if let Command::AuditAppend {
+        events,
+        workers,
+        batch,
+    } = command
+    {
+        return audit_append(events, workers, batch).await;
+    }
     let endpoint = std::env::var("S3_ENDPOINT").context("S3_ENDPOINT (scripts/services env)")?;
     let storage = Storage {
         name: "local".into(),
@@ -78,7 +97,7 @@ async fn main() -> Result<()> {
         costs: None,
     };
     let store = S3Store::connect(&storage, &RetryConfig::default()).await?;
-    match Command::parse() {
+    match command {
         Command::GenReport {
             rows,
             file_rows,
@@ -104,6 +123,56 @@ async fn main() -> Result<()> {
             batch,
             concurrency,
         } => raw_delete(&store, &bucket, &keys, batch, concurrency).await,
+        Command::AuditAppend { .. } => unreachable!("handled above"),
+    }
+}
+
+/// The audit benchmark: `workers` tasks append `events` in all, `batch` per transaction.
+async fn audit_append(events: usize, workers: usize, batch: usize) -> Result<()> {
+    let url = std::env::var("DATABASE_URL").context("DATABASE_URL")?;
+    let pool = shelflife::db::connect_and_migrate(&url).await?;
+    let per_worker = events / workers.max(1);
+    let tasks = (0..workers.max(1)).map(|w| {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            for start in (0..per_worker).step_by(batch) {
+                let chunk: Vec<_> = (start..(start + batch).min(per_worker))
+                    .map(|i| bench_event(w, i))
+                    .collect();
+                let mut tx = pool.begin().await?;
+                shelflife::audit::append(&mut tx, &chunk).await?;
+                tx.commit().await?;
+            }
+            Ok::<_, sqlx::Error>(())
+        })
+    });
+    for task in futures::future::join_all(tasks).await {
+        task??;
+    }
+    Ok(())
+}
+
+fn bench_event(worker: usize, i: usize) -> shelflife::audit::NewEvent {
+    shelflife::audit::NewEvent {
+        run_id: None,
+        plan_id: None,
+        item_id: None,
+        policy: "bench".into(),
+        policy_sha256: "ab".repeat(32),
+        rule: "expire".into(),
+        action: "delete".into(),
+        storage: "local".into(),
+        bucket: "bench".into(),
+        key: format!("worker-{worker}/object-{i:09}.bin"),
+        version_id: Some(format!("v{i}")),
+        size: 1024,
+        outcome: shelflife::audit::Outcome::Done,
+        reason: None,
+        state_before: serde_json::json!({ "storage_class": "STANDARD", "is_latest": true }),
+        state_after: serde_json::json!({ "deleted": true }),
+        policy_revision: Some("0123456789abcdef".into()),
+        clock: Some(Utc::now()),
+        worker: Some(format!("bench:{worker}")),
     }
 }
 
