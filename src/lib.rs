@@ -12,5 +12,6 @@ pub mod inventory;
 pub mod plan;
 pub mod policy;
 pub mod report;
+pub mod schedule;
 pub mod storage;
 pub mod telemetry;

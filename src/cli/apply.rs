@@ -90,7 +90,7 @@ fn archive_storages(set: &PolicySet) -> BTreeSet<String> {
 }
 
 pub async fn run(app: &App, args: ApplyArgs) -> Result<Exit> {
-    let key = audit_key()?;
+    audit_key()?;
     let set = app.load_policies()?;
     let pool = app.pool().await?;
     let plans = plans_to_apply(&pool, &set, &args).await?;
@@ -109,30 +109,91 @@ pub async fn run(app: &App, args: ApplyArgs) -> Result<Exit> {
     if !args.yes {
         confirm(&plans)?;
     }
-    let worker = worker_name();
-    let run_id = audit::start_run(&pool, &super::context::run_info("apply", &worker)).await?;
-    let result = apply_all(app, &set, &pool, &plans, &args, worker.clone(), run_id).await;
-    let code = match &result {
-        Ok(exit) => *exit,
-        Err(err) => super::code_for(err),
+    let run = Execution {
+        command: "apply",
+        work: &args.work,
+        allow_future_clock: args.allow_future_clock,
     };
-    audit::finish_run(&pool, run_id, &worker, code as i32).await?;
-    let checkpoint = audit::write_checkpoint(&pool, Some(run_id), key.as_ref()).await?;
-    tracing::info!(
-        seq = checkpoint.seq,
-        head = %checkpoint.head,
-        signed = checkpoint.signed,
-        "audit checkpoint"
-    );
-    publish_checkpoint(app, &set, &plans, &checkpoint).await?;
-    result
+    run.plans(app, &set, &pool, &plans)
+        .await
+        .map(|(exit, _)| exit)
+}
+
+/// One audited run over saved plans: `apply`, or the apply step of `run`.
+pub(super) struct Execution<'a> {
+    pub command: &'static str,
+    pub work: &'a WorkArgs,
+    pub allow_future_clock: bool,
+}
+
+impl Execution<'_> {
+    /// Applies `plans` as one run: recorded in `runs` and the chain, ended with a checkpoint
+    /// (published where the policies ask). Returns the exit code and the run id.
+    pub async fn plans(
+        &self,
+        app: &App,
+        set: &PolicySet,
+        pool: &PgPool,
+        plans: &[PlanSummary],
+    ) -> Result<(Exit, i64)> {
+        let key = audit_key()?;
+        let worker = worker_name();
+        let info = super::context::run_info(self.command, &worker);
+        let run_id = audit::start_run(pool, &info).await?;
+        let result = self.apply_all(app, set, pool, plans, &worker, run_id).await;
+        let code = match &result {
+            Ok(exit) => *exit,
+            Err(err) => super::code_for(err),
+        };
+        audit::finish_run(pool, run_id, &worker, code as i32).await?;
+        let checkpoint = audit::write_checkpoint(pool, Some(run_id), key.as_ref()).await?;
+        tracing::info!(
+            seq = checkpoint.seq,
+            head = %checkpoint.head,
+            signed = checkpoint.signed,
+            "audit checkpoint"
+        );
+        publish_checkpoint(app, set, plans, &checkpoint).await?;
+        result.map(|exit| (exit, run_id))
+    }
+
+    async fn apply_all(
+        &self,
+        app: &App,
+        set: &PolicySet,
+        pool: &PgPool,
+        plans: &[PlanSummary],
+        worker: &str,
+        run_id: i64,
+    ) -> Result<Exit> {
+        let mut options = self.work.options(app, set, worker).await?;
+        options.run_id = Some(run_id);
+        options.allow_future_clock = self.allow_future_clock;
+        let mut failed = 0;
+        for plan in plans {
+            options.pacer = Some(pacer(set, &plan.storage));
+            let store = app.store(set, &plan.storage).await?;
+            let report = execute::apply(pool, &store, plan, &options)
+                .await
+                .with_context(|| {
+                    format!("applying plan {} (policy {})", plan.plan_id, plan.policy)
+                })?;
+            print!("{}", render_apply(plan, &report));
+            failed += report.count(Outcome::Failed);
+        }
+        Ok(if failed > 0 {
+            Exit::PartialFailure
+        } else {
+            Exit::Ok
+        })
+    }
 }
 
 /// Writes the checkpoint to the bucket of every applied policy that asks for it
 /// (`spec.audit.checkpoints`), once per destination.
 async fn publish_checkpoint(
     app: &App,
-    set: &crate::policy::PolicySet,
+    set: &PolicySet,
     plans: &[PlanSummary],
     checkpoint: &audit::Checkpoint,
 ) -> Result<()> {
@@ -175,35 +236,6 @@ pub(super) fn trusted_key() -> Result<Option<ed25519_dalek::VerifyingKey>> {
         return Ok(Some(key));
     }
     Ok(audit_key()?.map(|k| k.public()))
-}
-
-async fn apply_all(
-    app: &App,
-    set: &crate::policy::PolicySet,
-    pool: &PgPool,
-    plans: &[PlanSummary],
-    args: &ApplyArgs,
-    worker: String,
-    run_id: i64,
-) -> Result<Exit> {
-    let mut options = args.work.options(app, set, &worker).await?;
-    options.run_id = Some(run_id);
-    options.allow_future_clock = args.allow_future_clock;
-    let mut failed = 0;
-    for plan in plans {
-        options.pacer = Some(pacer(set, &plan.storage));
-        let store = app.store(set, &plan.storage).await?;
-        let report = execute::apply(pool, &store, plan, &options)
-            .await
-            .with_context(|| format!("applying plan {} (policy {})", plan.plan_id, plan.policy))?;
-        print!("{}", render_apply(plan, &report));
-        failed += report.count(Outcome::Failed);
-    }
-    Ok(if failed > 0 {
-        Exit::PartialFailure
-    } else {
-        Exit::Ok
-    })
 }
 
 async fn plans_to_apply(

@@ -7,6 +7,7 @@ mod explain;
 mod output;
 mod plan;
 mod report;
+mod run;
 mod scan;
 mod validate;
 
@@ -79,6 +80,9 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Execute saved plans.
     Apply(apply::ApplyArgs),
+    /// Scan, plan and apply each selected policy: by default those due by their schedule.
+    /// One process per policy at a time; a policy running elsewhere is skipped.
+    Run(run::RunArgs),
     /// Show how each policy's rules decide one object: every matcher, the values compared, the
     /// decision, its cost and the lock state.
     Explain(explain::ExplainArgs),
@@ -152,6 +156,7 @@ pub async fn main() -> std::process::ExitCode {
         Command::Plan(args) => plan::run(&app, args).await,
         Command::Apply(args) => apply::run(&app, args).await,
         Command::Explain(args) => explain::run(&app, args).await,
+        Command::Run(args) => run::run(&app, args).await,
         Command::Audit {
             command: AuditCommand::Verify,
         } => apply::verify(&app).await,

@@ -29,6 +29,18 @@ pub struct ScanArgs {
     pub resume_within: String,
 }
 
+impl ScanArgs {
+    /// The defaults of `shelflife scan --policy NAME` (for `run`).
+    pub fn defaults_for(policy: &str) -> ScanArgs {
+        use clap::{Args, FromArgMatches};
+        let command = ScanArgs::augment_args(clap::Command::new("scan"));
+        let matches = command
+            .try_get_matches_from(["scan", "--policy", policy])
+            .expect("the scan defaults parse");
+        ScanArgs::from_arg_matches(&matches).expect("the scan defaults parse")
+    }
+}
+
 pub async fn run(app: &App, args: ScanArgs) -> Result<Exit> {
     let set = app.load_policies()?;
     let policies = select(&set, &args.policy)?;

@@ -20,4 +20,5 @@ mod proxy;
 mod report;
 mod resilience;
 mod scan;
+mod schedule;
 mod storage;

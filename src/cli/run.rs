@@ -1,0 +1,135 @@
+//! `shelflife run`: scan, plan and apply each selected policy, one process per policy at a
+//! time (an advisory lock), and with `--due` only policies whose schedule fired since their
+//! last successful run.
+
+use super::apply::{Execution, WorkArgs};
+use super::context::{select, worker_name, App};
+use super::exit::Exit;
+use super::output::render_plan;
+use super::scan::{self, ScanArgs};
+use crate::plan::{self, PlanState, Prices};
+use crate::policy::{Policy, PolicySet};
+use crate::schedule::{self, PolicyLock};
+use anyhow::Result;
+use chrono::Utc;
+use sqlx::PgPool;
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Only this policy (repeatable; default: all).
+    #[arg(long = "policy", value_name = "NAME")]
+    pub policy: Vec<String>,
+    /// Only policies whose schedule fired since their last successful run (the default).
+    #[arg(long, conflicts_with = "all")]
+    pub due: bool,
+    /// Every selected policy, due or not (policies without a schedule too).
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub work: WorkArgs,
+}
+
+pub async fn run(app: &App, args: RunArgs) -> Result<Exit> {
+    let set = app.load_policies()?;
+    let pool = app.pool().await?;
+    let mut worst = Exit::Ok;
+    for policy in select(&set, &args.policy)? {
+        let exit = match run_policy(app, &set, &pool, policy, &args).await {
+            Ok(exit) => exit,
+            Err(err) => {
+                eprintln!("error: policy {}: {err:#}", policy.name);
+                super::code_for(&err)
+            }
+        };
+        worst = worse(worst, exit);
+    }
+    Ok(worst)
+}
+
+/// The exit code that says more: usage and limit errors (no retry) over partial failures and
+/// unavailability (retry), any failure over success.
+fn worse(a: Exit, b: Exit) -> Exit {
+    let rank = |e: Exit| match e {
+        Exit::Ok | Exit::ChangesPending => 0,
+        Exit::Unexpected => 1,
+        Exit::PartialFailure => 2,
+        Exit::Unavailable => 3,
+        Exit::LimitExceeded => 4,
+        Exit::Invalid => 5,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+/// Runs one policy under its lock; a policy another process is running is skipped (exit 0).
+pub async fn run_policy(
+    app: &App,
+    set: &PolicySet,
+    pool: &PgPool,
+    policy: &Policy,
+    args: &RunArgs,
+) -> Result<Exit> {
+    let Some(lock) = PolicyLock::try_acquire(pool, &policy.name).await? else {
+        tracing::info!(policy = %policy.name, "another process is running this policy; skipped");
+        println!("policy {}: running elsewhere, skipped", policy.name);
+        return Ok(Exit::Ok);
+    };
+    let result = run_locked(app, set, pool, policy, args).await;
+    lock.release().await?;
+    result
+}
+
+/// Under the lock: due again checked (the previous holder may just have run it), then scan,
+/// plan and apply, recorded in `policy_runs`.
+async fn run_locked(
+    app: &App,
+    set: &PolicySet,
+    pool: &PgPool,
+    policy: &Policy,
+    args: &RunArgs,
+) -> Result<Exit> {
+    let now = Utc::now();
+    if !args.all {
+        let last = schedule::last_success(pool, &policy.name).await?;
+        if !schedule::is_due(policy, last, now) {
+            let next = schedule::next_fire(policy, now)
+                .map_or("no schedule".to_string(), |t| format!("next at {t}"));
+            println!("policy {}: not due ({next})", policy.name);
+            return Ok(Exit::Ok);
+        }
+    }
+    let id = schedule::start(pool, &policy.name, &worker_name()).await?;
+    let result = scan_plan_apply(app, set, pool, policy, args).await;
+    let (code, run_id) = match &result {
+        Ok((exit, run_id)) => (*exit, *run_id),
+        Err(err) => (super::code_for(err), None),
+    };
+    schedule::finish(pool, id, run_id, code as i32).await?;
+    result.map(|(exit, _)| exit)
+}
+
+async fn scan_plan_apply(
+    app: &App,
+    set: &PolicySet,
+    pool: &PgPool,
+    policy: &Policy,
+    args: &RunArgs,
+) -> Result<(Exit, Option<i64>)> {
+    scan::run(app, ScanArgs::defaults_for(&policy.name)).await?;
+    let prices = Prices::for_policy(set, policy);
+    let summary = plan::create(pool, policy, &prices, Utc::now()).await?;
+    print!("{}", render_plan(&summary));
+    if summary.state == PlanState::Refused {
+        return Ok((Exit::LimitExceeded, None));
+    }
+    let execution = Execution {
+        command: "run",
+        work: &args.work,
+        allow_future_clock: false,
+    };
+    let (exit, run_id) = execution.plans(app, set, pool, &[summary]).await?;
+    Ok((exit, Some(run_id)))
+}
