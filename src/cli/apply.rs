@@ -57,6 +57,7 @@ impl WorkArgs {
             );
         }
         let mut options = ApplyOptions::new(worker);
+        options.shutdown = app.shutdown.clone();
         options.concurrency = usize::from(self.concurrency);
         options.batch_size = self.batch_size;
         options.claim_ttl = chrono::Duration::milliseconds((self.claim_ttl * 1000.0) as i64);
@@ -116,7 +117,14 @@ pub async fn run(app: &App, args: ApplyArgs) -> Result<Exit> {
     };
     run.plans(app, &set, &pool, &plans)
         .await
-        .map(|(exit, _)| exit)
+        .map(|done| done.exit)
+}
+
+/// What an [`Execution`] did.
+pub(super) struct Executed {
+    pub exit: Exit,
+    pub run_id: i64,
+    pub reports: Vec<execute::ApplyReport>,
 }
 
 /// One audited run over saved plans: `apply`, or the apply step of `run`.
@@ -128,21 +136,21 @@ pub(super) struct Execution<'a> {
 
 impl Execution<'_> {
     /// Applies `plans` as one run: recorded in `runs` and the chain, ended with a checkpoint
-    /// (published where the policies ask). Returns the exit code and the run id.
+    /// (published where the policies ask).
     pub async fn plans(
         &self,
         app: &App,
         set: &PolicySet,
         pool: &PgPool,
         plans: &[PlanSummary],
-    ) -> Result<(Exit, i64)> {
+    ) -> Result<Executed> {
         let key = audit_key()?;
         let worker = worker_name();
         let info = super::context::run_info(self.command, &worker);
         let run_id = audit::start_run(pool, &info).await?;
         let result = self.apply_all(app, set, pool, plans, &worker, run_id).await;
         let code = match &result {
-            Ok(exit) => *exit,
+            Ok((exit, _)) => *exit,
             Err(err) => super::code_for(err),
         };
         audit::finish_run(pool, run_id, &worker, code as i32).await?;
@@ -154,7 +162,11 @@ impl Execution<'_> {
             "audit checkpoint"
         );
         publish_checkpoint(app, set, plans, &checkpoint).await?;
-        result.map(|exit| (exit, run_id))
+        result.map(|(exit, reports)| Executed {
+            exit,
+            run_id,
+            reports,
+        })
     }
 
     async fn apply_all(
@@ -165,11 +177,11 @@ impl Execution<'_> {
         plans: &[PlanSummary],
         worker: &str,
         run_id: i64,
-    ) -> Result<Exit> {
+    ) -> Result<(Exit, Vec<execute::ApplyReport>)> {
         let mut options = self.work.options(app, set, worker).await?;
         options.run_id = Some(run_id);
         options.allow_future_clock = self.allow_future_clock;
-        let mut failed = 0;
+        let (mut failed, mut reports) = (0, Vec::new());
         for plan in plans {
             options.pacer = Some(pacer(set, &plan.storage));
             let store = app.store(set, &plan.storage).await?;
@@ -180,12 +192,14 @@ impl Execution<'_> {
                 })?;
             print!("{}", render_apply(plan, &report));
             failed += report.count(Outcome::Failed);
+            reports.push(report);
         }
-        Ok(if failed > 0 {
+        let exit = if failed > 0 {
             Exit::PartialFailure
         } else {
             Exit::Ok
-        })
+        };
+        Ok((exit, reports))
     }
 }
 

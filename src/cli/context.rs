@@ -7,10 +7,14 @@ use crate::storage::RetryConfig;
 use anyhow::{Context, Result};
 use sqlx::PgPool;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 pub struct App {
     database_url: Option<String>,
     pub policies: PathBuf,
+    /// Set on SIGTERM or Ctrl-C: applies stop claiming, finish what they hold and return.
+    pub shutdown: Arc<AtomicBool>,
 }
 
 impl App {
@@ -18,7 +22,25 @@ impl App {
         App {
             database_url,
             policies,
+            shutdown: Arc::default(),
         }
+    }
+
+    /// From now on SIGTERM and SIGINT set [`App::shutdown`] instead of killing the process.
+    pub fn stop_on_signals(&self) -> Result<()> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let flag = self.shutdown.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            tracing::warn!("shutdown requested: finishing the batches in hand, claiming no more");
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        Ok(())
     }
 
     /// Loads and validates the policy directory; warnings are logged.

@@ -61,6 +61,7 @@ pub fn code_for(err: &anyhow::Error) -> Exit {
                 ApplyError::Refused { .. } => Exit::LimitExceeded,
                 ApplyError::FutureClock { .. } => Exit::Invalid,
                 ApplyError::Storage { source, .. } => for_storage(source),
+                ApplyError::Interrupted { .. } => Exit::Unavailable,
                 ApplyError::Db(e) => for_sqlx(e),
             };
         }

@@ -9,6 +9,7 @@ mod plan;
 mod report;
 mod run;
 mod scan;
+mod serve;
 mod validate;
 
 pub use exit::{code_for, Exit, UsageError};
@@ -83,6 +84,9 @@ enum Command {
     /// Scan, plan and apply each selected policy: by default those due by their schedule.
     /// One process per policy at a time; a policy running elsewhere is skipped.
     Run(run::RunArgs),
+    /// The `run --due` loop as a service, driven by the policies' schedules, with /healthz,
+    /// /readyz and /metrics; SIGTERM finishes the batches in hand and exits.
+    Serve(serve::ServeArgs),
     /// Show how each policy's rules decide one object: every matcher, the values compared, the
     /// decision, its cost and the lock state.
     Explain(explain::ExplainArgs),
@@ -157,6 +161,7 @@ pub async fn main() -> std::process::ExitCode {
         Command::Apply(args) => apply::run(&app, args).await,
         Command::Explain(args) => explain::run(&app, args).await,
         Command::Run(args) => run::run(&app, args).await,
+        Command::Serve(args) => serve::run(&app, args).await,
         Command::Audit {
             command: AuditCommand::Verify,
         } => apply::verify(&app).await,

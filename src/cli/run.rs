@@ -9,7 +9,7 @@ use super::output::render_plan;
 use super::scan::{self, ScanArgs};
 use crate::plan::{self, PlanState, Prices};
 use crate::policy::{Policy, PolicySet};
-use crate::schedule::{self, PolicyLock};
+use crate::schedule::{self, Metrics, PolicyLock};
 use anyhow::Result;
 use chrono::Utc;
 use sqlx::PgPool;
@@ -30,11 +30,13 @@ pub struct RunArgs {
 }
 
 pub async fn run(app: &App, args: RunArgs) -> Result<Exit> {
+    app.stop_on_signals()?;
     let set = app.load_policies()?;
     let pool = app.pool().await?;
+    let metrics = Metrics::new();
     let mut worst = Exit::Ok;
     for policy in select(&set, &args.policy)? {
-        let exit = match run_policy(app, &set, &pool, policy, &args).await {
+        let exit = match run_policy(app, &set, &pool, policy, &args, &metrics).await {
             Ok(exit) => exit,
             Err(err) => {
                 eprintln!("error: policy {}: {err:#}", policy.name);
@@ -71,15 +73,30 @@ pub async fn run_policy(
     pool: &PgPool,
     policy: &Policy,
     args: &RunArgs,
+    metrics: &Metrics,
 ) -> Result<Exit> {
     let Some(lock) = PolicyLock::try_acquire(pool, &policy.name).await? else {
         tracing::info!(policy = %policy.name, "another process is running this policy; skipped");
         println!("policy {}: running elsewhere, skipped", policy.name);
+        metrics.run(&policy.name, "skipped");
         return Ok(Exit::Ok);
     };
-    let result = run_locked(app, set, pool, policy, args).await;
+    let result = run_locked(app, set, pool, policy, args, metrics).await;
     lock.release().await?;
-    result
+    let outcome = match &result {
+        Ok(None) => "skipped",
+        Ok(Some(Exit::Ok)) => "success",
+        _ => "failure",
+    };
+    metrics.run(&policy.name, outcome);
+    if outcome == "success" {
+        let now = Utc::now().timestamp_millis() as f64 / 1000.0;
+        let labels = schedule::metrics::PolicyLabels {
+            policy: policy.name.clone(),
+        };
+        metrics.last_success.get_or_create(&labels).set(now);
+    }
+    result.map(|exit| exit.unwrap_or(Exit::Ok))
 }
 
 /// Under the lock: due again checked (the previous holder may just have run it), then scan,
@@ -90,7 +107,8 @@ async fn run_locked(
     pool: &PgPool,
     policy: &Policy,
     args: &RunArgs,
-) -> Result<Exit> {
+    metrics: &Metrics,
+) -> Result<Option<Exit>> {
     let now = Utc::now();
     if !args.all {
         let last = schedule::last_success(pool, &policy.name).await?;
@@ -98,17 +116,17 @@ async fn run_locked(
             let next = schedule::next_fire(policy, now)
                 .map_or("no schedule".to_string(), |t| format!("next at {t}"));
             println!("policy {}: not due ({next})", policy.name);
-            return Ok(Exit::Ok);
+            return Ok(None);
         }
     }
     let id = schedule::start(pool, &policy.name, &worker_name()).await?;
-    let result = scan_plan_apply(app, set, pool, policy, args).await;
+    let result = scan_plan_apply(app, set, pool, policy, args, metrics).await;
     let (code, run_id) = match &result {
         Ok((exit, run_id)) => (*exit, *run_id),
         Err(err) => (super::code_for(err), None),
     };
     schedule::finish(pool, id, run_id, code as i32).await?;
-    result.map(|(exit, _)| exit)
+    result.map(|(exit, _)| Some(exit))
 }
 
 async fn scan_plan_apply(
@@ -117,8 +135,15 @@ async fn scan_plan_apply(
     pool: &PgPool,
     policy: &Policy,
     args: &RunArgs,
+    metrics: &Metrics,
 ) -> Result<(Exit, Option<i64>)> {
+    let labels = schedule::metrics::PolicyLabels {
+        policy: policy.name.clone(),
+    };
+    let started = std::time::Instant::now();
     scan::run(app, ScanArgs::defaults_for(&policy.name)).await?;
+    let scanned = started.elapsed().as_secs_f64();
+    metrics.scan_seconds.get_or_create(&labels).observe(scanned);
     let prices = Prices::for_policy(set, policy);
     let summary = plan::create(pool, policy, &prices, Utc::now()).await?;
     print!("{}", render_plan(&summary));
@@ -130,6 +155,15 @@ async fn scan_plan_apply(
         work: &args.work,
         allow_future_clock: false,
     };
-    let (exit, run_id) = execution.plans(app, set, pool, &[summary]).await?;
-    Ok((exit, Some(run_id)))
+    let started = std::time::Instant::now();
+    let done = execution.plans(app, set, pool, &[summary]).await?;
+    let applied = started.elapsed().as_secs_f64();
+    metrics
+        .apply_seconds
+        .get_or_create(&labels)
+        .observe(applied);
+    for report in &done.reports {
+        metrics.outcomes(&policy.name, &report.outcomes);
+    }
+    Ok((done.exit, Some(done.run_id)))
 }

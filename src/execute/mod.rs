@@ -49,6 +49,9 @@ pub struct ApplyOptions {
     pub destinations: BTreeMap<String, Arc<dyn ObjectStore>>,
     /// The per-prefix request budget; `None`: unpaced.
     pub pacer: Option<Arc<Pacer>>,
+    /// Set (e.g. on SIGTERM) to stop claiming: batches in hand are finished and recorded,
+    /// then the apply ends with [`ApplyError::Interrupted`].
+    pub shutdown: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl ApplyOptions {
@@ -62,6 +65,7 @@ impl ApplyOptions {
             allow_future_clock: false,
             destinations: BTreeMap::new(),
             pacer: None,
+            shutdown: Arc::default(),
         }
     }
 }
@@ -74,6 +78,8 @@ pub enum ApplyError {
     FutureClock { plan_id: i64, as_of: DateTime<Utc> },
     #[error("storage unavailable during apply of plan {plan_id} (unfinished items stay pending; rerun to resume): {source}")]
     Storage { plan_id: i64, source: StorageError },
+    #[error("apply of plan {plan_id} stopped on request (shutdown); claimed batches were finished and recorded, the rest stays pending for the next run")]
+    Interrupted { plan_id: i64 },
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
 }

@@ -56,6 +56,11 @@ async fn until_finished(
         if let Some(err) = results.into_iter().find_map(Result::err) {
             return Err(err);
         }
+        if cx.opts.shutdown.load(Ordering::Relaxed) {
+            return Err(ApplyError::Interrupted {
+                plan_id: plan.plan_id,
+            });
+        }
         match claim::next_expiry(pool, plan.plan_id).await? {
             None => return Ok(()),
             Some(wait) => tokio::time::sleep(wait).await,
@@ -71,7 +76,7 @@ async fn work(
     report: &Mutex<ApplyReport>,
     stop: &AtomicBool,
 ) -> Result<(), ApplyError> {
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.load(Ordering::Relaxed) && !cx.opts.shutdown.load(Ordering::Relaxed) {
         let items = claim::claim(pool, plan.plan_id, cx.opts).await?;
         if items.is_empty() {
             return Ok(());

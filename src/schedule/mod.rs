@@ -1,6 +1,10 @@
 //! When policies run: which are due by their cron schedule, one run per policy at a time
 //! (a PostgreSQL advisory lock per policy), and the record of each policy run.
 
+pub mod metrics;
+
+pub use metrics::Metrics;
+
 use crate::policy::Policy;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};

@@ -21,4 +21,5 @@ mod report;
 mod resilience;
 mod scan;
 mod schedule;
+mod serve;
 mod storage;

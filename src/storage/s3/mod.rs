@@ -4,9 +4,11 @@
 mod admin;
 mod list;
 mod ops;
+mod stats;
 mod transfer;
 
 pub use admin::{BucketOptions, PutOptions};
+pub use stats::{request_stats, RequestStats};
 
 use super::{ErrorKind, RetryConfig, StorageError};
 use crate::policy::{ChecksumMode, Credentials, SecretSource, Storage};
@@ -68,6 +70,7 @@ impl S3Store {
                 .token_bucket(TokenBucket::unlimited())
                 .build(),
         );
+        config = config.interceptor(stats::Counting);
         let minimal = storage.checksum == ChecksumMode::WhenRequired;
         if minimal {
             // Most S3-compatible servers reject or mishandle the SDK's default CRC checksums.
