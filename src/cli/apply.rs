@@ -304,12 +304,17 @@ pub async fn verify(app: &App) -> Result<Exit> {
     let trusted = trusted_key()?;
     let pool = app.pool().await?;
     let evidence = audit::evidence(&pool, trusted.as_ref()).await?;
+    Ok(show_evidence(&evidence))
+}
+
+/// Prints what verification found; exit 0 when it holds, 2 (tampering) when not.
+pub(super) fn show_evidence(evidence: &audit::Evidence) -> Exit {
     for line in evidence.lines() {
         println!("{line}");
     }
-    Ok(if evidence.holds() {
+    if evidence.holds() {
         Exit::Ok
     } else {
         Exit::Invalid
-    })
+    }
 }

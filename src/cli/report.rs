@@ -83,12 +83,5 @@ pub async fn run(app: &App, args: ReportArgs) -> Result<Exit> {
         args.out.join("manifest.json").display(),
         manifest.rows.events
     );
-    for line in evidence.lines() {
-        println!("{line}");
-    }
-    Ok(if evidence.holds() {
-        Exit::Ok
-    } else {
-        Exit::Invalid
-    })
+    Ok(super::apply::show_evidence(&evidence))
 }

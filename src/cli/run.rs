@@ -89,13 +89,6 @@ pub async fn run_policy(
         _ => "failure",
     };
     metrics.run(&policy.name, outcome);
-    if outcome == "success" {
-        let now = Utc::now().timestamp_millis() as f64 / 1000.0;
-        let labels = schedule::metrics::PolicyLabels {
-            policy: policy.name.clone(),
-        };
-        metrics.last_success.get_or_create(&labels).set(now);
-    }
     result.map(|exit| exit.unwrap_or(Exit::Ok))
 }
 
@@ -141,7 +134,8 @@ async fn scan_plan_apply(
         policy: policy.name.clone(),
     };
     let started = std::time::Instant::now();
-    scan::run(app, ScanArgs::defaults_for(&policy.name)).await?;
+    let scan_args = ScanArgs::defaults_for(&policy.name);
+    scan::scan_policies(app, set, pool, &[policy], &scan_args).await?;
     let scanned = started.elapsed().as_secs_f64();
     metrics.scan_seconds.get_or_create(&labels).observe(scanned);
     let prices = Prices::for_policy(set, policy);

@@ -6,8 +6,9 @@ use super::output::bytes;
 use crate::inventory::report::ReportSource;
 use crate::inventory::{self, ScanOptions, ScanTarget, DEFAULT_METADATA_MAX_AGE};
 use crate::plan::target_of;
-use crate::policy::{MetaNeeds, Policy, Source};
+use crate::policy::{MetaNeeds, Policy, PolicySet, Source};
 use anyhow::{Context, Result};
+use sqlx::PgPool;
 
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
@@ -44,6 +45,18 @@ impl ScanArgs {
 pub async fn run(app: &App, args: ScanArgs) -> Result<Exit> {
     let set = app.load_policies()?;
     let policies = select(&set, &args.policy)?;
+    let pool = app.pool().await?;
+    scan_policies(app, &set, &pool, &policies, &args).await
+}
+
+/// Scans the targets of `policies` (each distinct target once).
+pub async fn scan_policies(
+    app: &App,
+    set: &PolicySet,
+    pool: &PgPool,
+    policies: &[&Policy],
+    args: &ScanArgs,
+) -> Result<Exit> {
     let max_age = match &args.metadata_max_age {
         None => DEFAULT_METADATA_MAX_AGE,
         Some(text) => crate::policy::units::parse_duration(text)
@@ -51,10 +64,8 @@ pub async fn run(app: &App, args: ScanArgs) -> Result<Exit> {
     };
     let resume_within = crate::policy::units::parse_duration(&args.resume_within)
         .map_err(|m| UsageError(format!("--resume-within: {m}")))?;
-    let targets = targets(&policies)?;
-    let pool = app.pool().await?;
-    for (target, needs, source) in targets {
-        let store = app.store(&set, &target.storage).await?;
+    for (target, needs, source) in targets(policies)? {
+        let store = app.store(set, &target.storage).await?;
         let options = ScanOptions {
             needs,
             metadata_max_age: max_age,
@@ -64,19 +75,19 @@ pub async fn run(app: &App, args: ScanArgs) -> Result<Exit> {
             ..ScanOptions::default()
         };
         let summary = match &source {
-            Source::List => inventory::scan(&pool, &store, &target, &options).await,
+            Source::List => inventory::scan(pool, &store, &target, &options).await,
             Source::Inventory {
                 storage,
                 bucket,
                 prefix,
             } => {
-                let report_store = app.store(&set, storage).await?;
+                let report_store = app.store(set, storage).await?;
                 let reports = ReportSource {
                     store: &report_store,
                     bucket,
                     prefix,
                 };
-                inventory::scan_report(&pool, &store, &target, &reports, &options).await
+                inventory::scan_report(pool, &store, &target, &reports, &options).await
             }
         }
         .with_context(|| format!("scan of {target} failed"))?;

@@ -104,13 +104,20 @@ impl Metrics {
         m
     }
 
-    /// Counts one policy run's outcome.
+    /// Counts one policy run's outcome; a `success` also sets the policy's last success time.
     pub fn run(&self, policy: &str, result: &str) {
         let labels = RunLabels {
             policy: policy.into(),
             result: result.into(),
         };
         self.runs.get_or_create(&labels).inc();
+        if result == "success" {
+            let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+            let labels = PolicyLabels {
+                policy: policy.into(),
+            };
+            self.last_success.get_or_create(&labels).set(now);
+        }
     }
 
     /// Adds an apply's outcomes: (rule, action, outcome) → (objects, bytes).
