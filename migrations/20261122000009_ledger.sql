@@ -30,9 +30,13 @@ CREATE INDEX audit_events_at ON audit_events (at);
 -- the CREATEROLE privilege the role is left to the administrator, with a notice.
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'shelflife_app') THEN
+    -- Not `IF NOT EXISTS`: two databases of one cluster migrated at once would both see no
+    -- role, and the second CREATE fails on the catalog's unique index when the first commits.
+    BEGIN
         CREATE ROLE shelflife_app NOLOGIN;
-    END IF;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN
+        NULL;
+    END;
     EXECUTE format('GRANT CONNECT, TEMPORARY ON DATABASE %I TO shelflife_app', current_database());
     GRANT USAGE ON SCHEMA public TO shelflife_app;
     GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO shelflife_app;

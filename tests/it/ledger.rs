@@ -136,8 +136,12 @@ async fn app_login(pool: &PgPool) -> String {
     let role = format!("sl_app_{suffix}");
     let create = format!(
         "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN \
-         CREATE ROLE {role} LOGIN IN ROLE shelflife_app; END IF; END $$"
+         CREATE ROLE {role} LOGIN; END IF; END $$"
     );
+    sqlx::query(&create).execute(pool).await.unwrap();
+    // Granted every time: the login role outlives the test databases, and its membership goes
+    // with shelflife_app if that role is ever dropped and created again.
+    let create = format!("GRANT shelflife_app TO {role}");
     sqlx::query(&create).execute(pool).await.unwrap();
     let url = database_url(pool);
     url.replacen("postgres@", &format!("{role}@"), 1)
@@ -181,6 +185,38 @@ async fn the_app_role_runs_the_pipeline_but_cannot_rewrite_or_unprotect_the_audi
         );
     }
     assert_eq!(count(&pool, ITEM_EVENTS).await, 1);
+}
+
+/// Migration 9's role block, for a role named `role`.
+fn role_block(role: &str) -> String {
+    let migration = include_str!("../../migrations/20261122000009_ledger.sql");
+    let start = migration.find("DO $$").expect("the role block");
+    migration[start..].replace("shelflife_app", role)
+}
+
+#[sqlx::test]
+async fn two_migrations_creating_the_role_at_once_both_succeed(pool: PgPool) {
+    // Roles are cluster-wide: a first run of the test suite (or several databases of one
+    // cluster) migrates databases concurrently, and both transactions find no role yet.
+    let role = unique_bucket("sl_race").replace('-', "_");
+    let block = role_block(&role);
+    let mut first = pool.begin().await.unwrap();
+    sqlx::raw_sql(&block).execute(&mut *first).await.unwrap();
+    let second = async {
+        let mut tx = pool.begin().await?;
+        // Waits on the first transaction's uncommitted role, then sees it committed.
+        sqlx::raw_sql(&block).execute(&mut *tx).await?;
+        tx.commit().await
+    };
+    let commit_first = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        first.commit().await.unwrap();
+    };
+    let (second, ()) = tokio::join!(second, commit_first);
+    let cleanup =
+        format!("REASSIGN OWNED BY {role} TO CURRENT_USER; DROP OWNED BY {role}; DROP ROLE {role}");
+    sqlx::raw_sql(&cleanup).execute(&pool).await.unwrap();
+    second.expect("the second migration succeeds");
 }
 
 #[sqlx::test]
