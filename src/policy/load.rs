@@ -121,6 +121,9 @@ pub fn single_key_as_tag(value: serde_yaml::Value) -> serde_yaml::Value {
 }
 
 /// The policy files under `paths`: files as given, directories walked for `*.yaml`/`*.yml`.
+/// Hidden entries (names starting with `.`) are not walked: a Kubernetes ConfigMap volume
+/// holds each file twice more under `..data/` and a timestamped `..2026_…` directory, and
+/// editors keep swap and backup files there.
 pub fn policy_files(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for path in paths {
@@ -141,6 +144,9 @@ fn walk(dir: &FsPath, files: &mut Vec<PathBuf>, diagnostics: &mut Vec<Diagnostic
         Err(err) => return diagnostics.push(io_diagnostic(dir, &err)),
     };
     for entry in entries.flatten() {
+        if entry.file_name().as_encoded_bytes().starts_with(b".") {
+            continue;
+        }
         let path = entry.path();
         if path.is_dir() {
             walk(&path, files, diagnostics);
@@ -278,7 +284,30 @@ fn with_suggestion(message: String) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::with_suggestion;
+    use super::{policy_files, with_suggestion};
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn a_configmap_volume_yields_each_file_once() {
+        // What the kubelet writes for a ConfigMap with two keys.
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let stamp = root.join("..2026_11_22_10_00_00.123456789");
+        std::fs::create_dir(&stamp).unwrap();
+        for name in ["logs.yaml", "models.yaml"] {
+            std::fs::write(stamp.join(name), "kind: Policy\n").unwrap();
+            symlink(format!("..data/{name}"), root.join(name)).unwrap();
+        }
+        symlink(stamp.file_name().unwrap(), root.join("..data")).unwrap();
+        std::fs::write(root.join(".logs.yaml.swp"), "").unwrap();
+        let mut diagnostics = Vec::new();
+        let files = policy_files(&[root.to_path_buf()], &mut diagnostics);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        assert_eq!(files, [root.join("logs.yaml"), root.join("models.yaml")]);
+        // Named on the command line, a hidden path is still read.
+        let named = policy_files(&[root.join("..data/logs.yaml")], &mut diagnostics);
+        assert_eq!(named.len(), 1);
+    }
 
     #[test]
     fn near_misses_get_a_suggestion_and_far_ones_do_not() {
