@@ -25,6 +25,10 @@ pub struct RunArgs {
     /// Every selected policy, due or not (policies without a schedule too).
     #[arg(long)]
     pub all: bool,
+    /// Push the run's metrics to this Prometheus Pushgateway at the end (grouped by job and
+    /// policy, no instance label).
+    #[arg(long, value_name = "URL", env = "SHELFLIFE_PUSHGATEWAY")]
+    pub pushgateway: Option<String>,
     #[command(flatten)]
     pub work: WorkArgs,
 }
@@ -44,8 +48,27 @@ pub async fn run(app: &App, args: RunArgs) -> Result<Exit> {
             }
         };
         worst = worse(worst, exit);
+        known_success(&pool, policy, &metrics).await;
+    }
+    if let Some(gateway) = &args.pushgateway {
+        // The run's outcome stands whether or not its metrics arrive; a missing push shows
+        // as a stale `push_time_seconds` on the gateway.
+        match schedule::push::push(gateway, &metrics.encode()).await {
+            Ok(()) => tracing::info!(%gateway, "metrics pushed"),
+            Err(err) => eprintln!("warning: metrics not pushed: {err}"),
+        }
     }
     Ok(worst)
+}
+
+/// Sets the policy's last-success gauge from `policy_runs`, so it survives processes (a
+/// CronJob's pod pushes it even when its own run failed or was skipped).
+pub async fn known_success(pool: &PgPool, policy: &Policy, metrics: &Metrics) {
+    match schedule::last_success(pool, &policy.name).await {
+        Ok(Some(at)) => metrics.succeeded_at(&policy.name, at),
+        Ok(None) => {}
+        Err(err) => tracing::warn!(policy = %policy.name, "last success unknown: {err}"),
+    }
 }
 
 /// The exit code that says more: usage and limit errors (no retry) over partial failures and

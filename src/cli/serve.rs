@@ -5,7 +5,7 @@
 use super::apply::WorkArgs;
 use super::context::App;
 use super::exit::Exit;
-use super::run::{run_policy, RunArgs};
+use super::run::{known_success, run_policy, RunArgs};
 use crate::schedule::Metrics;
 use anyhow::{Context, Result};
 use axum::extract::State;
@@ -46,6 +46,9 @@ pub async fn run(app: &App, args: ServeArgs) -> Result<Exit> {
         metrics: Metrics::new(),
         pool: pool.clone(),
     });
+    for policy in &set.policies {
+        known_success(&pool, policy, &shared.metrics).await;
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -65,6 +68,7 @@ pub async fn run(app: &App, args: ServeArgs) -> Result<Exit> {
         policy: Vec::new(),
         due: true,
         all: false,
+        pushgateway: None,
         work: args.work.clone(),
     };
     let tick = Duration::from_secs_f64(args.tick.clamp(0.1, 3600.0));

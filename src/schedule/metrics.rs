@@ -1,5 +1,5 @@
 //! Prometheus metrics of policy runs, in the text exposition format: served on `/metrics` by
-//! `serve`.
+//! `serve` and pushed to a Pushgateway by `run --pushgateway`.
 
 use crate::storage::s3::request_stats;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -112,12 +112,18 @@ impl Metrics {
         };
         self.runs.get_or_create(&labels).inc();
         if result == "success" {
-            let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
-            let labels = PolicyLabels {
-                policy: policy.into(),
-            };
-            self.last_success.get_or_create(&labels).set(now);
+            self.succeeded_at(policy, chrono::Utc::now());
         }
+    }
+
+    /// Sets the policy's last success time: from the database at start, so the gauge says
+    /// when the policy last succeeded in any process, not only in this one.
+    pub fn succeeded_at(&self, policy: &str, at: chrono::DateTime<chrono::Utc>) {
+        let labels = PolicyLabels {
+            policy: policy.into(),
+        };
+        let seconds = at.timestamp_millis() as f64 / 1000.0;
+        self.last_success.get_or_create(&labels).set(seconds);
     }
 
     /// Adds an apply's outcomes: (rule, action, outcome) → (objects, bytes).

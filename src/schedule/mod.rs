@@ -2,6 +2,7 @@
 //! (a PostgreSQL advisory lock per policy), and the record of each policy run.
 
 pub mod metrics;
+pub mod push;
 
 pub use metrics::Metrics;
 

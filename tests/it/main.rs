@@ -17,6 +17,7 @@ mod object_state;
 mod pipeline;
 mod planner;
 mod proxy;
+mod pushgateway;
 mod report;
 mod resilience;
 mod scan;
