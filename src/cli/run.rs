@@ -25,6 +25,10 @@ pub struct RunArgs {
     /// Every selected policy, due or not (policies without a schedule too).
     #[arg(long)]
     pub all: bool,
+    /// When another process holds a policy, wait for its plan and work on its apply too
+    /// (several pods of one Job), instead of skipping it.
+    #[arg(long)]
+    pub join: bool,
     /// Push the run's metrics to this Prometheus Pushgateway at the end (grouped by job and
     /// policy, no instance label).
     #[arg(long, value_name = "URL", env = "SHELFLIFE_PUSHGATEWAY")]
@@ -99,6 +103,9 @@ pub async fn run_policy(
     metrics: &Metrics,
 ) -> Result<Exit> {
     let Some(lock) = PolicyLock::try_acquire(pool, &policy.name).await? else {
+        if args.join {
+            return join(app, set, pool, policy, args, metrics).await;
+        }
         tracing::info!(policy = %policy.name, "another process is running this policy; skipped");
         println!("policy {}: running elsewhere, skipped", policy.name);
         metrics.run(&policy.name, "skipped");
@@ -113,6 +120,52 @@ pub async fn run_policy(
     };
     metrics.run(&policy.name, outcome);
     result.map(|exit| exit.unwrap_or(Exit::Ok))
+}
+
+/// `--join`: the process holding the policy scans and plans; once its plan is being applied,
+/// this one claims items of it too (each item is claimed by one worker), then ends. If the
+/// holder ends first, or its plan was refused, there is nothing to join.
+async fn join(
+    app: &App,
+    set: &PolicySet,
+    pool: &PgPool,
+    policy: &Policy,
+    args: &RunArgs,
+    metrics: &Metrics,
+) -> Result<Exit> {
+    loop {
+        if let Some(plan_id) = schedule::plan_in_progress(pool, &policy.name).await? {
+            println!(
+                "policy {}: running elsewhere; joining the apply of plan {plan_id}",
+                policy.name
+            );
+            let execution = Execution {
+                command: "run",
+                work: &args.work,
+                allow_future_clock: false,
+            };
+            let plan = plan::load(pool, plan_id).await?;
+            let done = execution.plans(app, set, pool, &[plan]).await?;
+            for report in &done.reports {
+                metrics.outcomes(&policy.name, &report.outcomes);
+            }
+            metrics.run(&policy.name, "joined");
+            return Ok(done.exit);
+        }
+        if let Some(lock) = PolicyLock::try_acquire(pool, &policy.name).await? {
+            lock.release().await?;
+            println!(
+                "policy {}: finished elsewhere, nothing to join",
+                policy.name
+            );
+            metrics.run(&policy.name, "skipped");
+            return Ok(Exit::Ok);
+        }
+        if app.shutdown.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(Exit::Ok);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
 }
 
 /// Under the lock: due again checked (the previous holder may just have run it), then scan,

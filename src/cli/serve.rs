@@ -68,6 +68,7 @@ pub async fn run(app: &App, args: ServeArgs) -> Result<Exit> {
         policy: Vec::new(),
         due: true,
         all: false,
+        join: false,
         pushgateway: None,
         work: args.work.clone(),
     };

@@ -54,6 +54,21 @@ pub async fn last_success(
     .await
 }
 
+/// The plan the policy's current run (the latest, not finished) made and has not finished
+/// applying: what `run --join` helps with.
+pub async fn plan_in_progress(pool: &PgPool, policy: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT p.id FROM plans p \
+         JOIN policy_runs r ON r.policy = p.policy AND p.created_at >= r.started_at \
+         WHERE p.policy = $1 AND p.state = 'planned' AND r.finished_at IS NULL \
+           AND r.id = (SELECT max(id) FROM policy_runs WHERE policy = $1) \
+         ORDER BY p.id DESC LIMIT 1",
+    )
+    .bind(policy)
+    .fetch_optional(pool)
+    .await
+}
+
 /// Holds a policy's advisory lock (session level, on its own connection) while it runs.
 pub struct PolicyLock {
     conn: PoolConnection<Postgres>,

@@ -283,3 +283,13 @@ pub async fn read(store: &dyn shelflife::storage::ObjectStore, bucket: &str, key
         .expect("body");
     chunks.concat()
 }
+
+/// Uploads one small object per key, 16 at a time.
+pub async fn seed(store: &S3Store, bucket: &str, keys: impl Iterator<Item = String>) {
+    use futures::StreamExt;
+    futures::stream::iter(keys)
+        .for_each_concurrent(16, |key| async move {
+            put(store, bucket, &key, "x").await;
+        })
+        .await;
+}

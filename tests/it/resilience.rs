@@ -4,7 +4,6 @@
 
 use crate::helpers::*;
 use crate::proxy::{Faults, Proxy};
-use futures::StreamExt;
 use shelflife::audit::{self, Outcome, Verification};
 use shelflife::execute::{self, ApplyOptions};
 use shelflife::storage::s3::{BucketOptions, S3Store};
@@ -12,15 +11,6 @@ use shelflife::storage::RetryConfig;
 use sqlx::PgPool;
 use std::process::Stdio;
 use std::time::Duration;
-
-/// Uploads one small object per key, 16 at a time.
-async fn seed(store: &S3Store, bucket: &str, keys: impl Iterator<Item = String>) {
-    futures::stream::iter(keys)
-        .for_each_concurrent(16, |key| async move {
-            put(store, bucket, &key, "x").await;
-        })
-        .await;
-}
 
 /// Items of `plan_id` not yet in a final state.
 async fn open_items(pool: &PgPool, plan_id: i64) -> i64 {

@@ -106,3 +106,50 @@ async fn due_policies_run_and_are_not_due_right_after(pool: PgPool) {
     assert_eq!(policy_runs(&pool, "yearly").await, 1);
     assert_eq!(policy_runs(&pool, "manual").await, 0);
 }
+
+#[sqlx::test]
+async fn with_join_the_pods_of_one_job_share_the_apply_and_do_each_item_once(pool: PgPool) {
+    let store = store().await;
+    let bucket = new_bucket(&store, "join", BucketOptions::default()).await;
+    seed(&store, &bucket, (0..600).map(|i| format!("tmp/{i:04}"))).await;
+    let dir = PolicyDir::new(&scheduled("join", &bucket, "@daily"));
+    // Small batches, one at a time per process: the apply lasts long enough to be joined.
+    let args = [
+        "run",
+        "--due",
+        "--join",
+        "--concurrency",
+        "1",
+        "--batch-size",
+        "10",
+    ];
+    let spawn = || {
+        command(&pool, dir.path(), &args, &[])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let pods = [spawn(), spawn(), spawn()];
+    let outputs: Vec<_> = pods
+        .into_iter()
+        .map(|p| p.wait_with_output().unwrap())
+        .collect();
+    let all: String = outputs.iter().map(describe).collect::<Vec<_>>().join("\n");
+    for out in &outputs {
+        assert_eq!(out.status.code(), Some(0), "{all}");
+    }
+    let joined = outputs
+        .iter()
+        .filter(|o| stdout(o).contains("joining the apply of plan"))
+        .count();
+    assert!(joined >= 1, "a second pod joined: {all}");
+    assert_eq!(policy_runs(&pool, "join").await, 1, "one policy run");
+    assert_eq!(count(&pool, ITEM_EVENTS).await, 600, "each object once");
+    let workers = "SELECT count(DISTINCT worker) FROM audit_events WHERE item_id IS NOT NULL";
+    assert!(
+        count(&pool, workers).await >= 2,
+        "the work was shared: {all}"
+    );
+    assert!(live_keys(&store, &bucket).await.is_empty());
+}
