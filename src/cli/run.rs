@@ -2,12 +2,12 @@
 //! time (an advisory lock), and with `--due` only policies whose schedule fired since their
 //! last successful run.
 
-use super::apply::{Execution, WorkArgs};
+use super::apply::{Executed, Execution, WorkArgs};
 use super::context::{select, worker_name, App};
 use super::exit::Exit;
 use super::output::render_plan;
 use super::scan::{self, ScanArgs};
-use crate::plan::{self, PlanState, Prices};
+use crate::plan::{self, PlanState, PlanSummary, Prices};
 use crate::policy::{Policy, PolicySet};
 use crate::schedule::{self, Metrics, PolicyLock};
 use anyhow::Result;
@@ -44,7 +44,14 @@ pub async fn run(app: &App, args: RunArgs) -> Result<Exit> {
     let metrics = Metrics::new();
     let mut worst = Exit::Ok;
     for policy in select(&set, &args.policy)? {
-        let exit = match run_policy(app, &set, &pool, policy, &args, &metrics).await {
+        let runner = Runner {
+            app,
+            set: &set,
+            pool: &pool,
+            args: &args,
+            metrics: &metrics,
+        };
+        let exit = match runner.policy(policy).await {
             Ok(exit) => exit,
             Err(err) => {
                 eprintln!("error: policy {}: {err:#}", policy.name);
@@ -93,147 +100,151 @@ fn worse(a: Exit, b: Exit) -> Exit {
     }
 }
 
-/// Runs one policy under its lock; a policy another process is running is skipped (exit 0).
-pub async fn run_policy(
-    app: &App,
-    set: &PolicySet,
-    pool: &PgPool,
-    policy: &Policy,
-    args: &RunArgs,
-    metrics: &Metrics,
-) -> Result<Exit> {
-    let Some(lock) = PolicyLock::try_acquire(pool, &policy.name).await? else {
-        if args.join {
-            return join(app, set, pool, policy, args, metrics).await;
-        }
-        tracing::info!(policy = %policy.name, "another process is running this policy; skipped");
-        println!("policy {}: running elsewhere, skipped", policy.name);
-        metrics.run(&policy.name, "skipped");
-        return Ok(Exit::Ok);
-    };
-    let result = run_locked(app, set, pool, policy, args, metrics).await;
-    lock.release().await?;
-    let outcome = match &result {
-        Ok(None) => "skipped",
-        Ok(Some(Exit::Ok)) => "success",
-        _ => "failure",
-    };
-    metrics.run(&policy.name, outcome);
-    result.map(|exit| exit.unwrap_or(Exit::Ok))
+/// What every step of a policy run needs.
+#[derive(Clone, Copy)]
+pub struct Runner<'a> {
+    pub app: &'a App,
+    pub set: &'a PolicySet,
+    pub pool: &'a PgPool,
+    pub args: &'a RunArgs,
+    pub metrics: &'a Metrics,
 }
 
-/// `--join`: the process holding the policy scans and plans; once its plan is being applied,
-/// this one claims items of it too (each item is claimed by one worker), then ends. If the
-/// holder ends first, or its plan was refused, there is nothing to join.
-async fn join(
-    app: &App,
-    set: &PolicySet,
-    pool: &PgPool,
-    policy: &Policy,
-    args: &RunArgs,
-    metrics: &Metrics,
-) -> Result<Exit> {
-    loop {
-        if let Some(plan_id) = schedule::plan_in_progress(pool, &policy.name).await? {
-            println!(
-                "policy {}: running elsewhere; joining the apply of plan {plan_id}",
-                policy.name
-            );
-            let execution = Execution {
-                command: "run",
-                work: &args.work,
-                allow_future_clock: false,
-            };
-            let plan = plan::load(pool, plan_id).await?;
-            let done = execution.plans(app, set, pool, &[plan]).await?;
-            for report in &done.reports {
-                metrics.outcomes(&policy.name, &report.outcomes);
+impl Runner<'_> {
+    /// Runs one policy under its lock; a policy another process is running is skipped (exit 0).
+    pub async fn policy(&self, policy: &Policy) -> Result<Exit> {
+        let Runner {
+            pool,
+            args,
+            metrics,
+            ..
+        } = *self;
+        let Some(lock) = PolicyLock::try_acquire(pool, &policy.name).await? else {
+            if args.join {
+                return self.join(policy).await;
             }
-            metrics.run(&policy.name, "joined");
-            return Ok(done.exit);
-        }
-        if let Some(lock) = PolicyLock::try_acquire(pool, &policy.name).await? {
-            lock.release().await?;
-            println!(
-                "policy {}: finished elsewhere, nothing to join",
-                policy.name
-            );
+            tracing::info!(policy = %policy.name, "another process is running this policy; skipped");
+            println!("policy {}: running elsewhere, skipped", policy.name);
             metrics.run(&policy.name, "skipped");
             return Ok(Exit::Ok);
-        }
-        if app.shutdown.load(std::sync::atomic::Ordering::SeqCst) {
-            return Ok(Exit::Ok);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        };
+        let result = self.locked(policy).await;
+        lock.release().await?;
+        let outcome = match &result {
+            Ok(None) => "skipped",
+            Ok(Some(Exit::Ok)) => "success",
+            _ => "failure",
+        };
+        metrics.run(&policy.name, outcome);
+        result.map(|exit| exit.unwrap_or(Exit::Ok))
     }
-}
 
-/// Under the lock: due again checked (the previous holder may just have run it), then scan,
-/// plan and apply, recorded in `policy_runs`.
-async fn run_locked(
-    app: &App,
-    set: &PolicySet,
-    pool: &PgPool,
-    policy: &Policy,
-    args: &RunArgs,
-    metrics: &Metrics,
-) -> Result<Option<Exit>> {
-    let now = Utc::now();
-    if !args.all {
-        let last = schedule::last_success(pool, &policy.name).await?;
-        if !schedule::is_due(policy, last, now) {
-            let next = schedule::next_fire(policy, now)
-                .map_or("no schedule".to_string(), |t| format!("next at {t}"));
-            println!("policy {}: not due ({next})", policy.name);
-            return Ok(None);
+    /// `--join`: the process holding the policy scans and plans; once its plan is being applied,
+    /// this one claims items of it too (each item is claimed by one worker), then ends. If the
+    /// holder ends first, or its plan was refused, there is nothing to join.
+    async fn join(&self, policy: &Policy) -> Result<Exit> {
+        let Runner {
+            app, pool, metrics, ..
+        } = *self;
+        loop {
+            if let Some(plan_id) = schedule::plan_in_progress(pool, &policy.name).await? {
+                println!(
+                    "policy {}: running elsewhere; joining the apply of plan {plan_id}",
+                    policy.name
+                );
+                let plan = plan::load(pool, plan_id).await?;
+                let done = self.apply(policy, plan).await?;
+                metrics.run(&policy.name, "joined");
+                return Ok(done.exit);
+            }
+            if let Some(lock) = PolicyLock::try_acquire(pool, &policy.name).await? {
+                lock.release().await?;
+                println!(
+                    "policy {}: finished elsewhere, nothing to join",
+                    policy.name
+                );
+                metrics.run(&policy.name, "skipped");
+                return Ok(Exit::Ok);
+            }
+            if app.shutdown.load(std::sync::atomic::Ordering::SeqCst) {
+                return Ok(Exit::Ok);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
     }
-    let id = schedule::start(pool, &policy.name, &worker_name()).await?;
-    let result = scan_plan_apply(app, set, pool, policy, args, metrics).await;
-    let (code, run_id) = match &result {
-        Ok((exit, run_id)) => (*exit, *run_id),
-        Err(err) => (super::code_for(err), None),
-    };
-    schedule::finish(pool, id, run_id, code as i32).await?;
-    result.map(|(exit, _)| Some(exit))
-}
 
-async fn scan_plan_apply(
-    app: &App,
-    set: &PolicySet,
-    pool: &PgPool,
-    policy: &Policy,
-    args: &RunArgs,
-    metrics: &Metrics,
-) -> Result<(Exit, Option<i64>)> {
-    let labels = schedule::metrics::PolicyLabels {
-        policy: policy.name.clone(),
-    };
-    let started = std::time::Instant::now();
-    let scan_args = ScanArgs::defaults_for(&policy.name);
-    scan::scan_policies(app, set, pool, &[policy], &scan_args).await?;
-    let scanned = started.elapsed().as_secs_f64();
-    metrics.scan_seconds.get_or_create(&labels).observe(scanned);
-    let prices = Prices::for_policy(set, policy);
-    let summary = plan::create(pool, policy, &prices, Utc::now()).await?;
-    print!("{}", render_plan(&summary));
-    if summary.state == PlanState::Refused {
-        return Ok((Exit::LimitExceeded, None));
+    /// Under the lock: due again checked (the previous holder may just have run it), then scan,
+    /// plan and apply, recorded in `policy_runs`.
+    async fn locked(&self, policy: &Policy) -> Result<Option<Exit>> {
+        let Runner { pool, args, .. } = *self;
+        let now = Utc::now();
+        if !args.all {
+            let last = schedule::last_success(pool, &policy.name).await?;
+            if !schedule::is_due(policy, last, now) {
+                let next = schedule::next_fire(policy, now)
+                    .map_or("no schedule".to_string(), |t| format!("next at {t}"));
+                println!("policy {}: not due ({next})", policy.name);
+                return Ok(None);
+            }
+        }
+        let id = schedule::start(pool, &policy.name, &worker_name()).await?;
+        let result = self.scan_plan_apply(policy).await;
+        let (code, run_id) = match &result {
+            Ok((exit, run_id)) => (*exit, *run_id),
+            Err(err) => (super::code_for(err), None),
+        };
+        schedule::finish(pool, id, run_id, code as i32).await?;
+        result.map(|(exit, _)| Some(exit))
     }
-    let execution = Execution {
-        command: "run",
-        work: &args.work,
-        allow_future_clock: false,
-    };
-    let started = std::time::Instant::now();
-    let done = execution.plans(app, set, pool, &[summary]).await?;
-    let applied = started.elapsed().as_secs_f64();
-    metrics
-        .apply_seconds
-        .get_or_create(&labels)
-        .observe(applied);
-    for report in &done.reports {
-        metrics.outcomes(&policy.name, &report.outcomes);
+
+    async fn scan_plan_apply(&self, policy: &Policy) -> Result<(Exit, Option<i64>)> {
+        let Runner {
+            app,
+            set,
+            pool,
+            metrics,
+            ..
+        } = *self;
+        let labels = schedule::metrics::PolicyLabels {
+            policy: policy.name.clone(),
+        };
+        let started = std::time::Instant::now();
+        let scan_args = ScanArgs::defaults_for(&policy.name);
+        scan::scan_policies(app, set, pool, &[policy], &scan_args).await?;
+        let scanned = started.elapsed().as_secs_f64();
+        metrics.scan_seconds.get_or_create(&labels).observe(scanned);
+        let prices = Prices::for_policy(set, policy);
+        let summary = plan::create(pool, policy, &prices, Utc::now()).await?;
+        print!("{}", render_plan(&summary));
+        if summary.state == PlanState::Refused {
+            return Ok((Exit::LimitExceeded, None));
+        }
+        let done = self.apply(policy, summary).await?;
+        Ok((done.exit, Some(done.run_id)))
     }
-    Ok((done.exit, Some(done.run_id)))
+
+    /// Applies `plan` as this run's worker, timing it and counting its outcomes.
+    async fn apply(&self, policy: &Policy, plan: PlanSummary) -> Result<Executed> {
+        let execution = Execution {
+            command: "run",
+            work: &self.args.work,
+            allow_future_clock: false,
+        };
+        let started = std::time::Instant::now();
+        let done = execution
+            .plans(self.app, self.set, self.pool, &[plan])
+            .await?;
+        let labels = schedule::metrics::PolicyLabels {
+            policy: policy.name.clone(),
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        self.metrics
+            .apply_seconds
+            .get_or_create(&labels)
+            .observe(seconds);
+        for report in &done.reports {
+            self.metrics.outcomes(&policy.name, &report.outcomes);
+        }
+        Ok(done)
+    }
 }

@@ -5,7 +5,7 @@
 use super::apply::WorkArgs;
 use super::context::App;
 use super::exit::Exit;
-use super::run::{known_success, run_policy, RunArgs};
+use super::run::{known_success, RunArgs, Runner};
 use crate::schedule::Metrics;
 use anyhow::{Context, Result};
 use axum::extract::State;
@@ -94,8 +94,14 @@ pub async fn run(app: &App, args: ServeArgs) -> Result<Exit> {
             if stop.load(Ordering::SeqCst) {
                 break;
             }
-            if let Err(err) = run_policy(app, &set, &pool, policy, &run_args, &shared.metrics).await
-            {
+            let runner = Runner {
+                app,
+                set: &set,
+                pool: &pool,
+                args: &run_args,
+                metrics: &shared.metrics,
+            };
+            if let Err(err) = runner.policy(policy).await {
                 tracing::error!(policy = %policy.name, "policy run failed: {err:#}");
             }
         }
