@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use chrono::{Duration, TimeZone, Utc};
 use clap::Parser;
 use futures::{stream, StreamExt, TryStreamExt};
+use md5::Digest;
 use shelflife::inventory::report::generate::{self, Publish, ReportRow};
 use shelflife::inventory::report::Format;
 use shelflife::inventory::{LockState, RowBuffer};
@@ -34,7 +35,10 @@ enum Command {
         copy_file: PathBuf,
     },
     /// Create versioned `bucket` (unversioned with `--plain`) holding `objects` small objects
-    /// spread over 16 folders.
+    /// spread over 16 folders. With `--report BUCKET --prefix P`, also publish a CSV.gz S3
+    /// Inventory report of them there (so a benchmark can scan 100k objects without moto's
+    /// listing, which slows down quadratically with bucket size), and with `--keys FILE` write
+    /// their keys, one per line.
     SeedBucket {
         #[arg(long)]
         bucket: String,
@@ -42,6 +46,12 @@ enum Command {
         objects: usize,
         #[arg(long)]
         plain: bool,
+        #[arg(long, requires = "prefix")]
+        report: Option<String>,
+        #[arg(long)]
+        prefix: Option<String>,
+        #[arg(long)]
+        keys: Option<PathBuf>,
     },
     /// Print the keys of `bucket`'s current versions, one per line.
     ListKeys {
@@ -115,7 +125,25 @@ async fn main() -> Result<()> {
             bucket,
             objects,
             plain,
-        } => seed(&store, &bucket, objects, plain).await,
+            report,
+            prefix,
+            keys,
+        } => {
+            let seeded = seed(&store, &bucket, objects, plain).await?;
+            if let Some(path) = keys {
+                let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+                for v in &seeded {
+                    writeln!(out, "{}", v.key)?;
+                }
+                out.flush()?;
+            }
+            match (report, prefix) {
+                (Some(reports), Some(prefix)) => {
+                    report_of(&store, &bucket, &reports, &prefix, seeded).await
+                }
+                _ => Ok(()),
+            }
+        }
         Command::ListKeys { bucket } => list_keys(&store, &bucket).await,
         Command::RawDelete {
             bucket,
@@ -241,22 +269,69 @@ async fn gen_report(
     Ok(())
 }
 
-async fn seed(store: &S3Store, bucket: &str, objects: usize, plain: bool) -> Result<()> {
+/// Seeds `bucket`; returns the versions written, as an inventory would list them.
+async fn seed(
+    store: &S3Store,
+    bucket: &str,
+    objects: usize,
+    plain: bool,
+) -> Result<Vec<ObjectVersion>> {
     let options = if plain {
         BucketOptions::default()
     } else {
         BucketOptions::VERSIONED
     };
     store.create_bucket(bucket, options).await?;
-    stream::iter(0..objects)
+    let written = stream::iter(0..objects)
         .map(|i| async move {
             let key = format!("folder-{:02}/object-{i:08}", i % 16);
-            store
+            let version_id = store
                 .put_object(bucket, &key, b"x".to_vec(), &PutOptions::default())
-                .await
+                .await?;
+            Ok::<_, anyhow::Error>(ObjectVersion {
+                key,
+                version_id,
+                is_latest: true,
+                is_delete_marker: false,
+                size: 1,
+                etag: Some(format!("\"{:x}\"", md5::Md5::digest(b"x"))),
+                last_modified: Utc::now(),
+                storage_class: Some("STANDARD".into()),
+            })
         })
         .buffer_unordered(32)
-        .try_for_each(|_| async { Ok(()) })
+        .try_collect()
+        .await?;
+    Ok(written)
+}
+
+/// Publishes an S3 Inventory report (CSV.gz) of `versions` of `source` under `prefix` in
+/// bucket `reports`.
+async fn report_of(
+    store: &S3Store,
+    source: &str,
+    reports: &str,
+    prefix: &str,
+    versions: Vec<ObjectVersion>,
+) -> Result<()> {
+    store
+        .create_bucket(reports, BucketOptions::default())
+        .await?;
+    let rows = versions.into_iter().map(|version| ReportRow {
+        version,
+        lock: LockState::default(),
+    });
+    let data = generate::write_csv_gz(Vec::new(), source, rows)?;
+    let publish = Publish {
+        store,
+        bucket: reports,
+        prefix,
+        source_bucket: source,
+        taken: Utc::now(),
+        format: Format::CsvGz,
+    };
+    publish
+        .upload(vec![("part-00000.csv.gz".into(), data)], |_| {})
         .await?;
     Ok(())
 }
