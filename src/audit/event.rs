@@ -141,9 +141,11 @@ impl<'a> Canonical<'a> {
     }
 }
 
-/// Timestamps in the canonical encoding: RFC 3339 UTC with microseconds.
+/// Timestamps in the canonical encoding: RFC 3339 UTC with microseconds
+/// (`%Y-%m-%dT%H:%M:%S%.6fZ`), written without parsing a format string: the executor formats
+/// a few per event.
 pub(crate) fn format_time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 /// An event as stored: every column, as exported by `report` and read back by `verify`.
@@ -209,5 +211,29 @@ impl StoredEvent {
     pub fn recomputed_hash(&self) -> Option<String> {
         let event = self.event()?;
         Some(Canonical::new(self.seq, self.at, &event).hash(&self.prev_hash))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    /// Hashes of stored events depend on this text: it must not change.
+    #[test]
+    fn times_format_as_the_canonical_encoding_always_did() {
+        let times = [
+            Utc.timestamp_opt(0, 0).unwrap(),
+            Utc.timestamp_opt(1_700_000_000, 5_000).unwrap(),
+            Utc.timestamp_opt(1_795_325_315, 999_999_000).unwrap(),
+            Utc.with_ymd_and_hms(2026, 2, 28, 23, 59, 59).unwrap(),
+            Utc.with_ymd_and_hms(9999, 12, 31, 0, 0, 0).unwrap(),
+            Utc.timestamp_opt(1_000, 123_456_789).unwrap(),
+        ];
+        for at in times {
+            let canonical = at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+            assert_eq!(format_time(at), canonical);
+        }
+        assert_eq!(format_time(times[1]), "2023-11-14T22:13:20.000005Z");
     }
 }

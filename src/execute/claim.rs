@@ -4,6 +4,7 @@ use super::{ApplyOptions, ItemResult};
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
 use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 /// A claimed plan item.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -55,17 +56,21 @@ impl Item {
     }
 }
 
-/// Claims up to `batch_size` open items: pending ones, and claimed ones whose claim expired.
+/// Claims up to `batch_size` open items with ids above `after`: pending ones, and claimed ones
+/// whose claim expired. Claims walk the (plan_id, id) index from where the last one ended, so
+/// that none walks over the items finished so far.
 pub async fn claim(
     pool: &PgPool,
     plan_id: i64,
     opts: &ApplyOptions,
+    after: i64,
 ) -> Result<Vec<Item>, sqlx::Error> {
     let mut items: Vec<Item> = sqlx::query_as(
         "UPDATE plan_items SET state = 'claimed', claimed_by = $2, \
              claimed_until = now() + make_interval(secs => $3), attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM plan_items \
-                      WHERE plan_id = $1 AND (state = 'pending' OR (state = 'claimed' AND claimed_until < now())) \
+                      WHERE plan_id = $1 AND id > $5 \
+                        AND (state = 'pending' OR (state = 'claimed' AND claimed_until < now())) \
                       ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED) \
          RETURNING id, rule, action, params, key, version_id, is_latest, is_delete_marker, size, etag, \
                    last_modified, storage_class, attempts",
@@ -74,6 +79,7 @@ pub async fn claim(
     .bind(&opts.worker)
     .bind(opts.claim_ttl.num_milliseconds() as f64 / 1000.0)
     .bind(opts.batch_size.clamp(1, 1000))
+    .bind(after)
     .fetch_all(pool)
     .await?;
     items.sort_by_key(|i| i.id);
@@ -97,8 +103,8 @@ pub async fn release(pool: &PgPool, items: &[Item], worker: &str) -> Result<(), 
 /// Sets the final states of items this worker still holds; returns the ids it set.
 pub async fn finish(
     tx: &mut Transaction<'_, Postgres>,
-    items: &[Item],
-    results: &[ItemResult],
+    items: &[&Item],
+    results: &[&ItemResult],
     worker: &str,
 ) -> Result<HashSet<i64>, sqlx::Error> {
     let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
@@ -135,39 +141,70 @@ pub async fn close_if_finished(pool: &PgPool, plan_id: i64) -> Result<(), sqlx::
     Ok(())
 }
 
-/// Renews this worker's claims on the plan every third of `ttl`, for as long as it runs; a
-/// killed worker stops renewing and its claims expire.
-pub async fn heartbeat(pool: PgPool, plan_id: i64, worker: String, ttl: chrono::Duration) {
+/// The ids of the items this process holds claims on (claimed, not yet recorded), for the
+/// heartbeat to renew.
+#[derive(Debug, Clone, Default)]
+pub struct Held(Arc<Mutex<HashSet<i64>>>);
+
+impl Held {
+    pub fn add(&self, items: &[Item]) {
+        self.lock().extend(items.iter().map(|i| i.id));
+    }
+
+    pub fn remove<'i>(&self, items: impl IntoIterator<Item = &'i Item>) {
+        let mut held = self.lock();
+        for item in items {
+            held.remove(&item.id);
+        }
+    }
+
+    fn ids(&self) -> Vec<i64> {
+        self.lock().iter().copied().collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<i64>> {
+        self.0.lock().expect("no holder panics")
+    }
+}
+
+/// Renews this worker's claims (`held`) every third of `ttl`, for as long as it runs; a killed
+/// worker stops renewing and its claims expire.
+pub async fn heartbeat(pool: PgPool, held: Held, worker: String, ttl: chrono::Duration) {
     let every = (ttl.to_std().unwrap_or_default() / 3).max(std::time::Duration::from_millis(200));
     loop {
         tokio::time::sleep(every).await;
         let renewed = sqlx::query(
             "UPDATE plan_items SET claimed_until = now() + make_interval(secs => $3) \
-             WHERE plan_id = $1 AND state = 'claimed' AND claimed_by = $2",
+             WHERE id = ANY($1) AND state = 'claimed' AND claimed_by = $2",
         )
-        .bind(plan_id)
+        .bind(held.ids())
         .bind(&worker)
         .bind(ttl.num_milliseconds() as f64 / 1000.0)
         .execute(&pool)
         .await;
         if let Err(err) = renewed {
-            tracing::warn!(plan_id, error = %err, "could not renew claims");
+            tracing::warn!(error = %err, "could not renew claims");
         }
     }
 }
 
-/// How long to wait before claimed items (other workers') may be finished or taken over:
-/// `None` when no item is claimed any more.
+/// How long to wait before looking for work again: `None` when no item is open any more, no
+/// wait when some are pending (given back, or passed over while another claim held them), else
+/// until the first of the other workers' claims expires (they may finish first).
 pub async fn next_expiry(
     pool: &PgPool,
     plan_id: i64,
 ) -> Result<Option<std::time::Duration>, sqlx::Error> {
-    let seconds: Option<f64> = sqlx::query_scalar(
-        "SELECT extract(epoch FROM min(claimed_until) - now())::float8 FROM plan_items \
-         WHERE plan_id = $1 AND state = 'claimed'",
+    let (pending, seconds): (bool, Option<f64>) = sqlx::query_as(
+        "SELECT coalesce(bool_or(state = 'pending'), false), \
+                extract(epoch FROM min(claimed_until) FILTER (WHERE state = 'claimed') - now())::float8 \
+         FROM plan_items WHERE plan_id = $1 AND state IN ('pending', 'claimed')",
     )
     .bind(plan_id)
     .fetch_one(pool)
     .await?;
+    if pending {
+        return Ok(Some(std::time::Duration::ZERO));
+    }
     Ok(seconds.map(|s| std::time::Duration::from_secs_f64(s.clamp(0.1, 1.0))))
 }

@@ -2,7 +2,7 @@
 //! cost guard) are outcomes too: each gets its audit event when the plan is applied.
 
 use super::claim::Item;
-use super::worker::event;
+use super::record::event;
 use super::{Cx, ItemResult};
 use crate::audit::{self, Outcome};
 use crate::plan::PlanSummary;
@@ -40,24 +40,26 @@ pub(super) async fn record(
     cx: &Cx<'_>,
     plan: &PlanSummary,
 ) -> Result<u64, sqlx::Error> {
-    let mut recorded = 0;
+    let (mut recorded, mut after) = (0, 0);
     loop {
         let mut tx = pool.begin().await?;
         audit::lock_head(&mut tx).await?;
         let batch: Vec<Decided> = sqlx::query_as(
             "SELECT id, rule, action, params, key, version_id, is_latest, is_delete_marker, size, \
                     etag, last_modified, storage_class, attempts, state, reason, eligible_at \
-             FROM plan_items p WHERE plan_id = $1 AND state IN ('blocked', 'skipped') \
+             FROM plan_items p WHERE plan_id = $1 AND id > $2 AND state IN ('blocked', 'skipped') \
                AND NOT EXISTS (SELECT 1 FROM audit_events a WHERE a.item_id = p.id) \
              ORDER BY id LIMIT 1000",
         )
         .bind(plan.plan_id)
+        .bind(after)
         .fetch_all(&mut *tx)
         .await?;
         if batch.is_empty() {
             return Ok(recorded);
         }
         recorded += batch.len() as u64;
+        after = batch.last().map_or(after, |d| d.item.id);
         let events: Vec<_> = batch
             .iter()
             .map(|d| {
@@ -65,7 +67,7 @@ pub(super) async fn record(
                     cx,
                     plan,
                     &d.item,
-                    d.result(),
+                    &d.result(),
                     d.item.state_before(plan.as_of),
                 )
             })

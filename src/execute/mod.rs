@@ -14,6 +14,7 @@ mod decided;
 mod delete;
 mod lock;
 mod pace;
+mod record;
 mod tag;
 mod tier;
 mod worker;

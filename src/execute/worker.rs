@@ -1,133 +1,161 @@
-//! The apply loop: `concurrency` batch loops claim items, act on them, and record each chunk's
-//! outcomes with their audit events in one transaction, while a heartbeat renews the claims.
+//! The apply loop: `concurrency` batch loops claim items, act on them, and hand each chunk's
+//! outcomes to the recorder ([`super::record`]), while a heartbeat renews the claims.
 
-use super::claim::{self, Item};
+use super::claim::{self, Held, Item};
+use super::record::{self, Acted};
 use super::{kind_for, ApplyError, ApplyReport, Cx, ItemResult};
-use crate::audit::{self, NewEvent, Outcome};
+use crate::audit::Outcome;
 use crate::plan::PlanSummary;
 use crate::storage::StorageError;
-use chrono::Utc;
 use sqlx::PgPool;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Mutex;
+use tokio::sync::mpsc;
 
-/// Items of a one-at-a-time action recorded together: what a crash may leave to re-check.
+/// Items of a one-at-a-time action handed to the recorder together.
 const CHUNK: usize = 25;
+
+/// What the batch loops and the recorder of one apply share.
+pub(super) struct Shared<'a, 'c> {
+    pub pool: &'a PgPool,
+    pub cx: &'a Cx<'c>,
+    pub plan: &'a PlanSummary,
+    pub report: Mutex<ApplyReport>,
+    /// Claims taken and not yet recorded, renewed by the heartbeat.
+    pub held: Held,
+}
 
 pub async fn run(
     pool: &PgPool,
     cx: &Cx<'_>,
     plan: &PlanSummary,
 ) -> Result<ApplyReport, ApplyError> {
-    let report = Mutex::new(ApplyReport {
-        plan_id: plan.plan_id,
-        ..Default::default()
-    });
+    let shared = Shared {
+        pool,
+        cx,
+        plan,
+        report: Mutex::new(ApplyReport {
+            plan_id: plan.plan_id,
+            ..Default::default()
+        }),
+        held: Held::default(),
+    };
     let heartbeat = tokio::spawn(claim::heartbeat(
         pool.clone(),
-        plan.plan_id,
+        shared.held.clone(),
         cx.opts.worker.clone(),
         cx.opts.claim_ttl,
     ));
     let result = match super::decided::record(pool, cx, plan).await {
-        Ok(_) => until_finished(pool, cx, plan, &report).await,
+        Ok(_) => until_finished(&shared).await,
         Err(err) => Err(err.into()),
     };
     heartbeat.abort();
     result?;
     claim::close_if_finished(pool, plan.plan_id).await?;
-    Ok(report
+    Ok(shared
+        .report
         .into_inner()
         .expect("no loop panicked while holding the report"))
 }
 
 /// Works until nothing is left to claim, then waits for other workers' claims to end (finished,
 /// or expired and taken over here).
-async fn until_finished(
-    pool: &PgPool,
-    cx: &Cx<'_>,
-    plan: &PlanSummary,
-    report: &Mutex<ApplyReport>,
-) -> Result<(), ApplyError> {
-    let stop = AtomicBool::new(false);
+async fn until_finished(shared: &Shared<'_, '_>) -> Result<(), ApplyError> {
+    let plan_id = shared.plan.plan_id;
     loop {
-        let loops = (0..cx.opts.concurrency.max(1)).map(|_| work(pool, cx, plan, report, &stop));
-        let results = futures::future::join_all(loops).await;
-        if let Some(err) = results.into_iter().find_map(Result::err) {
-            return Err(err);
+        claim_all(shared).await?;
+        if shared.cx.opts.shutdown.load(Ordering::Relaxed) {
+            return Err(ApplyError::Interrupted { plan_id });
         }
-        if cx.opts.shutdown.load(Ordering::Relaxed) {
-            return Err(ApplyError::Interrupted {
-                plan_id: plan.plan_id,
-            });
-        }
-        match claim::next_expiry(pool, plan.plan_id).await? {
+        match claim::next_expiry(shared.pool, plan_id).await? {
             None => return Ok(()),
             Some(wait) => tokio::time::sleep(wait).await,
         }
     }
 }
 
-/// One batch loop; stops the others (through `stop`) when storage becomes unavailable.
+/// One pass over the plan: runs the batch loops and the recorder until nothing is left to
+/// claim (or one of them failed), and until every chunk acted on is recorded. The loops share
+/// `cursor`, the highest id claimed so far, and claim above it.
+async fn claim_all(shared: &Shared<'_, '_>) -> Result<(), ApplyError> {
+    let (cursor, stop) = (AtomicI64::new(0), AtomicBool::new(false));
+    let loops = shared.cx.opts.concurrency.max(1);
+    let (queue, received) = mpsc::channel(loops);
+    let work = (0..loops).map(|_| work(shared, queue.clone(), &cursor, &stop));
+    let work = futures::future::join_all(work);
+    drop(queue);
+    let recorder = record::recorder(shared, received, &stop);
+    let (results, recorded) = tokio::join!(work, recorder);
+    if let Some(err) = results.into_iter().find_map(Result::err) {
+        return Err(err);
+    }
+    Ok(recorded?)
+}
+
+/// One batch loop; stops the others (through `stop`) when it fails, giving back the items it
+/// has not acted on.
 async fn work(
-    pool: &PgPool,
-    cx: &Cx<'_>,
-    plan: &PlanSummary,
-    report: &Mutex<ApplyReport>,
+    shared: &Shared<'_, '_>,
+    queue: mpsc::Sender<Acted>,
+    cursor: &AtomicI64,
     stop: &AtomicBool,
 ) -> Result<(), ApplyError> {
-    while !stop.load(Ordering::Relaxed) && !cx.opts.shutdown.load(Ordering::Relaxed) {
-        let items = claim::claim(pool, plan.plan_id, cx.opts).await?;
-        if items.is_empty() {
-            return Ok(());
-        }
-        if let Err(err) = process(pool, cx, plan, &items, report).await {
+    let (pool, opts) = (shared.pool, shared.cx.opts);
+    while !stop.load(Ordering::Relaxed) && !opts.shutdown.load(Ordering::Relaxed) {
+        let after = cursor.load(Ordering::Relaxed);
+        let items = match claim::claim(pool, shared.plan.plan_id, opts, after).await {
+            Ok(items) if items.is_empty() => return Ok(()),
+            Ok(items) => items,
+            Err(err) => {
+                stop.store(true, Ordering::Relaxed);
+                return Err(err.into());
+            }
+        };
+        shared.held.add(&items);
+        cursor.fetch_max(items.last().map_or(after, |i| i.id), Ordering::Relaxed);
+        if let Err((err, unacted)) = process(shared, items, &queue).await {
             stop.store(true, Ordering::Relaxed);
-            claim::release(pool, &items, &cx.opts.worker).await?;
+            claim::release(pool, &unacted, &opts.worker).await?;
+            shared.held.remove(&unacted);
             return Err(err);
         }
     }
     Ok(())
 }
 
-/// Acts on one claimed batch, action by action, recording as it goes.
+/// Acts on one claimed batch, action by action, and queues each chunk's outcomes. On a
+/// storage failure, returns the items not acted on. Returns early (`Ok`) when the recorder
+/// is gone: it failed and has stopped the loops.
 async fn process(
-    pool: &PgPool,
-    cx: &Cx<'_>,
-    plan: &PlanSummary,
-    items: &[Item],
-    report: &Mutex<ApplyReport>,
-) -> Result<(), ApplyError> {
-    let mut actions: Vec<&str> = items.iter().map(|i| i.action.as_str()).collect();
-    actions.sort_unstable();
-    actions.dedup();
-    for action in actions {
-        let batch: Vec<Item> = items
-            .iter()
-            .filter(|i| i.action == action)
-            .cloned()
-            .collect();
-        let chunk = if action == "delete" {
-            batch.len()
+    shared: &Shared<'_, '_>,
+    mut open: Vec<Item>,
+    queue: &mpsc::Sender<Acted>,
+) -> Result<(), (ApplyError, Vec<Item>)> {
+    open.sort_by(|a, b| (&a.action, a.id).cmp(&(&b.action, b.id)));
+    while let Some(first) = open.first() {
+        let action = first.action.clone();
+        let same = open.iter().take_while(|i| i.action == action).count();
+        let size = if action == "delete" {
+            same
         } else {
-            CHUNK
+            same.min(CHUNK)
         };
-        for part in batch.chunks(chunk.max(1)) {
-            let started = std::time::Instant::now();
-            let results = execute(cx, action, part).await;
-            let results = results.map_err(|source| ApplyError::Storage {
-                plan_id: plan.plan_id,
-                source,
-            })?;
-            let acted = started.elapsed();
-            record(pool, cx, plan, part, results, report).await?;
-            tracing::debug!(
-                action,
-                items = part.len(),
-                storage_ms = acted.as_millis() as u64,
-                record_ms = (started.elapsed() - acted).as_millis() as u64,
-                "chunk done"
-            );
+        let part: Vec<Item> = open.drain(..size).collect();
+        let started = std::time::Instant::now();
+        match execute(shared.cx, &action, &part).await {
+            Ok(results) => {
+                let storage_ms = started.elapsed().as_millis() as u64;
+                tracing::debug!(action, items = part.len(), storage_ms, "chunk acted on");
+                if queue.send((part, results)).await.is_err() {
+                    return Ok(());
+                }
+            }
+            Err(source) => {
+                open.splice(0..0, part);
+                let plan_id = shared.plan.plan_id;
+                return Err((ApplyError::Storage { plan_id, source }, open));
+            }
         }
     }
     Ok(())
@@ -157,69 +185,4 @@ fn failed(err: &StorageError) -> ItemResult {
         Some(err.to_string()),
         serde_json::json!({}),
     )
-}
-
-/// Writes the items' final states and their audit events in one transaction.
-async fn record(
-    pool: &PgPool,
-    cx: &Cx<'_>,
-    plan: &PlanSummary,
-    items: &[Item],
-    results: Vec<ItemResult>,
-    report: &Mutex<ApplyReport>,
-) -> Result<(), sqlx::Error> {
-    // A forecast applied on purpose says so in every event it causes.
-    let forecast = cx.opts.allow_future_clock && plan.as_of > Utc::now();
-    let mut tx = pool.begin().await?;
-    let finished = claim::finish(&mut tx, items, &results, &cx.opts.worker).await?;
-    let mut events = Vec::with_capacity(finished.len());
-    let mut counted = Vec::with_capacity(finished.len());
-    for (item, result) in items.iter().zip(results) {
-        if !finished.contains(&item.id) {
-            continue; // another worker took this claim over; it records the outcome
-        }
-        counted.push((item, result.outcome));
-        let mut state_before = item.state_before(plan.as_of);
-        if forecast {
-            state_before["future_clock_allowed"] = true.into();
-        }
-        events.push(event(cx, plan, item, result, state_before));
-    }
-    audit::append(&mut tx, &events).await?;
-    tx.commit().await?;
-    let mut report = report.lock().expect("report lock");
-    for (item, outcome) in counted {
-        report.add(item, outcome);
-    }
-    Ok(())
-}
-
-pub(super) fn event(
-    cx: &Cx<'_>,
-    plan: &PlanSummary,
-    item: &Item,
-    result: ItemResult,
-    state_before: serde_json::Value,
-) -> NewEvent {
-    NewEvent {
-        run_id: cx.opts.run_id,
-        plan_id: Some(plan.plan_id),
-        item_id: Some(item.id),
-        policy: plan.policy.clone(),
-        policy_sha256: plan.policy_sha256.clone(),
-        rule: item.rule.clone(),
-        action: item.action.clone(),
-        storage: plan.storage.clone(),
-        bucket: plan.bucket.clone(),
-        key: item.key.clone(),
-        version_id: item.version_id.clone(),
-        size: item.size,
-        outcome: result.outcome,
-        reason: result.reason,
-        state_before,
-        state_after: result.state_after,
-        policy_revision: plan.policy_revision.clone(),
-        clock: Some(plan.as_of),
-        worker: Some(cx.opts.worker.clone()),
-    }
 }
