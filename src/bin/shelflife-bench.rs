@@ -235,9 +235,6 @@ async fn gen_report(
     prefix: &str,
     copy_file: &PathBuf,
 ) -> Result<()> {
-    store
-        .create_bucket(reports, BucketOptions::default())
-        .await?;
     let mut copy = std::io::BufWriter::new(std::fs::File::create(copy_file)?);
     let mut files = Vec::new();
     for (n, start) in (0..rows).step_by(file_rows.max(1)).enumerate() {
@@ -256,15 +253,7 @@ async fn gen_report(
         files.push((format!("part-{n:05}.csv.gz"), data));
     }
     copy.flush()?;
-    let publish = Publish {
-        store,
-        bucket: reports,
-        prefix,
-        source_bucket: source,
-        taken: Utc::now(),
-        format: Format::CsvGz,
-    };
-    let manifest = publish.upload(files, |_| {}).await?;
+    let manifest = publish_csv(store, source, reports, prefix, files).await?;
     println!("{manifest}");
     Ok(())
 }
@@ -314,14 +303,28 @@ async fn report_of(
     prefix: &str,
     versions: Vec<ObjectVersion>,
 ) -> Result<()> {
-    store
-        .create_bucket(reports, BucketOptions::default())
-        .await?;
     let rows = versions.into_iter().map(|version| ReportRow {
         version,
         lock: LockState::default(),
     });
     let data = generate::write_csv_gz(Vec::new(), source, rows)?;
+    let files = vec![("part-00000.csv.gz".into(), data)];
+    publish_csv(store, source, reports, prefix, files).await?;
+    Ok(())
+}
+
+/// Uploads CSV.gz report `files` of `source` with their manifest under `prefix` in bucket
+/// `reports` (created if missing); returns the manifest's key.
+async fn publish_csv(
+    store: &S3Store,
+    source: &str,
+    reports: &str,
+    prefix: &str,
+    files: Vec<(String, Vec<u8>)>,
+) -> Result<String> {
+    store
+        .create_bucket(reports, BucketOptions::default())
+        .await?;
     let publish = Publish {
         store,
         bucket: reports,
@@ -330,10 +333,7 @@ async fn report_of(
         taken: Utc::now(),
         format: Format::CsvGz,
     };
-    publish
-        .upload(vec![("part-00000.csv.gz".into(), data)], |_| {})
-        .await?;
-    Ok(())
+    Ok(publish.upload(files, |_| {}).await?)
 }
 
 async fn list_keys(store: &S3Store, bucket: &str) -> Result<()> {
