@@ -79,7 +79,8 @@ const COLUMNS: &str = "i.key, i.version_id, i.is_latest, i.is_delete_marker, i.s
      CASE WHEN m.head_fetched THEN m.retain_until ELSE i.retain_until END AS retain_until, \
      CASE WHEN m.head_fetched THEN m.legal_hold ELSE i.legal_hold END AS legal_hold, \
      (i.lock_known OR $4) AS lock_known, m.user_meta, coalesce(m.missing, false) AS meta_missing";
-const FROM: &str = "FROM inventory i LEFT JOIN object_meta m \
+/// The scan's rows (`{table}`) with their cached metadata, of one folder when `$5` names a key.
+const FROM: &str = "FROM {table} i LEFT JOIN object_meta m \
        ON m.storage = $2 AND m.bucket = $3 AND m.key = i.key \
       AND m.version_key = coalesce(i.version_id, '') AND m.etag = coalesce(i.etag, '') \
     WHERE i.scan_id = $1 AND ($5::text IS NULL OR \
@@ -95,7 +96,14 @@ impl SnapshotQuery<'_> {
     /// with a noncurrent version or a delete marker are sorted by key for the window
     /// functions, so a bucket of mostly single-version keys is read without a full sort. With
     /// a key, only its folder is read, which keeps both windows exact.
+    ///
+    /// The scan's own table is read rather than the partitioned `inventory`: its statistics
+    /// then estimate the multi-version keys, and PostgreSQL joins them by a parallel hash
+    /// instead of an index lookup per key (29 s against 11 s at 10M rows, 10% noncurrent). One
+    /// window (whole-partition frame; `row_number` and `lag` ignore frames) sorts once.
     pub fn statement(&self) -> String {
+        let table = super::table::name(self.snapshot.scan_id);
+        let from = FROM.replace("{table}", &table);
         let rank = match self.folder_rank {
             true => FOLDER_RANK,
             false => "NULL::bigint",
@@ -103,14 +111,15 @@ impl SnapshotQuery<'_> {
         let current = format!(
             "SELECT {COLUMNS}, 0::bigint AS newer_versions, NULL::timestamptz AS successor_modified, \
                     0::bigint AS key_versions, {rank} AS newer_in_folder \
-             {FROM} AND i.is_latest AND NOT i.is_delete_marker"
+             {from} AND i.is_latest AND NOT i.is_delete_marker"
         );
         let others = format!(
             "SELECT * FROM (SELECT {COLUMNS}, row_number() OVER k - 1 AS newer_versions, \
                     lag(i.last_modified) OVER k AS successor_modified, \
-                    count(*) OVER (PARTITION BY i.key) AS key_versions, NULL::bigint AS newer_in_folder \
-               {FROM} AND i.key IN (SELECT key FROM inventory WHERE scan_id = $1 AND (NOT is_latest OR is_delete_marker)) \
-               WINDOW k AS (PARTITION BY i.key ORDER BY i.is_latest DESC, i.ordinal)) o \
+                    count(*) OVER k AS key_versions, NULL::bigint AS newer_in_folder \
+               {from} AND i.key IN (SELECT key FROM {table} WHERE NOT is_latest OR is_delete_marker) \
+               WINDOW k AS (PARTITION BY i.key ORDER BY i.is_latest DESC, i.ordinal \
+                            ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) o \
              WHERE NOT (o.is_latest AND NOT o.is_delete_marker)"
         );
         let rows = match self.version_context {
@@ -128,9 +137,10 @@ impl SnapshotQuery<'_> {
     }
 }
 
-/// Memory for the sorts and hashes of a snapshot query (PostgreSQL's default, 4 MB, spills
-/// them to disk at a few hundred thousand versions); set per read transaction.
-pub const SNAPSHOT_WORK_MEM: &str = "SET LOCAL work_mem = '256MB'";
+/// Settings for a transaction reading a whole snapshot: memory for its sorts and hashes
+/// (PostgreSQL's default, 4 MB, spills them to disk at a few hundred thousand versions), and
+/// no JIT compilation, which cost 1.5 s of a 10M-row plan and won back less than it cost.
+pub const SNAPSHOT_SETTINGS: [&str; 2] = ["SET LOCAL work_mem = '256MB'", "SET LOCAL jit = off"];
 
 /// The snapshot's rows that `query` selects (`sql` is its [`SnapshotQuery::statement`]), with
 /// cached per-object data and derived facts. Rows come in no particular order, except that
