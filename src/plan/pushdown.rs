@@ -10,28 +10,36 @@ use crate::inventory::{FilterParam, RowFilter, FIRST_FILTER_PARAM};
 use crate::policy::{Action, AgeSource, Matcher, Policy, VersionScope};
 use chrono::{DateTime, Duration, Utc};
 
-/// The condition under which some rule of `policy` may match a version at `as_of`.
+/// The condition under which some rule of `policy` may match a version at `as_of`: per
+/// version scope (in order of first use), the scope and any of its rules' conditions, so each
+/// row tests its scope once. A rule with no expressible matcher contributes `true`.
 pub fn filter(policy: &Policy, as_of: DateTime<Utc>) -> RowFilter {
     let mut b = Builder {
         params: Vec::new(),
         as_of,
         last_modified_age: matches!(policy.age, AgeSource::LastModified),
     };
+    let mut scopes: Vec<(VersionScope, Vec<String>)> = Vec::new();
     // `keep` rules change nothing: only what a later rule may change needs deciding.
-    let rules: Vec<String> = policy
-        .rules
+    for r in policy.rules.iter().filter(|r| r.then != Action::Keep) {
+        let parts: Vec<String> = r.when.iter().filter_map(|m| b.matcher(m)).collect();
+        let rule = match parts.is_empty() {
+            true => "true".to_string(),
+            false => parts.join(" AND "),
+        };
+        match scopes.iter_mut().find(|(s, _)| *s == r.version) {
+            Some((_, rules)) => rules.push(rule),
+            None => scopes.push((r.version, vec![rule])),
+        }
+    }
+    let sql: Vec<String> = scopes
         .iter()
-        .filter(|r| r.then != Action::Keep)
-        .map(|r| {
-            let mut parts = vec![scope(r.version).to_string()];
-            parts.extend(r.when.iter().filter_map(|m| b.matcher(m)));
-            format!("({})", parts.join(" AND "))
-        })
+        .map(|(s, rules)| format!("({} AND ({}))", scope(*s), rules.join(" OR ")))
         .collect();
     RowFilter {
-        sql: match rules.is_empty() {
+        sql: match sql.is_empty() {
             true => "false".into(),
-            false => rules.join(" OR "),
+            false => sql.join(" OR "),
         },
         params: b.params,
     }
@@ -59,9 +67,22 @@ impl Builder {
         format!("${}", FIRST_FILTER_PARAM + self.params.len() - 1)
     }
 
+    /// `s.key LIKE 'before literal after'`, the literal escaped. LIKE compares characters
+    /// exactly, and costs half of `starts_with`, `right` or `strpos` per row.
+    fn like(&mut self, before: &str, literal: &str, after: &str) -> String {
+        let escaped: String = literal
+            .chars()
+            .flat_map(|c| match c {
+                '\\' | '%' | '_' => vec!['\\', c],
+                _ => vec![c],
+            })
+            .collect();
+        let p = self.param(FilterParam::Text(format!("{before}{escaped}{after}")));
+        format!("s.key LIKE {p}::text")
+    }
+
     fn starts_with(&mut self, prefix: &str) -> String {
-        let p = self.param(FilterParam::Text(prefix.to_string()));
-        format!("starts_with(s.key, {p}::text)")
+        self.like("", prefix, "%")
     }
 
     fn time(&mut self, t: DateTime<Utc>) -> String {
@@ -74,11 +95,7 @@ impl Builder {
         let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         Some(match m {
             Matcher::KeyPrefix(p) => self.starts_with(p),
-            Matcher::KeySuffix(x) => format!(
-                "right(s.key, {}) = {}::text",
-                x.chars().count(),
-                self.param(FilterParam::Text(x.clone()))
-            ),
+            Matcher::KeySuffix(x) => self.like("%", x, ""),
             Matcher::KeyGlob(g) => {
                 let literal: String = g
                     .pattern
@@ -90,10 +107,7 @@ impl Builder {
             Matcher::KeyRegex(r) => {
                 let parts: Vec<String> = required_literals(&r.pattern)?
                     .into_iter()
-                    .map(|l| {
-                        let p = self.param(FilterParam::Text(l));
-                        format!("strpos(s.key, {p}::text) > 0")
-                    })
+                    .map(|l| self.like("%", &l, "%"))
                     .collect();
                 format!("({})", parts.join(" OR "))
             }
@@ -213,10 +227,11 @@ mod tests {
         let f = filter(&p, now());
         assert_eq!(
             f.sql,
-            "(s.is_latest AND NOT s.is_delete_marker AND starts_with(s.key, $6::text) AND s.last_modified < $7::timestamptz) \
-             OR (NOT s.is_latest AND NOT s.is_delete_marker AND (s.size <= $8::int8 OR right(s.key, 4) = $9::text))"
+            "(s.is_latest AND NOT s.is_delete_marker AND (s.key LIKE $6::text AND s.last_modified < $7::timestamptz)) \
+             OR (NOT s.is_latest AND NOT s.is_delete_marker AND ((s.size <= $8::int8 OR s.key LIKE $9::text)))"
         );
-        assert_eq!(f.params[0], FilterParam::Text("logs/".into()));
+        assert_eq!(f.params[0], FilterParam::Text("logs/%".into()));
+        assert_eq!(f.params[3], FilterParam::Text("%.tmp".into()));
         assert_eq!(
             f.params[1],
             FilterParam::Time(now() - Duration::days(30) + Duration::seconds(1))
@@ -261,19 +276,36 @@ mod tests {
         let current = "s.is_latest AND NOT s.is_delete_marker";
         assert_eq!(
             f.sql,
-            format!("({current} AND (strpos(s.key, $6::text) > 0 OR strpos(s.key, $7::text) > 0)) OR ({current} AND starts_with(s.key, $8::text)) OR ({current})")
+            format!("({current} AND ((s.key LIKE $6::text OR s.key LIKE $7::text) OR s.key LIKE $8::text OR true))")
         );
         assert_eq!(
             f.params,
             vec![
-                FilterParam::Text("foo-".into()),
-                FilterParam::Text("bar-".into()),
-                FilterParam::Text("logs/".into())
+                FilterParam::Text("%foo-%".into()),
+                FilterParam::Text("%bar-%".into()),
+                FilterParam::Text("logs/%".into())
             ]
         );
         assert_eq!(
             filter(&policy(AgeSource::LastModified, vec![]), now()).sql,
             "false"
+        );
+    }
+
+    #[test]
+    fn like_patterns_escape_their_wildcards() {
+        let p = policy(
+            AgeSource::LastModified,
+            vec![rule(
+                "odd",
+                VersionScope::Current,
+                vec![Matcher::KeyPrefix("a_b%c\\d".into())],
+                DELETE,
+            )],
+        );
+        assert_eq!(
+            filter(&p, now()).params,
+            vec![FilterParam::Text("a\\_b\\%c\\\\d%".into())]
         );
     }
 }

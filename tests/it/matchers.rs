@@ -172,3 +172,45 @@ async fn noncurrent_for_counts_from_when_the_successor_was_written(pool: PgPool)
         vec!["model.bin"]
     );
 }
+
+const WILDCARD_RULES: &str = "    - name: odd-prefix
+      when: { key: { prefix: \"odd\\\\dir_%/\" } }
+      then: delete
+    - name: odd-suffix
+      when: { key: { suffix: \"_%.t\\\\mp\" } }
+      then: delete
+    - name: odd-regex
+      when: { key: { regex: \"a_b%c\" } }
+      then: delete
+";
+
+/// Key matchers are narrowed in SQL with LIKE patterns before the rules decide; `%`, `_`
+/// and `\` in their text must still match only themselves, and never hide a key.
+#[sqlx::test]
+async fn key_matchers_with_like_wildcards_in_their_text_match_them_literally(pool: PgPool) {
+    let store = store().await;
+    let bucket = new_bucket(&store, "wildcards", BucketOptions::default()).await;
+    for key in [
+        "odd\\dir_%/1.bin",
+        "oddXdir_%/decoy.bin",
+        "x/y_%.t\\mp",
+        "x/y%_.t\\mp",
+        "q/a_b%c.bin",
+        "q/aXbYc.bin",
+    ] {
+        put(&store, &bucket, key, "x").await;
+    }
+    let dir = PolicyDir::new(&policy_yaml("wildcards", &bucket, "", WILDCARD_RULES));
+    let plan = plan_and_apply(&pool, &store, &dir, "wildcards").await;
+    let counts: Vec<i64> = ["odd-prefix", "odd-suffix", "odd-regex"]
+        .iter()
+        .map(|r| objects(&plan, r))
+        .collect();
+    assert_eq!(counts, vec![1, 1, 1], "{plan:#?}");
+    let mut left = live_keys(&store, &bucket).await;
+    left.sort();
+    assert_eq!(
+        left,
+        vec!["oddXdir_%/decoy.bin", "q/aXbYc.bin", "x/y%_.t\\mp"]
+    );
+}
