@@ -1,11 +1,12 @@
-//! Writing plan items with `COPY ... FROM STDIN` in PostgreSQL's text format, a buffer of up to
-//! 5000 rows at a time (a plan may hold millions of items).
+//! Writing plan items with one `COPY ... FROM STDIN` in PostgreSQL's text format, fed buffers
+//! of up to 5000 rows (a plan may hold millions of items) while the snapshot is still read.
 
 use crate::inventory::copy::{bool_field, int_field, text_field, time_field};
 use crate::inventory::InventoryRow;
 use crate::policy::Rule;
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
+use tokio::sync::mpsc;
 
 const BATCH: usize = 5000;
 
@@ -77,17 +78,34 @@ impl ItemBatch {
         self.rows >= BATCH
     }
 
-    pub async fn flush(&mut self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+    /// The encoded rows so far (none if empty), leaving the batch empty.
+    pub fn take(&mut self) -> Option<Vec<u8>> {
         if self.rows == 0 {
-            return Ok(());
+            return None;
         }
-        let mut copy = tx
-            .copy_in_raw(&format!("COPY plan_items ({COLUMNS}) FROM STDIN"))
-            .await?;
-        copy.send(self.buf.as_slice()).await?;
-        copy.finish().await?;
-        self.buf.clear();
         self.rows = 0;
-        Ok(())
+        Some(std::mem::replace(
+            &mut self.buf,
+            Vec::with_capacity(1 << 20),
+        ))
     }
+}
+
+/// Copies every batch `batches` delivers into `plan_items`, in `tx`, until the sender is dropped.
+pub async fn write(
+    tx: &mut Transaction<'_, Postgres>,
+    mut batches: mpsc::Receiver<Vec<u8>>,
+) -> Result<(), sqlx::Error> {
+    let Some(first) = batches.recv().await else {
+        return Ok(());
+    };
+    let mut copy = tx
+        .copy_in_raw(&format!("COPY plan_items ({COLUMNS}) FROM STDIN"))
+        .await?;
+    copy.send(first).await?;
+    while let Some(batch) = batches.recv().await {
+        copy.send(batch).await?;
+    }
+    copy.finish().await?;
+    Ok(())
 }

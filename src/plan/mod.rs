@@ -110,7 +110,8 @@ pub(crate) fn snapshot_query<'a>(
 }
 
 /// Streams the rows `query` selects through the rules, writing an item for every version a
-/// rule changes, blocks or skips.
+/// rule changes, blocks or skips. The items are copied in `tx` while the rows are still read
+/// (on another connection), so PostgreSQL does both at once.
 async fn evaluate_snapshot(
     pool: &PgPool,
     tx: &mut Transaction<'_, Postgres>,
@@ -119,6 +120,33 @@ async fn evaluate_snapshot(
     query: &SnapshotQuery<'_>,
     summary: &mut PlanSummary,
 ) -> Result<(), sqlx::Error> {
+    let started = std::time::Instant::now();
+    let (batches, received) = tokio::sync::mpsc::channel(4);
+    let plan_id = summary.plan_id;
+    let (read_rows, ()) = tokio::try_join!(
+        read_snapshot(pool, policy, prices, query, summary, batches),
+        items::write(tx, received),
+    )?;
+    tracing::info!(
+        plan_id,
+        rows_read = read_rows,
+        secs = started.elapsed().as_secs_f64(),
+        "snapshot evaluated"
+    );
+    Ok(())
+}
+
+/// Reads the rows `query` selects, records each decision in `summary`, and sends the encoded
+/// items to `batches`; the number of rows read. Stops early if the writer has gone (its
+/// error is the one reported).
+async fn read_snapshot(
+    pool: &PgPool,
+    policy: &Policy,
+    prices: &Prices,
+    query: &SnapshotQuery<'_>,
+    summary: &mut PlanSummary,
+    batches: tokio::sync::mpsc::Sender<Vec<u8>>,
+) -> Result<u64, sqlx::Error> {
     let mut batch = items::ItemBatch::new(summary.plan_id);
     // Item parameters are the rule's own, except for `lock` (resolved per version).
     let params: Vec<String> = policy
@@ -128,32 +156,30 @@ async fn evaluate_snapshot(
         .collect();
     let sql = query.statement();
     let mut read = pool.begin().await?;
-    sqlx::query(inventory::SNAPSHOT_WORK_MEM)
-        .execute(&mut *read)
-        .await?;
-    let started = std::time::Instant::now();
-    let (mut read_rows, mut writing) = (0u64, std::time::Duration::ZERO);
+    for setting in inventory::SNAPSHOT_SETTINGS {
+        sqlx::query(setting).execute(&mut *read).await?;
+    }
+    let mut read_rows = 0u64;
     let mut rows = inventory::snapshot_rows(&mut *read, query, &sql);
     while let Some(row) = rows.try_next().await? {
         read_rows += 1;
         record(policy, prices, &params, &row, summary, &mut batch);
-        if batch.is_full() {
-            let t = std::time::Instant::now();
-            batch.flush(tx).await?;
-            writing += t.elapsed();
+        if batch.is_full()
+            && batches
+                .send(batch.take().unwrap_or_default())
+                .await
+                .is_err()
+        {
+            return Ok(read_rows);
         }
     }
     drop(rows);
     read.commit().await?;
-    batch.flush(tx).await?;
-    tracing::info!(
-        plan_id = summary.plan_id,
-        rows_read = read_rows,
-        secs = started.elapsed().as_secs_f64(),
-        writing_items_secs = writing.as_secs_f64(),
-        "snapshot evaluated"
-    );
-    Ok(())
+    if let Some(last) = batch.take() {
+        // A send error means the writer failed; try_join reports its error.
+        let _ = batches.send(last).await;
+    }
+    Ok(read_rows)
 }
 
 /// Decides one version and records the outcome.
