@@ -22,10 +22,11 @@ pub fn filter(policy: &Policy, as_of: DateTime<Utc>) -> RowFilter {
     let mut scopes: Vec<(VersionScope, Vec<String>)> = Vec::new();
     // `keep` rules change nothing: only what a later rule may change needs deciding.
     for r in policy.rules.iter().filter(|r| r.then != Action::Keep) {
-        let parts: Vec<String> = r.when.iter().filter_map(|m| b.matcher(m)).collect();
-        let rule = match parts.is_empty() {
-            true => "true".to_string(),
-            false => parts.join(" AND "),
+        let parts: Vec<String> = by_cost(&r.when).filter_map(|m| b.matcher(m)).collect();
+        let rule = match parts.len() {
+            0 => "true".to_string(),
+            1 => parts.concat(),
+            _ => format!("({})", parts.join(" AND ")),
         };
         match scopes.iter_mut().find(|(s, _)| *s == r.version) {
             Some((_, rules)) => rules.push(rule),
@@ -148,7 +149,7 @@ impl Builder {
                 )
             }
             Matcher::All(list) => {
-                let parts: Vec<String> = list.iter().filter_map(|m| self.matcher(m)).collect();
+                let parts: Vec<String> = by_cost(list).filter_map(|m| self.matcher(m)).collect();
                 (!parts.is_empty()).then(|| format!("({})", parts.join(" AND ")))?
             }
             Matcher::Any(list) => {
@@ -163,6 +164,23 @@ impl Builder {
             _ => return None,
         })
     }
+}
+
+/// `matchers` (all of which must hold) cheapest first: PostgreSQL evaluates a conjunction
+/// inside an OR in the order written and stops at the first false, so a time or size bound
+/// spares most rows the pattern match.
+fn by_cost(matchers: &[Matcher]) -> impl Iterator<Item = &Matcher> {
+    fn cost(m: &Matcher) -> u8 {
+        match m {
+            Matcher::KeyPrefix(_) | Matcher::KeyGlob(_) | Matcher::StorageClass(_) => 1,
+            Matcher::KeySuffix(_) | Matcher::KeyRegex(_) => 2,
+            Matcher::Any(list) | Matcher::All(list) => list.iter().map(cost).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    let mut sorted: Vec<&Matcher> = matchers.iter().collect();
+    sorted.sort_by_key(|m| cost(m));
+    sorted.into_iter()
 }
 
 /// Strings one of which every match of `pattern` starts with (so a key it matches contains
@@ -227,15 +245,16 @@ mod tests {
         let f = filter(&p, now());
         assert_eq!(
             f.sql,
-            "(s.is_latest AND NOT s.is_delete_marker AND (s.key LIKE $6::text AND s.last_modified < $7::timestamptz)) \
+            "(s.is_latest AND NOT s.is_delete_marker AND ((s.last_modified < $6::timestamptz AND s.key LIKE $7::text))) \
              OR (NOT s.is_latest AND NOT s.is_delete_marker AND ((s.size <= $8::int8 OR s.key LIKE $9::text)))"
         );
-        assert_eq!(f.params[0], FilterParam::Text("logs/%".into()));
-        assert_eq!(f.params[3], FilterParam::Text("%.tmp".into()));
+        // The time bound is tested before the (dearer) pattern.
         assert_eq!(
-            f.params[1],
+            f.params[0],
             FilterParam::Time(now() - Duration::days(30) + Duration::seconds(1))
         );
+        assert_eq!(f.params[1], FilterParam::Text("logs/%".into()));
+        assert_eq!(f.params[3], FilterParam::Text("%.tmp".into()));
         assert!(needs_version_context(&p));
         let k = policy(
             AgeSource::LastModified,
