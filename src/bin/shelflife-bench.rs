@@ -7,6 +7,7 @@ use chrono::{Duration, TimeZone, Utc};
 use clap::Parser;
 use futures::{stream, StreamExt, TryStreamExt};
 use md5::Digest;
+use shelflife::inventory::context::KeyGroups;
 use shelflife::inventory::report::generate::{self, Publish, ReportRow};
 use shelflife::inventory::report::Format;
 use shelflife::inventory::{LockState, RowBuffer};
@@ -239,14 +240,24 @@ async fn gen_report(
     let mut files = Vec::new();
     for (n, start) in (0..rows).step_by(file_rows.max(1)).enumerate() {
         let end = (start + file_rows).min(rows);
+        // The raw COPY baseline gets the same rows as the scan writes, facts included.
         let mut text = RowBuffer::new(0);
+        let mut groups = KeyGroups::default();
         for i in start..end {
             let r = row(i);
-            text.push(&r.version, i as i64, Some(&r.lock));
+            let ordinal = -r.version.last_modified.timestamp_micros();
+            groups.push(r.version, ordinal, r.lock);
+            for (v, ordinal, lock, facts) in groups.drain_ready() {
+                text.push(&v, ordinal, Some(&lock), facts.as_ref());
+            }
             if text.rows >= 10_000 {
                 copy.write_all(&text.buf)?;
                 text = RowBuffer::new(0);
             }
+        }
+        groups.finish();
+        for (v, ordinal, lock, facts) in groups.drain_ready() {
+            text.push(&v, ordinal, Some(&lock), facts.as_ref());
         }
         copy.write_all(&text.buf)?;
         let data = generate::write_csv_gz(Vec::new(), source, (start..end).map(row))?;

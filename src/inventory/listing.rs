@@ -114,7 +114,7 @@ impl Lister<'_> {
 fn add(part: &mut Partition, chunk: &mut Chunk, versions: &[ObjectVersion], progress: &Progress) {
     let mut bytes = 0;
     for v in versions {
-        chunk.rows.push(v, part.next_ordinal, None);
+        chunk.rows.push(v, part.next_ordinal, None, None);
         part.next_ordinal += 1;
         bytes += v.size;
     }

@@ -5,6 +5,7 @@
 //! completed scan becomes the target's snapshot; a failed or interrupted one leaves the
 //! previous snapshot in place and is resumed by the next scan from its saved cursors.
 
+pub mod context;
 pub(crate) mod copy;
 mod listing;
 mod metadata;

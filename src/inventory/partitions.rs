@@ -1,6 +1,7 @@
 //! Scan partitions and their cursors: what a scan has left to do, saved with the rows it covers
 //! so that an interrupted scan resumes where it stopped.
 
+use super::context::{all_grouped, KeySpan};
 use super::copy::{self, RowBuffer};
 use crate::storage::ListStart;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
@@ -180,6 +181,48 @@ async fn save(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Records the span of keys a finished partition held, in the caller's transaction.
+pub async fn record_keys(
+    conn: &mut PgConnection,
+    scan_id: i64,
+    part: &Partition,
+    keys: &KeySpan,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE scan_partitions SET first_key = $4, last_key = $5, keys_grouped = $6 \
+         WHERE scan_id = $1 AND kind = $2 AND name = $3",
+    )
+    .bind(scan_id)
+    .bind(part.kind.as_str())
+    .bind(&part.name)
+    .bind(&keys.first)
+    .bind(&keys.last)
+    .bind(keys.grouped)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether every partition of the scan recorded its keys grouped, none sharing a key with
+/// another (so each row was written with its key's facts).
+pub async fn keys_grouped(pool: &PgPool, scan_id: i64) -> Result<bool, sqlx::Error> {
+    let rows: Vec<(Option<String>, Option<String>, Option<bool>)> = sqlx::query_as(
+        "SELECT first_key, last_key, keys_grouped FROM scan_partitions WHERE scan_id = $1",
+    )
+    .bind(scan_id)
+    .fetch_all(pool)
+    .await?;
+    let spans: Vec<KeySpan> = rows
+        .into_iter()
+        .map(|(first, last, grouped)| KeySpan {
+            first,
+            last,
+            grouped: grouped == Some(true),
+        })
+        .collect();
+    Ok(!spans.is_empty() && all_grouped(&spans))
 }
 
 /// Objects and bytes of all the scan's partitions.

@@ -67,7 +67,8 @@ async fn run_locked(
     let work = async {
         match (reports, &report) {
             (Some(source), Some(report)) => {
-                report::ingest(pool, source, report, target, scan_id, &progress).await?
+                report::ingest(pool, source, report, target, scan_id, &progress).await?;
+                record_version_facts(pool, scan_id).await?;
             }
             _ => listing::list_into(pool, store, target, scan_id, options, &progress).await?,
         }
@@ -98,6 +99,19 @@ async fn run_locked(
         "scan complete"
     );
     Ok(summary)
+}
+
+/// Marks the scan's rows as carrying their keys' facts if every report file had its keys
+/// grouped and no two files shared a key (`context.rs`).
+async fn record_version_facts(pool: &PgPool, scan_id: i64) -> Result<(), sqlx::Error> {
+    let grouped = partitions::keys_grouped(pool, scan_id).await?;
+    sqlx::query("UPDATE scans SET version_facts = $2 WHERE id = $1")
+        .bind(scan_id)
+        .bind(grouped)
+        .execute(pool)
+        .await?;
+    tracing::info!(scan_id, grouped, "version facts stored with the rows");
+    Ok(())
 }
 
 /// When a rule may remove versions, asks whether the bucket has Object Lock and records the

@@ -7,6 +7,7 @@ mod cli;
 mod docs;
 mod explain;
 mod export;
+mod facts;
 mod fallback;
 mod flaky;
 mod golden;

@@ -6,7 +6,8 @@
 
 use super::fields::Record;
 use super::{csv_gz, parquet_file, DataFile, Format, Report, ReportError, ReportSource};
-use crate::inventory::copy::{self, RowBuffer};
+use crate::inventory::context::{KeyGroups, KeySpan};
+use crate::inventory::copy::{self, LockState, RowBuffer};
 use crate::inventory::partitions::{self, Kind, Partition};
 use crate::inventory::progress::Progress;
 use crate::inventory::{ScanError, ScanTarget};
@@ -100,7 +101,7 @@ async fn ingest_file(
     );
     let decoded = decoder.await.expect("the decoder does not panic");
     downloaded?;
-    let (rows, bytes) = decoded?;
+    let (rows, bytes, keys) = decoded?;
     copied?;
     let part = Partition {
         kind: Kind::File,
@@ -111,6 +112,7 @@ async fn ingest_file(
         bytes,
     };
     partitions::mark_done(&mut tx, scan_id, &part).await?;
+    partitions::record_keys(&mut tx, scan_id, &part, &keys).await?;
     tx.commit().await?;
     tracing::info!(file = file.key, rows, "report file ingested");
     Ok(())
@@ -170,7 +172,7 @@ async fn copy_rows(
 }
 
 /// Runs on a blocking thread: decodes the file and hands encoded rows back; returns the rows
-/// and bytes kept. Fails if the download ends without `Verified`.
+/// and bytes kept, and the span of its keys. Fails if the download ends without `Verified`.
 fn decode(
     format: Format,
     columns: &[String],
@@ -178,9 +180,10 @@ fn decode(
     scan_id: i64,
     from_download: mpsc::Receiver<Piece>,
     (to_copy, spare): (mpsc::Sender<RowBuffer>, mpsc::Receiver<RowBuffer>),
-) -> Result<(i64, i64), String> {
+) -> Result<(i64, i64, KeySpan), String> {
     let mut out = Encoder {
         buffer: RowBuffer::with_capacity(scan_id, BUFFER_BYTES + 64 * 1024),
+        groups: KeyGroups::default(),
         scan_id,
         to_copy,
         spare,
@@ -212,8 +215,10 @@ fn decode(
             parquet_file::decode(spool, |r, lock_known| out.push(r, lock_known))?;
         }
     }
+    let keys = out.groups.finish();
+    out.write_ready()?;
     out.flush()?;
-    Ok((out.rows, out.bytes))
+    Ok((out.rows, out.bytes, keys))
 }
 
 /// The download as a `Read`, ending at `Verified` or when the download stops.
@@ -246,9 +251,11 @@ impl Read for Incoming {
     }
 }
 
-/// Keeps the rows under the target's prefixes and encodes them in buffers for COPY.
+/// Keeps the rows under the target's prefixes and encodes them in buffers for COPY, each
+/// key's versions with their facts once the key is complete.
 struct Encoder<'a> {
     buffer: RowBuffer,
+    groups: KeyGroups<Option<LockState>>,
     scan_id: i64,
     to_copy: mpsc::Sender<RowBuffer>,
     spare: mpsc::Receiver<RowBuffer>,
@@ -275,9 +282,18 @@ impl Encoder<'_> {
         let (version, lock) = record.into_row(lock_known)?;
         // A report has no listing order: a key's versions are ordered newest first by time.
         let ordinal = -version.last_modified.timestamp_micros();
-        self.buffer.push(&version, ordinal, lock.as_ref());
         self.rows += 1;
         self.bytes += version.size;
+        self.groups.push(version, ordinal, lock);
+        self.write_ready()
+    }
+
+    /// Encodes the versions of completed keys.
+    fn write_ready(&mut self) -> Result<(), String> {
+        for (version, ordinal, lock, facts) in self.groups.drain_ready() {
+            self.buffer
+                .push(&version, ordinal, lock.as_ref(), facts.as_ref());
+        }
         if self.buffer.buf.len() >= BUFFER_BYTES {
             self.flush()?;
         }
