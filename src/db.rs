@@ -2,7 +2,7 @@
 
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
+use sqlx::{ConnectOptions, PgPool};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -22,7 +22,11 @@ pub enum DbError {
 
 /// Connects to `url` and brings the schema up to date.
 pub async fn connect_and_migrate(url: &str) -> Result<PgPool, DbError> {
-    let options = PgConnectOptions::from_str(url).map_err(DbError::InvalidUrl)?;
+    // Reading a 10M-row snapshot or copying a million plan items takes seconds by design;
+    // sqlx's default would print each such statement in full as a warning.
+    let options = PgConnectOptions::from_str(url)
+        .map_err(DbError::InvalidUrl)?
+        .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
     let pool = PgPoolOptions::new()
         .max_connections(8)
         .acquire_timeout(Duration::from_secs(15))
