@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use shelflife::inventory::report::generate::{self, Publish, ReportRow};
 use shelflife::inventory::report::{Format, ReportSource};
 use shelflife::inventory::{self, LockState, ScanOptions};
+use shelflife::plan::{explain::explain, Prices};
 use shelflife::policy::PolicySet;
 use shelflife::storage::s3::{BucketOptions, S3Store};
 use sqlx::PgPool;
@@ -129,6 +130,29 @@ async fn plans(pool: &PgPool, set: &PolicySet, clocks: &[DateTime<Utc>]) -> Vec<
     all
 }
 
+/// `explain` of every key decides each version as the plan `items` did.
+async fn explain_agrees(pool: &PgPool, set: &PolicySet, as_of: DateTime<Utc>, items: &[Item]) {
+    let policy = set.policy("facts").unwrap();
+    let prices = Prices::for_policy(set, policy);
+    let mut keys: Vec<&str> = items.iter().map(|i| i.1.as_str()).collect();
+    keys.dedup();
+    let mut explained = Vec::new();
+    for key in keys {
+        let e = explain(pool, policy, &prices, key, None, as_of)
+            .await
+            .unwrap();
+        for v in e.versions.into_iter().filter(|v| v.outcome == "change") {
+            explained.push((v.rule.unwrap(), v.key, v.version_id, "pending".to_string()));
+        }
+    }
+    let mut pending: Vec<Item> = items.iter().filter(|i| i.3 == "pending").cloned().collect();
+    let by_version = |i: &Item| (i.1.clone(), i.2.clone());
+    explained.sort_by_key(by_version);
+    pending.sort_by_key(by_version);
+    assert!(!pending.is_empty());
+    assert_eq!(explained, pending);
+}
+
 #[sqlx::test]
 async fn stored_facts_plan_the_same_items_as_facts_derived_by_window_functions(pool: PgPool) {
     let store = store().await;
@@ -165,6 +189,7 @@ async fn stored_facts_plan_the_same_items_as_facts_derived_by_window_functions(p
     let stored = scan_report(&pool, &store, &set, (&reports, "grouped"), rows.clone()).await;
     assert!(stored, "a grouped report stores the facts");
     assert_eq!(plans(&pool, &set, &clocks).await, expected);
+    explain_agrees(&pool, &set, clocks[1], &expected[1]).await;
 
     // Keys out of order: the facts cannot be worked out while ingesting.
     let mut shuffled = rows;
