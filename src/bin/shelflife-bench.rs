@@ -246,19 +246,18 @@ async fn gen_report(
         for i in start..end {
             let r = row(i);
             let ordinal = -r.version.last_modified.timestamp_micros();
-            groups.push(r.version, ordinal, r.lock);
-            for (v, ordinal, lock, facts) in groups.drain_ready() {
-                text.push(&v, ordinal, Some(&lock), facts.as_ref());
-            }
+            groups.push(
+                r.version,
+                ordinal,
+                r.lock,
+                &mut |v, ordinal, lock, facts| text.push(v, ordinal, Some(lock), facts),
+            );
             if text.rows >= 10_000 {
                 copy.write_all(&text.buf)?;
-                text = RowBuffer::new(0);
+                text.reset();
             }
         }
-        groups.finish();
-        for (v, ordinal, lock, facts) in groups.drain_ready() {
-            text.push(&v, ordinal, Some(&lock), facts.as_ref());
-        }
+        groups.finish(&mut |v, ordinal, lock, facts| text.push(v, ordinal, Some(lock), facts));
         copy.write_all(&text.buf)?;
         let data = generate::write_csv_gz(Vec::new(), source, (start..end).map(row))?;
         files.push((format!("part-{n:05}.csv.gz"), data));

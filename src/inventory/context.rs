@@ -24,11 +24,11 @@ pub struct VersionFacts {
 /// A version as it streams in, with its ordinal and whatever else travels with it.
 pub type Pending<T> = (ObjectVersion, i64, T);
 
-/// Rows grouped by key as they arrive; a group is complete when the next key starts.
+/// Rows grouped by key as they arrive; a group is complete when the next key starts, and is
+/// then handed on, newest first, each version with its facts.
 #[derive(Debug)]
 pub struct KeyGroups<T> {
     group: Vec<Pending<T>>,
-    ready: Vec<(ObjectVersion, i64, T, Option<VersionFacts>)>,
     first_key: Option<String>,
     last_key: Option<String>,
     grouped: bool,
@@ -46,7 +46,6 @@ impl<T> Default for KeyGroups<T> {
     fn default() -> Self {
         KeyGroups {
             group: Vec::new(),
-            ready: Vec::new(),
             first_key: None,
             last_key: None,
             grouped: true,
@@ -55,21 +54,27 @@ impl<T> Default for KeyGroups<T> {
 }
 
 impl<T> KeyGroups<T> {
-    /// Adds a version; the previous key's versions become ready when this one is another key.
-    pub fn push(&mut self, version: ObjectVersion, ordinal: i64, extra: T) {
+    /// Adds a version; when it starts another key, the previous key's versions go to `emit`.
+    pub fn push<F>(&mut self, version: ObjectVersion, ordinal: i64, extra: T, emit: &mut F)
+    where
+        F: FnMut(&ObjectVersion, i64, &T, Option<&VersionFacts>),
+    {
         if self
             .group
             .first()
             .is_some_and(|(g, ..)| g.key != version.key)
         {
-            self.close();
+            self.close(emit);
         }
         self.group.push((version, ordinal, extra));
     }
 
-    /// Completes the last group (at the end of the stream).
-    pub fn finish(&mut self) -> KeySpan {
-        self.close();
+    /// Hands on the last group (at the end of the stream) and tells how the keys came.
+    pub fn finish<F>(&mut self, emit: &mut F) -> KeySpan
+    where
+        F: FnMut(&ObjectVersion, i64, &T, Option<&VersionFacts>),
+    {
+        self.close(emit);
         KeySpan {
             first: self.first_key.clone(),
             last: self.last_key.clone(),
@@ -77,37 +82,42 @@ impl<T> KeyGroups<T> {
         }
     }
 
-    /// The versions of completed groups, with their facts.
-    pub fn drain_ready(
-        &mut self,
-    ) -> std::vec::Drain<'_, (ObjectVersion, i64, T, Option<VersionFacts>)> {
-        self.ready.drain(..)
-    }
-
-    fn close(&mut self) {
+    fn close<F>(&mut self, emit: &mut F)
+    where
+        F: FnMut(&ObjectVersion, i64, &T, Option<&VersionFacts>),
+    {
         let Some((first, ..)) = self.group.first() else {
             return;
         };
-        let key = first.key.clone();
-        if self.last_key.as_ref().is_some_and(|last| key <= *last) {
+        if self
+            .last_key
+            .as_ref()
+            .is_some_and(|last| first.key <= *last)
+        {
             self.grouped = false;
         }
-        self.first_key.get_or_insert_with(|| key.clone());
-        self.last_key = Some(key);
+        if self.first_key.is_none() {
+            self.first_key = Some(first.key.clone());
+        }
         // The planner's order: the current version first, then by ordinal (stable for ties).
-        self.group
-            .sort_by_key(|(v, ordinal, _)| (!v.is_latest, *ordinal));
+        if self.group.len() > 1 {
+            self.group
+                .sort_by_key(|(v, ordinal, _)| (!v.is_latest, *ordinal));
+        }
         let n = i32::try_from(self.group.len()).unwrap_or(i32::MAX);
         let mut successor = None;
-        for (i, (v, ordinal, extra)) in self.group.drain(..).enumerate() {
+        for (i, (v, ordinal, extra)) in self.group.iter().enumerate() {
             let facts = (n > 1).then(|| VersionFacts {
                 newer_versions: i32::try_from(i).unwrap_or(i32::MAX),
                 successor_modified: successor,
                 key_versions: n,
             });
+            emit(v, *ordinal, extra, facts.as_ref());
             successor = Some(v.last_modified);
-            self.ready.push((v, ordinal, extra, facts));
         }
+        // The key is kept for the order check by moving it out: no copy per key.
+        self.last_key = Some(std::mem::take(&mut self.group[0].0.key));
+        self.group.clear();
     }
 }
 
@@ -147,21 +157,14 @@ mod tests {
     fn run(rows: Vec<ObjectVersion>) -> (Vec<(String, Option<VersionFacts>)>, KeySpan) {
         let mut groups = KeyGroups::default();
         let mut out = Vec::new();
+        let mut emit = |v: &ObjectVersion, _: i64, _: &(), f: Option<&VersionFacts>| {
+            out.push((v.version_id.clone().unwrap(), f.copied()))
+        };
         for v in rows {
             let ordinal = -v.last_modified.timestamp_micros();
-            groups.push(v, ordinal, ());
-            out.extend(
-                groups
-                    .drain_ready()
-                    .map(|(v, _, _, f)| (v.version_id.unwrap(), f)),
-            );
+            groups.push(v, ordinal, (), &mut emit);
         }
-        let span = groups.finish();
-        out.extend(
-            groups
-                .drain_ready()
-                .map(|(v, _, _, f)| (v.version_id.unwrap(), f)),
-        );
+        let span = groups.finish(&mut emit);
         (out, span)
     }
 

@@ -69,7 +69,7 @@ pub(super) async fn enrich(
     options: &ScanOptions,
 ) -> Result<(), ScanError> {
     let needs = options.needs;
-    if !needs.any_request() {
+    if !needs.any_request() || !(needs.tags || needs.head || lock_unknown(pool, scan_id).await?) {
         return Ok(());
     }
     super::table::index_by_key(pool, scan_id).await?;
@@ -92,6 +92,18 @@ pub(super) async fn enrich(
     }
     tracing::info!(scan_id, fetched = total, "per-object metadata fetched");
     Ok(())
+}
+
+/// Whether some version of the scan lacks its lock state (a report without those columns,
+/// or a listing). When only lock state is needed and every row has it, nothing is fetched,
+/// and the key index that paging needs (6-9 s at 10M rows) is not built.
+async fn lock_unknown(pool: &PgPool, scan_id: i64) -> Result<bool, sqlx::Error> {
+    let table = super::table::name(scan_id);
+    sqlx::query_scalar(&format!(
+        "SELECT EXISTS (SELECT 1 FROM {table} WHERE NOT lock_known AND NOT is_delete_marker)"
+    ))
+    .fetch_one(pool)
+    .await
 }
 
 type Wanted = (String, Option<String>, Option<String>, i64, bool);

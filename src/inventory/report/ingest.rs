@@ -215,8 +215,10 @@ fn decode(
             parquet_file::decode(spool, |r, lock_known| out.push(r, lock_known))?;
         }
     }
-    let keys = out.groups.finish();
-    out.write_ready()?;
+    let buffer = &mut out.buffer;
+    let keys = out
+        .groups
+        .finish(&mut |v, ordinal, lock, facts| buffer.push(v, ordinal, lock.as_ref(), facts));
     out.flush()?;
     Ok((out.rows, out.bytes, keys))
 }
@@ -284,16 +286,11 @@ impl Encoder<'_> {
         let ordinal = -version.last_modified.timestamp_micros();
         self.rows += 1;
         self.bytes += version.size;
-        self.groups.push(version, ordinal, lock);
-        self.write_ready()
-    }
-
-    /// Encodes the versions of completed keys.
-    fn write_ready(&mut self) -> Result<(), String> {
-        for (version, ordinal, lock, facts) in self.groups.drain_ready() {
-            self.buffer
-                .push(&version, ordinal, lock.as_ref(), facts.as_ref());
-        }
+        let buffer = &mut self.buffer;
+        self.groups
+            .push(version, ordinal, lock, &mut |v, ordinal, lock, facts| {
+                buffer.push(v, ordinal, lock.as_ref(), facts)
+            });
         if self.buffer.buf.len() >= BUFFER_BYTES {
             self.flush()?;
         }
