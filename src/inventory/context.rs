@@ -21,6 +21,11 @@ pub struct VersionFacts {
     pub key_versions: i32,
 }
 
+/// The most versions of one key held at a time. A key with more (an object overwritten every
+/// minute for years) is handed on in parts, and the stream counts as not grouped, so memory
+/// stays bounded and the planner derives that scan's facts itself.
+pub const MAX_GROUP: usize = 10_000;
+
 /// A version as it streams in, with its ordinal and whatever else travels with it.
 pub type Pending<T> = (ObjectVersion, i64, T);
 
@@ -64,6 +69,9 @@ impl<T> KeyGroups<T> {
             .first()
             .is_some_and(|(g, ..)| g.key != version.key)
         {
+            self.close(emit);
+        } else if self.group.len() >= MAX_GROUP {
+            self.grouped = false;
             self.close(emit);
         }
         self.group.push((version, ordinal, extra));
@@ -227,6 +235,14 @@ mod tests {
         assert!(!back.1.grouped);
         let descending = run(vec![version("b", true, 1), version("a", true, 1)]);
         assert!(!descending.1.grouped);
+    }
+
+    #[test]
+    fn a_key_with_too_many_versions_is_handed_on_in_parts_and_not_grouped() {
+        let rows = (0..MAX_GROUP as i64 + 5).map(|m| version("k", m == 0, -m));
+        let (out, span) = run(rows.collect());
+        assert_eq!(out.len(), MAX_GROUP + 5);
+        assert!(!span.grouped);
     }
 
     #[test]
