@@ -69,7 +69,8 @@ pub(super) async fn enrich(
     options: &ScanOptions,
 ) -> Result<(), ScanError> {
     let needs = options.needs;
-    if !needs.any_request() || !(needs.tags || needs.head || lock_unknown(pool, scan_id).await?) {
+    // Lock state alone is wanted only where the listing or report did not carry it.
+    if !(needs.tags || needs.head || (needs.lock && lock_unknown(pool, scan_id).await?)) {
         return Ok(());
     }
     super::table::index_by_key(pool, scan_id).await?;
