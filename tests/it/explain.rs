@@ -8,7 +8,8 @@ use shelflife::storage::s3::BucketOptions;
 use sqlx::PgPool;
 use std::collections::BTreeMap;
 
-const MIXED: &str = "    - name: keep-pinned
+/// Rules over every kind of version (shared with `facts.rs`).
+pub(crate) const MIXED: &str = "    - name: keep-pinned
       when: { key: { prefix: pinned/ } }
       then: keep
     - name: old-versions

@@ -2,6 +2,7 @@
 //! window functions (a listing, or a report that is not grouped): plans of the same bucket
 //! must hold the same items either way.
 
+use crate::explain::MIXED;
 use crate::helpers::*;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use shelflife::inventory::report::generate::{self, Publish, ReportRow};
@@ -11,23 +12,6 @@ use shelflife::plan::{explain::explain, Prices};
 use shelflife::policy::PolicySet;
 use shelflife::storage::s3::{BucketOptions, S3Store};
 use sqlx::PgPool;
-
-const RULES: &str = "    - name: keep-pinned
-      when: { key: { prefix: pinned/ } }
-      then: keep
-    - name: old-versions
-      when: { version: noncurrent, newerVersions: { moreThan: 1 } }
-      then: delete
-    - name: stale-versions
-      when: { version: noncurrent, noncurrentFor: 5d }
-      then: delete
-    - name: markers
-      when: { version: delete-marker }
-      then: delete
-    - name: tmp
-      when: { key: { suffix: .tmp } }
-      then: delete
-";
 
 /// A versioned bucket with keys of one to four versions, delete markers (one the sole
 /// version left of its key) and a pinned key. Versions of a key are written a second apart:
@@ -158,7 +142,7 @@ async fn stored_facts_plan_the_same_items_as_facts_derived_by_window_functions(p
     let store = store().await;
     let bucket = mixed_bucket(&store).await;
     let reports = new_bucket(&store, "facts-reports", BucketOptions::default()).await;
-    let dir = PolicyDir::new(&policy_yaml("facts", &bucket, "", RULES));
+    let dir = PolicyDir::new(&policy_yaml("facts", &bucket, "", MIXED));
     let set = dir.load();
     // Before and after the noncurrent versions are 5 days old.
     let clocks = [
