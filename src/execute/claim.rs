@@ -1,6 +1,7 @@
 //! Plan items as a PostgreSQL work queue: claim, release, finish.
 
 use super::{ApplyOptions, ItemResult};
+use crate::plan::PlanSummary;
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
 use std::collections::HashSet;
@@ -57,29 +58,34 @@ impl Item {
 }
 
 /// Claims up to `batch_size` open items with ids above `after`: pending ones, and claimed ones
-/// whose claim expired. Claims walk the (plan_id, id) index from where the last one ended, so
-/// that none walks over the items finished so far.
+/// whose claim expired. Claims walk the primary key over the plan's ids from where the last one
+/// ended, so that none walks over the items finished so far.
 pub async fn claim(
     pool: &PgPool,
-    plan_id: i64,
+    plan: &PlanSummary,
     opts: &ApplyOptions,
     after: i64,
 ) -> Result<Vec<Item>, sqlx::Error> {
+    let Some(ids) = plan.item_ids else {
+        return Ok(Vec::new());
+    };
+    let (from, to) = ids.above(after);
     let mut items: Vec<Item> = sqlx::query_as(
         "UPDATE plan_items SET state = 'claimed', claimed_by = $2, \
              claimed_until = now() + make_interval(secs => $3), attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM plan_items \
-                      WHERE plan_id = $1 AND id > $5 \
+                      WHERE id BETWEEN $5 AND $6 AND plan_id = $1 \
                         AND (state = 'pending' OR (state = 'claimed' AND claimed_until < now())) \
                       ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED) \
          RETURNING id, rule, action, params, key, version_id, is_latest, is_delete_marker, size, etag, \
                    last_modified, storage_class, attempts",
     )
-    .bind(plan_id)
+    .bind(plan.plan_id)
     .bind(&opts.worker)
     .bind(opts.claim_ttl.num_milliseconds() as f64 / 1000.0)
     .bind(opts.batch_size.clamp(1, 1000))
-    .bind(after)
+    .bind(from)
+    .bind(to)
     .fetch_all(pool)
     .await?;
     items.sort_by_key(|i| i.id);
@@ -130,12 +136,15 @@ pub async fn finish(
 }
 
 /// Marks the plan applied once no item is open.
-pub async fn close_if_finished(pool: &PgPool, plan_id: i64) -> Result<(), sqlx::Error> {
+pub async fn close_if_finished(pool: &PgPool, plan: &PlanSummary) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE plans SET state = 'applied' WHERE id = $1 AND state = 'planned' AND NOT EXISTS \
-         (SELECT 1 FROM plan_items WHERE plan_id = $1 AND state IN ('pending', 'claimed'))",
+         (SELECT 1 FROM plan_items WHERE id BETWEEN $2 AND $3 AND plan_id = $1 \
+                                     AND state IN ('pending', 'claimed'))",
     )
-    .bind(plan_id)
+    .bind(plan.plan_id)
+    .bind(plan.item_ids.map(|ids| ids.first))
+    .bind(plan.item_ids.map(|ids| ids.last))
     .execute(pool)
     .await?;
     Ok(())
@@ -193,14 +202,17 @@ pub async fn heartbeat(pool: PgPool, held: Held, worker: String, ttl: chrono::Du
 /// until the first of the other workers' claims expires (they may finish first).
 pub async fn next_expiry(
     pool: &PgPool,
-    plan_id: i64,
+    plan: &PlanSummary,
 ) -> Result<Option<std::time::Duration>, sqlx::Error> {
     let (pending, seconds): (bool, Option<f64>) = sqlx::query_as(
         "SELECT coalesce(bool_or(state = 'pending'), false), \
                 extract(epoch FROM min(claimed_until) FILTER (WHERE state = 'claimed') - now())::float8 \
-         FROM plan_items WHERE plan_id = $1 AND state IN ('pending', 'claimed')",
+         FROM plan_items WHERE id BETWEEN $2 AND $3 AND plan_id = $1 \
+                           AND state IN ('pending', 'claimed')",
     )
-    .bind(plan_id)
+    .bind(plan.plan_id)
+    .bind(plan.item_ids.map(|ids| ids.first))
+    .bind(plan.item_ids.map(|ids| ids.last))
     .fetch_one(pool)
     .await?;
     if pending {

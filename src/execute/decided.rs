@@ -40,19 +40,25 @@ pub(super) async fn record(
     cx: &Cx<'_>,
     plan: &PlanSummary,
 ) -> Result<u64, sqlx::Error> {
+    let Some(ids) = plan.item_ids else {
+        return Ok(0);
+    };
     let (mut recorded, mut after) = (0, 0);
     loop {
+        let (from, to) = ids.above(after);
         let mut tx = pool.begin().await?;
         audit::lock_head(&mut tx).await?;
         let batch: Vec<Decided> = sqlx::query_as(
             "SELECT id, rule, action, params, key, version_id, is_latest, is_delete_marker, size, \
                     etag, last_modified, storage_class, attempts, state, reason, eligible_at \
-             FROM plan_items p WHERE plan_id = $1 AND id > $2 AND state IN ('blocked', 'skipped') \
+             FROM plan_items p WHERE id BETWEEN $2 AND $3 AND plan_id = $1 \
+                                     AND state IN ('blocked', 'skipped') \
                AND NOT EXISTS (SELECT 1 FROM audit_events a WHERE a.item_id = p.id) \
              ORDER BY id LIMIT 1000",
         )
         .bind(plan.plan_id)
-        .bind(after)
+        .bind(from)
+        .bind(to)
         .fetch_all(&mut *tx)
         .await?;
         if batch.is_empty() {

@@ -52,7 +52,7 @@ pub async fn run(
     };
     heartbeat.abort();
     result?;
-    claim::close_if_finished(pool, plan.plan_id).await?;
+    claim::close_if_finished(pool, plan).await?;
     Ok(shared
         .report
         .into_inner()
@@ -68,7 +68,7 @@ async fn until_finished(shared: &Shared<'_, '_>) -> Result<(), ApplyError> {
         if shared.cx.opts.shutdown.load(Ordering::Relaxed) {
             return Err(ApplyError::Interrupted { plan_id });
         }
-        match claim::next_expiry(shared.pool, plan_id).await? {
+        match claim::next_expiry(shared.pool, shared.plan).await? {
             None => return Ok(()),
             Some(wait) => tokio::time::sleep(wait).await,
         }
@@ -104,7 +104,7 @@ async fn work(
     let (pool, opts) = (shared.pool, shared.cx.opts);
     while !stop.load(Ordering::Relaxed) && !opts.shutdown.load(Ordering::Relaxed) {
         let after = cursor.load(Ordering::Relaxed);
-        let items = match claim::claim(pool, shared.plan.plan_id, opts, after).await {
+        let items = match claim::claim(pool, shared.plan, opts, after).await {
             Ok(items) if items.is_empty() => return Ok(()),
             Ok(items) => items,
             Err(err) => {

@@ -91,21 +91,48 @@ impl ItemBatch {
     }
 }
 
-/// Copies every batch `batches` delivers into `plan_items`, in `tx`, until the sender is dropped.
+/// The range of ids a plan's items were given. Apply finds them by it, on the primary key
+/// (with `plan_id` still checked: plans written at the same time may interleave).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemIds {
+    pub first: i64,
+    pub last: i64,
+}
+
+impl ItemIds {
+    /// The first and last id (both included) of the plan's items above `after`.
+    pub fn above(self, after: i64) -> (i64, i64) {
+        (after.saturating_add(1).max(self.first), self.last)
+    }
+}
+
+/// Copies every batch `batches` delivers into `plan_items`, in `tx`, until the sender is
+/// dropped; the range of ids the items were given, if there were any.
 pub async fn write(
     tx: &mut Transaction<'_, Postgres>,
     mut batches: mpsc::Receiver<Vec<u8>>,
-) -> Result<(), sqlx::Error> {
-    let Some(first) = batches.recv().await else {
-        return Ok(());
+) -> Result<Option<ItemIds>, sqlx::Error> {
+    let Some(first_batch) = batches.recv().await else {
+        return Ok(None);
     };
+    // The ids come from this session's values of the sequence, which only increase: all of
+    // them follow the value taken here, and the last is the session's current value after.
+    let before: i64 = sqlx::query_scalar("SELECT nextval('plan_items_id_seq')")
+        .fetch_one(&mut **tx)
+        .await?;
     let mut copy = tx
         .copy_in_raw(&format!("COPY plan_items ({COLUMNS}) FROM STDIN"))
         .await?;
-    copy.send(first).await?;
+    copy.send(first_batch).await?;
     while let Some(batch) = batches.recv().await {
         copy.send(batch).await?;
     }
     copy.finish().await?;
-    Ok(())
+    let last: i64 = sqlx::query_scalar("SELECT currval('plan_items_id_seq')")
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(Some(ItemIds {
+        first: before + 1,
+        last,
+    }))
 }

@@ -10,6 +10,7 @@ mod summary;
 
 pub use cost::{Cost, Prices};
 pub use evaluate::{decide, Block, Decision, Facts};
+pub use items::ItemIds;
 pub use summary::{
     check_limits, ActionLine, LimitStatus, PlanState, PlanSummary, Withheld, WithheldSample,
 };
@@ -79,13 +80,18 @@ pub async fn create(
     let query = snapshot_query(policy, snapshot, &target, None, Some(&filter));
     evaluate_snapshot(pool, &mut tx, policy, prices, &query, &mut summary).await?;
     summary.finish(&policy.limits);
-    sqlx::query("UPDATE plans SET state = $2, refusal = $3, summary = $4 WHERE id = $1")
-        .bind(summary.plan_id)
-        .bind(summary.state.as_str())
-        .bind(&summary.refusal)
-        .bind(sqlx::types::Json(&summary))
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE plans SET state = $2, refusal = $3, summary = $4, first_item = $5, \
+                          last_item = $6 WHERE id = $1",
+    )
+    .bind(summary.plan_id)
+    .bind(summary.state.as_str())
+    .bind(&summary.refusal)
+    .bind(sqlx::types::Json(&summary))
+    .bind(summary.item_ids.map(|ids| ids.first))
+    .bind(summary.item_ids.map(|ids| ids.last))
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(summary)
 }
@@ -123,10 +129,11 @@ async fn evaluate_snapshot(
     let started = std::time::Instant::now();
     let (batches, received) = tokio::sync::mpsc::channel(4);
     let plan_id = summary.plan_id;
-    let (read_rows, ()) = tokio::try_join!(
+    let (read_rows, item_ids) = tokio::try_join!(
         read_snapshot(pool, policy, prices, query, summary, batches),
         items::write(tx, received),
     )?;
+    summary.item_ids = item_ids;
     tracing::info!(
         plan_id,
         rows_read = read_rows,
@@ -257,13 +264,21 @@ pub fn json_schema() -> serde_json::Value {
 
 /// A saved plan's summary.
 pub async fn load(pool: &PgPool, plan_id: i64) -> Result<PlanSummary, PlanError> {
-    let row: Option<(sqlx::types::Json<PlanSummary>, String)> =
-        sqlx::query_as("SELECT summary, state FROM plans WHERE id = $1")
+    type Row = (
+        sqlx::types::Json<PlanSummary>,
+        String,
+        Option<i64>,
+        Option<i64>,
+    );
+    let row: Option<Row> =
+        sqlx::query_as("SELECT summary, state, first_item, last_item FROM plans WHERE id = $1")
             .bind(plan_id)
             .fetch_optional(pool)
             .await?;
-    let (sqlx::types::Json(mut summary), state) = row.ok_or(PlanError::NotFound(plan_id))?;
+    let (sqlx::types::Json(mut summary), state, first, last) =
+        row.ok_or(PlanError::NotFound(plan_id))?;
     summary.state = PlanState::parse(&state);
+    summary.item_ids = first.zip(last).map(|(first, last)| ItemIds { first, last });
     Ok(summary)
 }
 

@@ -138,6 +138,10 @@ pub struct PlanSummary {
     pub state: PlanState,
     /// Which limit was exceeded and by how much.
     pub refusal: Option<String>,
+    /// Where the plan's items are (`None`: it has none); kept in `plans`, not in the summary.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub item_ids: Option<super::ItemIds>,
 }
 
 impl PlanSummary {
@@ -186,6 +190,7 @@ impl PlanSummary {
             limits: LimitStatus::default(),
             state: PlanState::Planned,
             refusal: None,
+            item_ids: None,
         }
     }
 

@@ -12,6 +12,7 @@ mod fallback;
 mod flaky;
 mod golden;
 mod helpers;
+mod item_ranges;
 mod ledger;
 mod matchers;
 mod object_state;

@@ -1,0 +1,102 @@
+//! Apply finds a plan's items by the range of ids they were given (`plans.first_item` to
+//! `last_item`) with their plan checked: plans written at the same time may interleave their
+//! ranges, and each must still apply, close and delete only its own items.
+
+use crate::helpers::*;
+use shelflife::audit::Outcome;
+use shelflife::execute::{self, ApplyOptions};
+use shelflife::plan::{self, PlanState};
+use shelflife::storage::s3::BucketOptions;
+use sqlx::PgPool;
+
+const RULES: &str = "    - { name: tmp, when: { key: { prefix: tmp/ } }, then: delete }\n";
+const NOTHING: &str = "    - { name: none, when: { key: { prefix: none/ } }, then: delete }\n";
+
+async fn items(pool: &PgPool, plan_id: i64, state: &str) -> i64 {
+    count(
+        pool,
+        &format!("SELECT count(*) FROM plan_items WHERE plan_id = {plan_id} AND state = '{state}'"),
+    )
+    .await
+}
+
+#[sqlx::test]
+async fn plans_with_overlapping_item_ranges_apply_and_delete_only_their_own_items(pool: PgPool) {
+    let store = store().await;
+    let a = new_bucket(&store, "range-a", BucketOptions::default()).await;
+    let b = new_bucket(&store, "range-b", BucketOptions::default()).await;
+    seed(&store, &a, (0..12).map(|i| format!("tmp/a-{i}"))).await;
+    seed(&store, &b, (0..12).map(|i| format!("tmp/b-{i}"))).await;
+    let dir = PolicyDir::new(&format!(
+        "{}\n---\n{}\n---\n{}",
+        policy_yaml("range-a", &a, "", RULES),
+        policy_yaml("range-b", &b, "", RULES),
+        policy_yaml("range-none", &a, "", NOTHING),
+    ));
+    let set = dir.load();
+    let pa = scan_and_plan(&pool, &store, &set, "range-a").await;
+    let pb = scan_and_plan(&pool, &store, &set, "range-b").await;
+    let (ra, rb) = (
+        pa.item_ids.expect("a's items"),
+        pb.item_ids.expect("b's items"),
+    );
+    assert!(ra.last < rb.first, "{ra:?} then {rb:?}");
+
+    // As if both had been written at once: a's range now spans b's items.
+    sqlx::query("UPDATE plans SET last_item = $2 WHERE id = $1")
+        .bind(pa.plan_id)
+        .bind(rb.last)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let pa = plan::load(&pool, pa.plan_id).await.unwrap();
+    let report = execute::apply(&pool, &store, &pa, &ApplyOptions::new("test"))
+        .await
+        .unwrap();
+    assert_eq!(report.count(Outcome::Done), 12, "{report:?}");
+    assert!(live_keys(&store, &a).await.is_empty());
+    assert_eq!(
+        live_keys(&store, &b).await.len(),
+        12,
+        "b's objects untouched"
+    );
+    assert_eq!(items(&pool, pb.plan_id, "pending").await, 12);
+    let a_state: String = sqlx::query_scalar("SELECT state FROM plans WHERE id = $1")
+        .bind(pa.plan_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(a_state, "applied", "b's pending items are not a's");
+    let sql =
+        format!("SELECT count(*) FROM audit_events WHERE item_id IS NOT NULL AND bucket = '{b}'");
+    assert_eq!(count(&pool, &sql).await, 0);
+
+    // Deleting a plan deletes its items only.
+    sqlx::query("DELETE FROM plans WHERE id = $1")
+        .bind(pa.plan_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(items(&pool, pa.plan_id, "done").await, 0);
+    assert_eq!(items(&pool, pb.plan_id, "pending").await, 12);
+
+    let report = execute::apply(&pool, &store, &pb, &ApplyOptions::new("test"))
+        .await
+        .unwrap();
+    assert_eq!(report.count(Outcome::Done), 12, "{report:?}");
+    assert!(live_keys(&store, &b).await.is_empty());
+
+    // A plan without items has no range, and applying it closes it.
+    let none = plan_at(&pool, &set, "range-none", chrono::Utc::now()).await;
+    assert_eq!((none.item_ids, none.state), (None, PlanState::Planned));
+    let report = execute::apply(&pool, &store, &none, &ApplyOptions::new("test"))
+        .await
+        .unwrap();
+    assert!(report.outcomes.is_empty(), "{report:?}");
+    let state: String = sqlx::query_scalar("SELECT state FROM plans WHERE id = $1")
+        .bind(none.plan_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "applied");
+}
