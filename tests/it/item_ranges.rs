@@ -41,6 +41,19 @@ async fn plans_with_overlapping_item_ranges_apply_and_delete_only_their_own_item
         pb.item_ids.expect("b's items"),
     );
     assert!(ra.last < rb.first, "{ra:?} then {rb:?}");
+    // Items carry their versions' listed values exactly (they are copied in binary).
+    let exact = format!(
+        "SELECT count(*) FROM plan_items p JOIN plans pl ON pl.id = p.plan_id \
+         JOIN inventory i ON i.scan_id = pl.scan_id AND i.key = p.key \
+          AND i.version_id IS NOT DISTINCT FROM p.version_id \
+         WHERE p.plan_id = {} AND p.state = 'pending' AND p.finished_at IS NULL \
+           AND p.params::jsonb = '{{\"permanent\": false, \"bypassGovernance\": false}}'::jsonb \
+           AND (p.size, p.etag, p.last_modified, p.storage_class, p.is_latest, p.is_delete_marker) \
+               IS NOT DISTINCT FROM \
+               (i.size, i.etag, i.last_modified, i.storage_class, i.is_latest, i.is_delete_marker)",
+        pb.plan_id
+    );
+    assert_eq!(count(&pool, &exact).await, 12);
 
     // As if both had been written at once: a's range now spans b's items.
     sqlx::query("UPDATE plans SET last_item = $2 WHERE id = $1")
