@@ -116,18 +116,18 @@ fn encode_row(
 }
 
 /// A tab, then `t` or `f`, or `\N` for NULL.
-pub(crate) fn bool_field(buf: &mut Vec<u8>, value: Option<bool>) {
+fn bool_field(buf: &mut Vec<u8>, value: Option<bool>) {
     text_field(buf, value.map(|b| if b { "t" } else { "f" }));
 }
 
 /// A tab, then the number.
-pub(crate) fn int_field(buf: &mut Vec<u8>, n: i64) {
+fn int_field(buf: &mut Vec<u8>, n: i64) {
     buf.push(b'\t');
     write_int(buf, n);
 }
 
 /// A tab, then the time, or `\N` for NULL.
-pub(crate) fn time_field(buf: &mut Vec<u8>, t: Option<&DateTime<Utc>>) {
+fn time_field(buf: &mut Vec<u8>, t: Option<&DateTime<Utc>>) {
     buf.push(b'\t');
     match t {
         None => buf.extend_from_slice(b"\\N"),
@@ -136,7 +136,7 @@ pub(crate) fn time_field(buf: &mut Vec<u8>, t: Option<&DateTime<Utc>>) {
 }
 
 /// A tab, then the value escaped, or `\N` for NULL.
-pub(crate) fn text_field(buf: &mut Vec<u8>, value: Option<&str>) {
+fn text_field(buf: &mut Vec<u8>, value: Option<&str>) {
     buf.push(b'\t');
     match value {
         None => buf.extend_from_slice(b"\\N"),
@@ -148,8 +148,8 @@ fn write_int(buf: &mut Vec<u8>, n: i64) {
     buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
-/// `YYYY-MM-DD HH:MM:SS.ffffff+00`, digit by digit: this runs for every row of a scan and
-/// every item of a plan, where `write!` cost more than the rest of the row.
+/// `YYYY-MM-DD HH:MM:SS.ffffff+00`, digit by digit: this runs for every row of a scan, where
+/// `write!` cost more than the rest of the row.
 fn write_time(buf: &mut Vec<u8>, t: &DateTime<Utc>) {
     use chrono::{Datelike, Timelike};
     let Ok(year) = u32::try_from(t.year()) else {

@@ -74,12 +74,11 @@ async fn plans_with_overlapping_item_ranges_apply_and_delete_only_their_own_item
         "b's objects untouched"
     );
     assert_eq!(items(&pool, pb.plan_id, "pending").await, 12);
-    let a_state: String = sqlx::query_scalar("SELECT state FROM plans WHERE id = $1")
-        .bind(pa.plan_id)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(a_state, "applied", "b's pending items are not a's");
+    assert_eq!(
+        plan::load(&pool, pa.plan_id).await.unwrap().state,
+        PlanState::Applied,
+        "b's pending items are not a's"
+    );
     let sql =
         format!("SELECT count(*) FROM audit_events WHERE item_id IS NOT NULL AND bucket = '{b}'");
     assert_eq!(count(&pool, &sql).await, 0);
@@ -106,10 +105,8 @@ async fn plans_with_overlapping_item_ranges_apply_and_delete_only_their_own_item
         .await
         .unwrap();
     assert!(report.outcomes.is_empty(), "{report:?}");
-    let state: String = sqlx::query_scalar("SELECT state FROM plans WHERE id = $1")
-        .bind(none.plan_id)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(state, "applied");
+    assert_eq!(
+        plan::load(&pool, none.plan_id).await.unwrap().state,
+        PlanState::Applied
+    );
 }
