@@ -156,8 +156,15 @@ impl SnapshotQuery<'_> {
 
 /// Settings for a transaction reading a whole snapshot: memory for its sorts and hashes
 /// (PostgreSQL's default, 4 MB, spills them to disk at a few hundred thousand versions), and
-/// no JIT compilation, which cost 1.5 s of a 10M-row plan and won back less than it cost.
-pub const SNAPSHOT_SETTINGS: [&str; 2] = ["SET LOCAL work_mem = '256MB'", "SET LOCAL jit = off"];
+/// JIT compilation without inlining or LLVM optimisation. Compiled, the policy's filter costs
+/// a quarter less (10M rows: 2.8 s against 3.7 s); inlining and optimising it cost 1.5 s of
+/// compilation and won back no more. Where the server has no JIT provider this does nothing.
+pub const SNAPSHOT_SETTINGS: [&str; 4] = [
+    "SET LOCAL work_mem = '256MB'",
+    "SET LOCAL jit = on",
+    "SET LOCAL jit_inline_above_cost = -1",
+    "SET LOCAL jit_optimize_above_cost = -1",
+];
 
 /// The snapshot's rows that `query` selects (`sql` is its [`SnapshotQuery::statement`]), with
 /// cached per-object data and derived facts. Rows come in no particular order, except that
