@@ -81,18 +81,28 @@ enum Command {
         #[arg(long, default_value_t = 25)]
         batch: usize,
     },
+    /// Counts, in `DATABASE_URL`, the versions of the latest snapshot that the rules' filter of
+    /// `policy` (from the policy directory `policies`) lets through now, and prints the count:
+    /// the filter's cost alone, with nothing decided, sent or written.
+    FilterCount {
+        #[arg(long)]
+        policies: PathBuf,
+        #[arg(long)]
+        policy: String,
+    },
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let command = Command::parse();
-    if let Command::AuditAppend {
-        events,
-        workers,
-        batch,
-    } = command
-    {
-        return audit_append(events, workers, batch).await;
+    match command {
+        Command::AuditAppend {
+            events,
+            workers,
+            batch,
+        } => return audit_append(events, workers, batch).await,
+        Command::FilterCount { policies, policy } => return filter_count(policies, &policy).await,
+        _ => {}
     }
     let endpoint = std::env::var("S3_ENDPOINT").context("S3_ENDPOINT (scripts/services env)")?;
     let storage = Storage {
@@ -152,8 +162,23 @@ async fn main() -> Result<()> {
             batch,
             concurrency,
         } => raw_delete(&store, &bucket, &keys, batch, concurrency).await,
-        Command::AuditAppend { .. } => unreachable!("handled above"),
+        Command::AuditAppend { .. } | Command::FilterCount { .. } => {
+            unreachable!("handled above")
+        }
     }
+}
+
+/// The plan benchmark's bound: the policy's filter counted alone.
+async fn filter_count(policies: PathBuf, name: &str) -> Result<()> {
+    let set = shelflife::policy::load(&[policies])?.set;
+    let policy = set.policy(name).context("no such policy")?;
+    let url = std::env::var("DATABASE_URL").context("DATABASE_URL")?;
+    let pool = shelflife::db::connect_and_migrate(&url).await?;
+    println!(
+        "{}",
+        shelflife::plan::filter_count(&pool, policy, Utc::now()).await?
+    );
+    Ok(())
 }
 
 /// The audit benchmark: `workers` tasks append `events` in all, `batch` per transaction.

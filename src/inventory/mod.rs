@@ -20,7 +20,7 @@ pub use copy::{LockState, RowBuffer};
 pub use metadata::{ScanOptions, DEFAULT_METADATA_MAX_AGE, DEFAULT_RESUME_WITHIN};
 pub use run::{scan, scan_report};
 pub use snapshot::{
-    latest_snapshot, snapshot_rows, FilterParam, RowFilter, Snapshot, SnapshotQuery,
+    count_rows, latest_snapshot, snapshot_rows, FilterParam, RowFilter, Snapshot, SnapshotQuery,
     FIRST_FILTER_PARAM, SNAPSHOT_SETTINGS,
 };
 

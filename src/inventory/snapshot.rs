@@ -177,8 +177,36 @@ pub fn snapshot_rows<'a, E>(
 where
     E: sqlx::PgExecutor<'a> + 'a,
 {
+    bound(sqlx::query(sql), query)
+        .fetch(executor)
+        .map(|row| row.and_then(|r| decode(&r)))
+        .boxed()
+}
+
+/// The number of rows `query` selects, counted by PostgreSQL without sending them: what its
+/// filter costs alone (the plan benchmark's bound on any plan that evaluates it).
+pub async fn count_rows<'a, E>(
+    executor: E,
+    query: &'a SnapshotQuery<'a>,
+) -> Result<i64, sqlx::Error>
+where
+    E: sqlx::PgExecutor<'a> + 'a,
+{
+    let sql = format!("SELECT count(*) FROM ({}) q", query.statement());
+    bound(sqlx::query(&sql), query)
+        .fetch_one(executor)
+        .await?
+        .try_get(0)
+}
+
+/// Binds a [`SnapshotQuery::statement`]'s parameters: the snapshot, the target, whether its
+/// bucket has no Object Lock, the key, then the filter's.
+fn bound<'q>(
+    mut q: Query<'q, Postgres, PgArguments>,
+    query: &'q SnapshotQuery<'q>,
+) -> Query<'q, Postgres, PgArguments> {
     let no_lock = query.snapshot.object_lock == Some(false);
-    let mut q: Query<'a, Postgres, PgArguments> = sqlx::query(sql)
+    q = q
         .bind(query.snapshot.scan_id)
         .bind(&query.target.storage)
         .bind(&query.target.bucket)
@@ -196,9 +224,7 @@ where
             FilterParam::Time(t) => q.bind(t),
         };
     }
-    q.fetch(executor)
-        .map(|row| row.and_then(|r| decode(&r)))
-        .boxed()
+    q
 }
 
 /// A row of [`SnapshotQuery::statement`], by position ([`COLUMNS`], then the four facts):

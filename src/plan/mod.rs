@@ -50,12 +50,7 @@ pub async fn create(
     as_of: DateTime<Utc>,
 ) -> Result<PlanSummary, PlanError> {
     let target = target_of(policy);
-    let snapshot = inventory::latest_snapshot(pool, &target)
-        .await?
-        .ok_or_else(|| PlanError::NoSnapshot {
-            policy: policy.name.clone(),
-            target: target.clone(),
-        })?;
+    let snapshot = snapshot_of(pool, policy, &target).await?;
     let mut summary = PlanSummary::new(policy, &target, snapshot.scan_id, snapshot.objects, as_of);
     let file = policy.file.clone();
     summary.policy_revision = tokio::task::spawn_blocking(move || crate::policy::revision(&file))
@@ -94,6 +89,47 @@ pub async fn create(
     .await?;
     tx.commit().await?;
     Ok(summary)
+}
+
+/// How many versions of the latest snapshot of `policy`'s target its rules' filter lets
+/// through at `as_of`, counted by PostgreSQL alone, with nothing decided, sent or written:
+/// the plan benchmark's bound on what [`create`] can cost.
+pub async fn filter_count(
+    pool: &PgPool,
+    policy: &Policy,
+    as_of: DateTime<Utc>,
+) -> Result<i64, PlanError> {
+    let target = target_of(policy);
+    let snapshot = snapshot_of(pool, policy, &target).await?;
+    let filter = pushdown::filter(policy, as_of);
+    let query = snapshot_query(policy, snapshot, &target, None, Some(&filter));
+    let mut tx = snapshot_reader(pool).await?;
+    let count = inventory::count_rows(&mut *tx, &query).await?;
+    tx.commit().await?;
+    Ok(count)
+}
+
+/// The latest complete snapshot of `target`, `policy`'s.
+async fn snapshot_of(
+    pool: &PgPool,
+    policy: &Policy,
+    target: &ScanTarget,
+) -> Result<inventory::Snapshot, PlanError> {
+    inventory::latest_snapshot(pool, target)
+        .await?
+        .ok_or_else(|| PlanError::NoSnapshot {
+            policy: policy.name.clone(),
+            target: target.clone(),
+        })
+}
+
+/// A transaction set up to read a whole snapshot.
+async fn snapshot_reader(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    for setting in inventory::SNAPSHOT_SETTINGS {
+        sqlx::query(setting).execute(&mut *tx).await?;
+    }
+    Ok(tx)
 }
 
 /// The snapshot rows (with the derived facts) that deciding `policy` needs: of one key, or
@@ -162,10 +198,7 @@ async fn read_snapshot(
         .map(|r| r.then.params().to_string())
         .collect();
     let sql = query.statement();
-    let mut read = pool.begin().await?;
-    for setting in inventory::SNAPSHOT_SETTINGS {
-        sqlx::query(setting).execute(&mut *read).await?;
-    }
+    let mut read = snapshot_reader(pool).await?;
     let mut read_rows = 0u64;
     let mut rows = inventory::snapshot_rows(&mut *read, query, &sql);
     while let Some(row) = rows.try_next().await? {
