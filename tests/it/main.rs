@@ -9,6 +9,7 @@ mod explain;
 mod export;
 mod facts;
 mod fallback;
+mod filter_count;
 mod flaky;
 mod golden;
 mod helpers;
