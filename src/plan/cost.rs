@@ -75,12 +75,39 @@ impl Cost {
             once => Some(once / daily),
         }
     }
+}
 
-    pub fn add(&mut self, other: &Cost) {
-        self.requests += other.requests;
-        self.early_deletion += other.early_deletion;
-        self.monthly_before += other.monthly_before;
-        self.monthly_after += other.monthly_after;
+/// A running total of costs that does not depend on the order of its terms: each is counted
+/// in whole pico-dollars. Rows reach the planner in no particular order (PostgreSQL's
+/// parallel scan), and a sum of `f64`s would then differ in its last digits between two plans
+/// of the same snapshot.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CostSum([i128; 4]);
+
+const PICO: f64 = 1e12;
+
+impl CostSum {
+    pub fn add(&mut self, c: &Cost) {
+        let terms = [
+            c.requests,
+            c.early_deletion,
+            c.monthly_before,
+            c.monthly_after,
+        ];
+        for (sum, term) in self.0.iter_mut().zip(terms) {
+            *sum += (term * PICO).round() as i128;
+        }
+    }
+
+    pub fn total(&self) -> Cost {
+        let [requests, early_deletion, monthly_before, monthly_after] =
+            self.0.map(|pico| pico as f64 / PICO);
+        Cost {
+            requests,
+            early_deletion,
+            monthly_before,
+            monthly_after,
+        }
     }
 }
 

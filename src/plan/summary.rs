@@ -1,6 +1,6 @@
 //! What a plan decided, in numbers: saved with the plan and printed for reviewers.
 
-use super::cost::Cost;
+use super::cost::{Cost, CostSum};
 use super::evaluate::Block;
 use crate::inventory::{InventoryRow, ScanTarget};
 use crate::policy::{Limits, Policy, Rule};
@@ -65,6 +65,10 @@ pub struct ActionLine {
     /// Versions whose tier or archive would lose money, skipped (`force: true` overrides).
     #[serde(default)]
     pub uneconomic: Withheld,
+    /// `cost` while the plan is being made, summed exactly.
+    #[serde(skip)]
+    #[schemars(skip)]
+    cost_sum: Option<CostSum>,
 }
 
 /// Versions a rule matched but will not act on.
@@ -201,7 +205,7 @@ impl PlanSummary {
         line.bytes += row.size;
         sample(&mut line.samples, row.key.clone());
         if let Some(c) = cost {
-            line.cost.get_or_insert_with(Cost::default).add(&c);
+            line.cost_sum.get_or_insert_with(CostSum::default).add(&c);
         }
     }
 
@@ -239,6 +243,9 @@ impl PlanSummary {
 
     /// Totals, break-even days and the limits, once every version is decided.
     pub fn finish(&mut self, limits: &Limits) {
+        for line in &mut self.actions {
+            line.cost = line.cost_sum.take().map(|sum| sum.total()).or(line.cost);
+        }
         for line in self
             .actions
             .iter_mut()
@@ -248,9 +255,9 @@ impl PlanSummary {
         }
         let costs: Vec<Cost> = self.change_lines().filter_map(|l| l.cost).collect();
         self.cost = (!costs.is_empty()).then(|| {
-            let mut total = Cost::default();
+            let mut total = CostSum::default();
             costs.iter().for_each(|c| total.add(c));
-            total
+            total.total()
         });
         let (objects, bytes) = (self.changes(), self.change_bytes());
         self.limits = LimitStatus {
@@ -308,6 +315,7 @@ impl ActionLine {
             break_even_days: None,
             blocked: Withheld::default(),
             uneconomic: Withheld::default(),
+            cost_sum: None,
         }
     }
 }

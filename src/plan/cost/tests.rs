@@ -136,3 +136,30 @@ fn without_a_price_table_nothing_is_costed() {
         None
     );
 }
+
+#[test]
+fn a_sum_of_costs_does_not_depend_on_their_order() {
+    // Terms whose f64 sum changes with the order they are added in.
+    let terms: Vec<Cost> = [1e-3, 1e-16, 0.1, 0.2, 0.3, 7.7e-9, 12345.678, 1e-7]
+        .iter()
+        .map(|&x| Cost {
+            requests: x,
+            early_deletion: x / 3.0,
+            monthly_before: x * 1.1,
+            monthly_after: 0.0,
+        })
+        .collect();
+    let mut forward = CostSum::default();
+    terms.iter().for_each(|c| forward.add(c));
+    let mut backward = CostSum::default();
+    terms.iter().rev().for_each(|c| backward.add(c));
+    assert_eq!(forward.total(), backward.total());
+    let floats = |it: &mut dyn Iterator<Item = &Cost>| it.fold(0.0, |s, c| s + c.monthly_before);
+    assert_ne!(
+        floats(&mut terms.iter()),
+        floats(&mut terms.iter().rev()),
+        "the terms must be ones whose f64 sum depends on order"
+    );
+    let expected: f64 = terms.iter().map(|c| c.requests).sum();
+    assert!(close(forward.total().requests, expected));
+}
