@@ -95,7 +95,8 @@ impl CostSum {
             c.monthly_after,
         ];
         for (sum, term) in self.0.iter_mut().zip(terms) {
-            *sum += (term * PICO).round() as i128;
+            // `as` saturates (and maps NaN to 0); so does the sum, for absurd price tables.
+            *sum = sum.saturating_add((term * PICO).round() as i128);
         }
     }
 
