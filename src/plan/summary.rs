@@ -244,7 +244,7 @@ impl PlanSummary {
     /// Totals, break-even days and the limits, once every version is decided.
     pub fn finish(&mut self, limits: &Limits) {
         for line in &mut self.actions {
-            line.cost = line.cost_sum.take().map(|sum| sum.total()).or(line.cost);
+            line.cost = line.cost_sum.take().map(|sum| sum.total());
         }
         for line in self
             .actions
