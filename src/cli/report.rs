@@ -1,7 +1,7 @@
 //! `shelflife report`: export the audit trail of a time range.
 
 use super::context::App;
-use super::exit::Exit;
+use super::exit::{Exit, UsageError};
 use super::plan::parse_time;
 use crate::audit;
 use crate::report::{self, Format, Selection};
@@ -48,6 +48,15 @@ pub async fn run(app: &App, args: ReportArgs) -> Result<Exit> {
         Some(text) => parse_time("--until", text, now)?,
         None => now + chrono::Duration::seconds(1),
     };
+    if since >= until {
+        // An empty window is a typo, not a report: say so rather than export nothing.
+        return Err(UsageError(format!(
+            "--since {} is not before --until {}",
+            since.to_rfc3339(),
+            until.to_rfc3339()
+        ))
+        .into());
+    }
     let mut formats: Vec<Format> = args
         .format
         .iter()

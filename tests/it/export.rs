@@ -190,6 +190,15 @@ async fn filters_and_ranges_select_events_and_the_manifest_records_them(pool: Pg
     let bad = report(&pool, out.path(), &["--since", "last tuesday"]);
     assert_eq!(bad.status.code(), Some(2), "{}", describe(&bad));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--since"));
+    let empty = tempfile::tempdir().unwrap();
+    let inverted = report(
+        &pool,
+        empty.path(),
+        &["--since", "2026-12-01", "--until", "2026-01-01"],
+    );
+    assert_eq!(inverted.status.code(), Some(2), "{}", describe(&inverted));
+    assert!(String::from_utf8_lossy(&inverted.stderr).contains("is not before --until"));
+    assert!(!empty.path().join("manifest.json").exists());
 }
 
 #[sqlx::test]
