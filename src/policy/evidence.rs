@@ -4,7 +4,7 @@
 use super::actions::{Cx, Lock, LockWire};
 use super::location::Seg;
 use super::provider::Capability;
-use super::target::known_storage;
+use super::target::{bucket_name, known_storage};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -51,8 +51,8 @@ impl CheckpointsWire {
             let dest = cx.storages.get(&storage);
             ok &= cx.require(dest, Capability::ObjectLock, "checkpoints with a lock");
         }
-        if self.bucket.is_empty() {
-            cx.error(&["bucket"], "bucket must not be empty");
+        if let Err(msg) = bucket_name(&self.bucket) {
+            cx.error(&["bucket"], msg);
             ok = false;
         }
         let lock = match self.lock {

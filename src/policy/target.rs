@@ -21,9 +21,8 @@ pub fn target(
         &wire.storage,
         storages,
     );
-    if wire.bucket.is_empty() {
-        let at = path(&["spec", "target", "bucket"]);
-        r.error(name, &at, "bucket must not be empty");
+    if let Err(msg) = bucket_name(&wire.bucket) {
+        r.error(name, &path(&["spec", "target", "bucket"]), msg);
     }
     let mut prefixes = match (wire.prefix, wire.prefixes) {
         (Some(_), Some(_)) => {
@@ -54,6 +53,24 @@ pub fn target(
         storage: wire.storage,
         bucket: wire.bucket,
         prefixes,
+    }
+}
+
+/// Whether `bucket` can name a bucket on some S3-compatible store. The union of what
+/// providers accept (Ceph's relaxed names and GCS allow `_` and capitals, up to 255
+/// characters), so a name is refused only where every provider would refuse it.
+pub fn bucket_name(bucket: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+    match bucket.chars().find(|c| !allowed(*c)) {
+        _ if bucket.is_empty() => Err("bucket must not be empty".into()),
+        Some(c) => Err(format!(
+            "bucket {bucket:?} contains {c:?}; bucket names hold only letters, digits, '.', '-' and '_'"
+        )),
+        None if bucket.len() > 255 => Err(format!(
+            "bucket name is {} characters long; at most 255 are allowed",
+            bucket.len()
+        )),
+        None => Ok(()),
     }
 }
 
@@ -91,6 +108,9 @@ pub fn source(
     match r.parse::<SourceWire>(name, &at, super::load::single_key_as_tag(value))? {
         SourceWire::List => Some(Source::List),
         SourceWire::Inventory(loc) => {
+            if let Err(msg) = bucket_name(&loc.bucket) {
+                r.error(name, &path(&["spec", "source", "inventory", "bucket"]), msg);
+            }
             let at = path(&["spec", "source", "inventory", "storage"]);
             known_storage(r, name, &at, &loc.storage, storages).then_some(Source::Inventory {
                 storage: loc.storage,

@@ -319,3 +319,29 @@ fn a_rule_behind_a_broader_one_is_a_warning_not_an_error() {
         "{w}"
     );
 }
+
+#[test]
+fn bucket_names_no_provider_accepts_are_located_wherever_a_bucket_is_named() {
+    let text = "apiVersion: shelflife.dev/v1
+kind: Policy
+metadata: { name: logs }
+spec:
+  target: { storage: local, bucket: \"logs bucket\" }
+  source: { inventory: { storage: local, bucket: \"reports/daily\", prefix: inv/ } }
+  rules:
+    - name: away
+      then: { archive: { storage: local, bucket: \"\" } }
+";
+    let errors = errors_of(text);
+    assert_eq!(
+        errors,
+        [
+            "policy.yaml:5:37: logs: bucket \"logs bucket\" contains ' '; bucket names hold only letters, digits, '.', '-' and '_'",
+            "policy.yaml:6:50: logs: bucket \"reports/daily\" contains '/'; bucket names hold only letters, digits, '.', '-' and '_'",
+            "policy.yaml:9:50: logs/away: bucket must not be empty",
+        ],
+        "{errors:#?}"
+    );
+    assert!(target::bucket_name("Legacy_Ceph.Bucket-1").is_ok());
+    assert!(target::bucket_name(&"b".repeat(256)).is_err());
+}

@@ -5,7 +5,7 @@ use super::lock::{Lock, LockWire};
 use super::{Action, ActionKind, Cx};
 use crate::policy::location::Seg;
 use crate::policy::provider::Capability;
-use crate::policy::target::known_storage;
+use crate::policy::target::{bucket_name, known_storage};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -62,8 +62,8 @@ impl ActionKind for ArchiveWire {
             Some(wire) => Some(wire.lock(cx, &["lock"])?),
             None => None,
         };
-        if self.bucket.is_empty() {
-            cx.error(&["bucket"], "bucket must not be empty");
+        if let Err(msg) = bucket_name(&self.bucket) {
+            cx.error(&["bucket"], msg);
             ok = false;
         }
         if ok && cx.target.is_some_and(|t| t.name == storage_name) && cx.bucket == self.bucket {
