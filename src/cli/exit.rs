@@ -73,6 +73,8 @@ pub fn code_for(err: &anyhow::Error) -> Exit {
         }
         if let Some(e) = cause.downcast_ref::<ScanError>() {
             return match e {
+                // Listing a bucket that does not exist: the policy names the wrong one.
+                ScanError::Storage(e) if e.kind == ErrorKind::NotFound => Exit::Invalid,
                 ScanError::Storage(e) => for_storage(e),
                 ScanError::Db(e) => for_sqlx(e),
                 ScanError::UnsupportedKey { .. } => Exit::Unexpected,
@@ -119,6 +121,10 @@ mod tests {
         );
         let denied = StorageError::new(ErrorKind::AccessDenied, "HeadObject", "AccessDenied");
         assert_eq!(code_for(&anyhow::Error::new(denied)), Exit::Unexpected);
+        let missing = StorageError::new(ErrorKind::NotFound, "ListObjectVersions", "NoSuchBucket");
+        let scan = anyhow::Error::new(ScanError::Storage(missing.clone()));
+        assert_eq!(code_for(&scan), Exit::Invalid);
+        assert_eq!(code_for(&anyhow::Error::new(missing)), Exit::Unexpected);
         assert_eq!(code_for(&anyhow::anyhow!("boom")), Exit::Unexpected);
     }
 }

@@ -180,6 +180,17 @@ async fn an_unreachable_storage_endpoint_exits_5_and_names_the_operation(pool: P
     assert_eq!(failed, 1);
 }
 
+#[sqlx::test]
+async fn scanning_a_bucket_that_does_not_exist_exits_2_naming_it(pool: PgPool) {
+    let missing = format!("missing-{}", std::process::id());
+    let dir = PolicyDir::new(&policy_yaml("tmp", &missing, "", EXPIRE_ALL_TMP));
+    let out = shelflife(&pool, dir.path(), &["scan"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("s3://{missing}/")), "{stderr}");
+    assert!(stderr.contains("NoSuchBucket"), "{stderr}");
+}
+
 #[test]
 fn an_unreachable_database_exits_5() {
     let dir = PolicyDir::new(&policy_yaml("tmp", "b", "", EXPIRE_ALL_TMP));
