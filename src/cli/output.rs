@@ -102,8 +102,8 @@ fn render_line(out: &mut String, line: &ActionLine) {
             dollars(c.monthly_after)
         );
     }
-    for key in &line.samples {
-        let _ = writeln!(out, "            e.g. {key:?}");
+    for sample in &line.samples {
+        let _ = writeln!(out, "            e.g. {sample}");
     }
     for (what, w) in [("blocked", &line.blocked), ("uneconomic", &line.uneconomic)] {
         if w.objects == 0 {
@@ -120,7 +120,7 @@ fn render_line(out: &mut String, line: &ActionLine) {
             bytes(w.bytes)
         );
         for sample in &w.samples {
-            let _ = writeln!(out, "              {:?}: {}", sample.key, sample.reason);
+            let _ = writeln!(out, "              {}: {}", sample.version, sample.reason);
         }
     }
 }

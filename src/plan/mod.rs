@@ -6,11 +6,13 @@ pub mod evaluate;
 pub mod explain;
 mod items;
 pub mod pushdown;
+mod sample;
 mod summary;
 
 pub use cost::{Cost, Prices};
 pub use evaluate::{decide, Block, Decision, Facts};
 pub use items::ItemIds;
+pub use sample::{Sample, VersionKind};
 pub use summary::{
     check_limits, ActionLine, LimitStatus, PlanState, PlanSummary, Withheld, WithheldSample,
 };

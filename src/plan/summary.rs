@@ -2,14 +2,12 @@
 
 use super::cost::{Cost, CostSum};
 use super::evaluate::Block;
+use super::sample::{offer, Sample};
 use crate::inventory::{InventoryRow, ScanTarget};
 use crate::policy::{Limits, Policy, Rule};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-
-/// How many sample keys each line keeps.
-const SAMPLES: usize = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -50,8 +48,8 @@ pub struct ActionLine {
     /// rule would otherwise change).
     pub objects: i64,
     pub bytes: i64,
-    /// The first few keys in byte order, for reviewers.
-    pub samples: Vec<String>,
+    /// The first few versions in key byte order, for reviewers.
+    pub samples: Vec<Sample>,
     /// What the changes cost and save; absent without a price table.
     #[serde(default)]
     pub cost: Option<Cost>,
@@ -85,8 +83,8 @@ pub struct Withheld {
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 pub struct WithheldSample {
-    pub key: String,
-    pub version_id: Option<String>,
+    #[serde(flatten)]
+    pub version: Sample,
     pub reason: String,
 }
 
@@ -203,7 +201,7 @@ impl PlanSummary {
         let line = &mut self.actions[index];
         line.objects += 1;
         line.bytes += row.size;
-        sample(&mut line.samples, row.key.clone());
+        offer(&mut line.samples, &row.key, |s| &s.key, || Sample::of(row));
         if let Some(c) = cost {
             line.cost_sum.get_or_insert_with(CostSum::default).add(&c);
         }
@@ -233,12 +231,11 @@ impl PlanSummary {
         if let Some(at) = block.and_then(Block::eligible_at) {
             held.next_eligible = Some(held.next_eligible.map_or(at, |n| n.min(at)));
         }
-        let item = WithheldSample {
-            key: row.key.clone(),
-            version_id: row.version_id.clone(),
+        let item = || WithheldSample {
+            version: Sample::of(row),
             reason,
         };
-        sample(&mut held.samples, item);
+        offer(&mut held.samples, &row.key, |s| &s.version.key, item);
     }
 
     /// Totals, break-even days and the limits, once every version is decided.
@@ -318,16 +315,6 @@ impl ActionLine {
             cost_sum: None,
         }
     }
-}
-
-/// Keeps the `SAMPLES` smallest items (rows arrive in no particular order).
-fn sample<T: Ord>(samples: &mut Vec<T>, item: T) {
-    if samples.len() == SAMPLES && samples.last().is_some_and(|last| &item >= last) {
-        return;
-    }
-    let at = samples.partition_point(|s| s < &item);
-    samples.insert(at, item);
-    samples.truncate(SAMPLES);
 }
 
 fn percent(objects: i64, population: i64) -> f64 {

@@ -268,6 +268,11 @@ pub fn objects(plan: &shelflife::plan::PlanSummary, rule: &str) -> i64 {
     plan.line(rule).map_or(0, |l| l.objects)
 }
 
+/// The keys of a plan line's samples, in order.
+pub fn sample_keys(line: &shelflife::plan::ActionLine) -> Vec<&str> {
+    line.samples.iter().map(|s| s.key.as_str()).collect()
+}
+
 /// Audit events of items (runs have their own `run.start` and `run.end` events).
 pub const ITEM_EVENTS: &str = "SELECT count(*) FROM audit_events WHERE item_id IS NOT NULL";
 

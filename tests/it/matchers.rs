@@ -4,7 +4,7 @@ use crate::helpers::*;
 use chrono::Utc;
 use shelflife::audit::Outcome;
 use shelflife::execute::{self, ApplyOptions};
-use shelflife::plan::PlanSummary;
+use shelflife::plan::{PlanSummary, VersionKind};
 use shelflife::storage::s3::{BucketOptions, PutOptions, S3Store};
 use sqlx::PgPool;
 
@@ -167,10 +167,12 @@ async fn noncurrent_for_counts_from_when_the_successor_was_written(pool: PgPool)
     assert_eq!(soon.changes(), 0, "replaced only now: {soon:#?}");
     let later = plan_at(&pool, &set, "since", at(8)).await;
     assert_eq!(objects(&later, "replaced-a-week-ago"), 1, "{later:#?}");
-    assert_eq!(
-        later.line("replaced-a-week-ago").unwrap().samples,
-        vec!["model.bin"]
-    );
+    let line = later.line("replaced-a-week-ago").unwrap();
+    assert_eq!(sample_keys(line), ["model.bin"]);
+    assert_eq!(line.samples[0].version, Some(VersionKind::Noncurrent));
+    assert!(line.samples[0]
+        .to_string()
+        .starts_with("\"model.bin\" (noncurrent version "));
 }
 
 const WILDCARD_RULES: &str = "    - name: odd-prefix
