@@ -6,7 +6,7 @@ use super::cost::{self, Cost, Prices};
 use super::evaluate::{already_done, decide, in_scope, matches, Decision, Facts};
 use super::{snapshot_query, target_of, PlanError};
 use crate::inventory::{self, InventoryRow};
-use crate::policy::{Matcher, MetaField, Policy, TagCond};
+use crate::policy::{Matcher, MetaField, Policy};
 use chrono::{DateTime, Duration, Utc};
 use futures::TryStreamExt;
 use serde::Serialize;
@@ -199,10 +199,9 @@ fn verdict(m: &Matcher, f: &Facts) -> MatcherVerdict {
         Matcher::Not(inner) => vec![verdict(inner, f)],
         _ => Vec::new(),
     };
-    let (matcher, value) = describe(m, f);
     MatcherVerdict {
-        matcher,
-        value,
+        matcher: m.to_string(),
+        value: compared(m, f),
         holds: matches(m, f),
         nested,
     }
@@ -224,67 +223,28 @@ fn show_field(f: &Facts, field: &MetaField) -> String {
     }
 }
 
-/// The matcher as written, and the value of the version it compares.
-fn describe(m: &Matcher, f: &Facts) -> (String, String) {
+/// The value of the version that `m` compares.
+fn compared(m: &Matcher, f: &Facts) -> String {
     let row = f.row;
-    let key = format!("{:?}", row.key);
-    let class = row
-        .storage_class
-        .as_deref()
-        .unwrap_or("STANDARD")
-        .to_string();
-    let d = |x: &Duration| format!("{}d", days(*x));
     match m {
-        Matcher::KeyPrefix(p) => (format!("key.prefix {p:?}"), key),
-        Matcher::KeySuffix(s) => (format!("key.suffix {s:?}"), key),
-        Matcher::KeyGlob(g) => (format!("key.glob {g:?}"), key),
-        Matcher::KeyRegex(r) => (format!("key.regex {r:?}"), key),
-        Matcher::OlderThan(x) => (format!("age.olderThan {}", d(x)), show_days(f.age)),
-        Matcher::YoungerThan(x) => (format!("age.youngerThan {}", d(x)), show_days(f.age)),
-        Matcher::ModifiedBefore(t) => (
-            format!("modifiedBefore {}", t.to_rfc3339()),
-            row.last_modified.to_rfc3339(),
-        ),
-        Matcher::ModifiedAfter(t) => (
-            format!("modifiedAfter {}", t.to_rfc3339()),
-            row.last_modified.to_rfc3339(),
-        ),
-        Matcher::SizeAtLeast(n) => (format!("size.atLeast {n}"), row.size.to_string()),
-        Matcher::SizeAtMost(n) => (format!("size.atMost {n}"), row.size.to_string()),
-        Matcher::StorageClass(list) => (format!("storageClass {list:?}"), class),
-        Matcher::NoncurrentFor(x) => (
-            format!("noncurrentFor {}", d(x)),
-            show_days(f.noncurrent_for),
-        ),
-        Matcher::NewerVersionsMoreThan(n) => (
-            format!("newerVersions.moreThan {n}"),
-            f.newer_versions.to_string(),
-        ),
-        Matcher::NewerInFolderMoreThan(n) => (
-            format!("newerInFolder.moreThan {n}"),
-            row.newer_in_folder
-                .map_or("not ranked".into(), |r| r.to_string()),
-        ),
-        Matcher::Tag(name, cond) => {
-            let cond = match cond {
-                TagCond::Equals(v) => format!("= {v:?}"),
-                TagCond::Exists => "exists".into(),
-                TagCond::Absent => "absent".into(),
-                TagCond::In(list) => format!("in {list:?}"),
-            };
-            (
-                format!("tags.{name} {cond}"),
-                show_field(f, &MetaField::Tag(name.clone())),
-            )
+        Matcher::KeyPrefix(_)
+        | Matcher::KeySuffix(_)
+        | Matcher::KeyGlob(_)
+        | Matcher::KeyRegex(_) => {
+            format!("{:?}", row.key)
         }
-        Matcher::Locked(want) => (format!("locked {want}"), lock(f)),
-        Matcher::LegalHold(want) => (format!("legalHold {want}"), lock(f)),
-        Matcher::Ttl(field) => (
-            format!("ttl {field:?}"),
-            format!("{} at age {}", show_field(f, field), show_days(f.age)),
-        ),
-        Matcher::Any(_) => ("any".into(), String::new()),
-        Matcher::All(_) => ("all".into(), String::new()),
-        Matcher::Not(_) => ("not".into(), String::new()),
+        Matcher::OlderThan(_) | Matcher::YoungerThan(_) => show_days(f.age),
+        Matcher::ModifiedBefore(_) | Matcher::ModifiedAfter(_) => row.last_modified.to_rfc3339(),
+        Matcher::SizeAtLeast(_) | Matcher::SizeAtMost(_) => format!("{}B", row.size),
+        Matcher::StorageClass(_) => row.storage_class.as_deref().unwrap_or("STANDARD").into(),
+        Matcher::NoncurrentFor(_) => show_days(f.noncurrent_for),
+        Matcher::NewerVersionsMoreThan(_) => f.newer_versions.to_string(),
+        Matcher::NewerInFolderMoreThan(_) => row
+            .newer_in_folder
+            .map_or("not ranked".into(), |r| r.to_string()),
+        Matcher::Tag(name, _) => show_field(f, &MetaField::Tag(name.clone())),
+        Matcher::Locked(_) | Matcher::LegalHold(_) => lock(f),
+        Matcher::Ttl(field) => format!("{} at age {}", show_field(f, field), show_days(f.age)),
+        Matcher::Any(_) | Matcher::All(_) | Matcher::Not(_) => String::new(),
     }
 }

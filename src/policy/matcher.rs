@@ -174,9 +174,91 @@ impl fmt::Debug for KeyRegex {
     }
 }
 
+/// The matcher's head as a policy writes it (`key.glob "runs/*/x"`, `age.olderThan 30d`);
+/// `any`, `all` and `not` without their nested matchers.
+impl fmt::Display for Matcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let time = |t: &DateTime<Utc>| t.to_rfc3339();
+        match self {
+            Matcher::KeyPrefix(p) => write!(f, "key.prefix {p:?}"),
+            Matcher::KeySuffix(s) => write!(f, "key.suffix {s:?}"),
+            Matcher::KeyGlob(g) => write!(f, "key.glob {:?}", g.pattern),
+            Matcher::KeyRegex(r) => write!(f, "key.regex {:?}", r.pattern),
+            Matcher::OlderThan(d) => write!(f, "age.olderThan {}", span(d)),
+            Matcher::YoungerThan(d) => write!(f, "age.youngerThan {}", span(d)),
+            Matcher::ModifiedBefore(t) => write!(f, "modifiedBefore {}", time(t)),
+            Matcher::ModifiedAfter(t) => write!(f, "modifiedAfter {}", time(t)),
+            Matcher::SizeAtLeast(n) => write!(f, "size.atLeast {n}B"),
+            Matcher::SizeAtMost(n) => write!(f, "size.atMost {n}B"),
+            Matcher::StorageClass(list) => write!(f, "storageClass [{}]", list.join(", ")),
+            Matcher::NoncurrentFor(d) => write!(f, "noncurrentFor {}", span(d)),
+            Matcher::NewerVersionsMoreThan(n) => write!(f, "newerVersions.moreThan {n}"),
+            Matcher::NewerInFolderMoreThan(n) => write!(f, "newerInFolder.moreThan {n}"),
+            Matcher::Tag(name, cond) => match cond {
+                TagCond::Equals(v) => write!(f, "tags.{name} = {v:?}"),
+                TagCond::Exists => write!(f, "tags.{name} exists"),
+                TagCond::Absent => write!(f, "tags.{name} absent"),
+                TagCond::In(list) => write!(f, "tags.{name} in {list:?}"),
+            },
+            Matcher::Locked(want) => write!(f, "locked {want}"),
+            Matcher::LegalHold(want) => write!(f, "legalHold {want}"),
+            Matcher::Ttl(MetaField::Tag(name)) => write!(f, "ttl.tag {name:?}"),
+            Matcher::Ttl(MetaField::Metadata(name)) => write!(f, "ttl.metadata {name:?}"),
+            Matcher::Any(_) => f.write_str("any"),
+            Matcher::All(_) => f.write_str("all"),
+            Matcher::Not(_) => f.write_str("not"),
+        }
+    }
+}
+
+/// A duration in the largest unit that divides it: `30d`, `12h`, else seconds.
+fn span(d: &Duration) -> String {
+    match d.num_seconds() {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s => format!("{s}s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn matchers_print_as_written_with_no_debug_formatting() {
+        let cases = [
+            (
+                Matcher::KeyGlob(KeyGlob::new("runs/*/latest.ckpt").unwrap()),
+                "key.glob \"runs/*/latest.ckpt\"",
+            ),
+            (
+                Matcher::KeyRegex(KeyRegex::new("^logs/").unwrap()),
+                "key.regex \"^logs/\"",
+            ),
+            (Matcher::OlderThan(Duration::days(30)), "age.olderThan 30d"),
+            (
+                Matcher::NoncurrentFor(Duration::hours(12)),
+                "noncurrentFor 12h",
+            ),
+            (Matcher::SizeAtLeast(131_072), "size.atLeast 131072B"),
+            (
+                Matcher::StorageClass(vec!["STANDARD".into(), "GLACIER".into()]),
+                "storageClass [STANDARD, GLACIER]",
+            ),
+            (
+                Matcher::Ttl(MetaField::Tag("retention-days".into())),
+                "ttl.tag \"retention-days\"",
+            ),
+            (
+                Matcher::Ttl(MetaField::Metadata("ttl".into())),
+                "ttl.metadata \"ttl\"",
+            ),
+            (Matcher::Not(Box::new(Matcher::Locked(true))), "not"),
+        ];
+        for (matcher, text) in cases {
+            assert_eq!(matcher.to_string(), text);
+        }
+    }
 
     #[test]
     fn globs_keep_single_stars_within_a_segment() {
