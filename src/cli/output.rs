@@ -36,7 +36,8 @@ pub fn render_plan(s: &PlanSummary) -> String {
         ),
     ] {
         if count > 0 {
-            let _ = writeln!(out, "  {count} versions {what}");
+            let noun = if count == 1 { "version" } else { "versions" };
+            let _ = writeln!(out, "  {count} {noun} {what}");
         }
     }
     render_limits(&mut out, s);
