@@ -3,7 +3,7 @@
 
 use super::context::{select, App};
 use super::exit::{Exit, UsageError};
-use super::output::{bytes, dollars};
+use super::output::{bytes, dollars, time};
 use super::plan::parse_clock;
 use super::Format;
 use crate::plan::explain::{explain, Explanation, MatcherVerdict, VersionExplanation};
@@ -91,7 +91,7 @@ fn render(e: &Explanation) -> String {
             out,
             "policy {} (snapshot scan {scan}, as of {}):",
             e.policy,
-            e.as_of.to_rfc3339()
+            time(&e.as_of)
         ),
     };
     if e.scan_id.is_some() && e.versions.is_empty() {
@@ -113,7 +113,7 @@ fn render_version(out: &mut String, v: &VersionExplanation) {
         v.state,
         bytes(v.size),
         v.storage_class,
-        v.last_modified.to_rfc3339()
+        time(&v.last_modified)
     );
     let _ = writeln!(out, "    lock: {}", v.lock);
     for (i, r) in v.rules.iter().enumerate() {

@@ -4,7 +4,14 @@ use crate::audit::Outcome;
 use crate::execute::ApplyReport;
 use crate::plan::{ActionLine, PlanState, PlanSummary};
 pub use crate::report::{bytes, dollars};
+use chrono::{DateTime, SecondsFormat, Utc};
 use std::fmt::Write;
+
+/// A moment as people read it in text output: RFC 3339 to the second, in UTC (`Z`). JSON
+/// output keeps full precision.
+pub fn time(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
 
 /// A plan as reviewers read it, like `terraform plan`.
 pub fn render_plan(s: &PlanSummary) -> String {
@@ -15,7 +22,7 @@ pub fn render_plan(s: &PlanSummary) -> String {
         s.plan_id,
         s.policy,
         s.target(),
-        s.as_of.to_rfc3339()
+        time(&s.as_of)
     );
     let _ = writeln!(
         out,
@@ -112,7 +119,7 @@ fn render_line(out: &mut String, line: &ActionLine) {
         }
         let next = w
             .next_eligible
-            .map(|t| format!("; first eligible {}", t.to_rfc3339()))
+            .map(|t| format!("; first eligible {}", time(&t)))
             .unwrap_or_default();
         let _ = writeln!(
             out,

@@ -52,8 +52,8 @@ pub async fn run(app: &App, args: ReportArgs) -> Result<Exit> {
         // An empty window is a typo, not a report: say so rather than export nothing.
         return Err(UsageError(format!(
             "--since {} is not before --until {}",
-            since.to_rfc3339(),
-            until.to_rfc3339()
+            super::output::time(&since),
+            super::output::time(&until)
         ))
         .into());
     }
