@@ -310,6 +310,17 @@ async fn as_of_forecasts_what_ages_into_a_rule_and_applying_a_forecast_is_opt_in
         "the plan records its clock: {plan}"
     );
     assert_eq!(plan["limits"]["objects"], 1);
+    let sample = &plan["actions"][0]["samples"][0];
+    assert_eq!(
+        (&sample["key"], &sample["version"]),
+        (&"x.log".into(), &"current".into())
+    );
+    let schema = jsonschema::validator_for(&shelflife::plan::json_schema()).unwrap();
+    let errors: Vec<String> = schema.iter_errors(&plans).map(|e| e.to_string()).collect();
+    assert!(
+        errors.is_empty(),
+        "`schema plan` describes the output: {errors:?}"
+    );
     let id = plan["plan_id"].to_string();
     let refused = run(&["apply", "--plan", &id, "--yes"]);
     assert_eq!(refused.status.code(), Some(2), "{}", describe(&refused));
