@@ -6,6 +6,7 @@ mod exit;
 mod explain;
 mod output;
 mod plan;
+mod prune;
 mod report;
 mod run;
 mod scan;
@@ -116,6 +117,9 @@ enum SchemaOf {
 enum DbCommand {
     /// Apply the schema migrations (other commands also do it).
     Migrate,
+    /// Delete the items of old plans now, for every policy with saved plans (`run` and `serve`
+    /// do it for each policy they run).
+    Prune(prune::KeepPlans),
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,6 +160,9 @@ pub async fn main() -> std::process::ExitCode {
             println!("database schema is up to date");
             Exit::Ok
         }),
+        Command::Db {
+            command: DbCommand::Prune(args),
+        } => prune::run(&app, args).await,
         Command::Scan(args) => scan::run(&app, args).await,
         Command::Plan(args) => plan::run(&app, args).await,
         Command::Apply(args) => apply::run(&app, args).await,

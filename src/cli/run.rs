@@ -6,6 +6,7 @@ use super::apply::{Executed, Execution, WorkArgs};
 use super::context::{select, worker_name, App};
 use super::exit::Exit;
 use super::output::render_plan;
+use super::prune::KeepPlans;
 use super::scan::{self, ScanArgs};
 use crate::plan::{self, PlanState, PlanSummary, Prices};
 use crate::policy::{Policy, PolicySet};
@@ -35,6 +36,8 @@ pub struct RunArgs {
     pub pushgateway: Option<String>,
     #[command(flatten)]
     pub work: WorkArgs,
+    #[command(flatten)]
+    pub keep: KeepPlans,
 }
 
 pub async fn run(app: &App, args: RunArgs) -> Result<Exit> {
@@ -194,6 +197,7 @@ impl Runner<'_> {
             Err(err) => (super::code_for(err), None),
         };
         schedule::finish(pool, id, run_id, code as i32).await?;
+        args.keep.prune_policy(pool, &policy.name).await;
         result.map(|(exit, _)| Some(exit))
     }
 

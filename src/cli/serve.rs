@@ -5,6 +5,7 @@
 use super::apply::WorkArgs;
 use super::context::App;
 use super::exit::Exit;
+use super::prune::KeepPlans;
 use super::run::{known_success, RunArgs, Runner};
 use crate::schedule::Metrics;
 use anyhow::{Context, Result};
@@ -30,6 +31,8 @@ pub struct ServeArgs {
     tick: f64,
     #[command(flatten)]
     work: WorkArgs,
+    #[command(flatten)]
+    keep: KeepPlans,
 }
 
 struct Shared {
@@ -71,6 +74,7 @@ pub async fn run(app: &App, args: ServeArgs) -> Result<Exit> {
         join: false,
         pushgateway: None,
         work: args.work.clone(),
+        keep: args.keep.clone(),
     };
     let tick = Duration::from_secs_f64(args.tick.clamp(0.1, 3600.0));
     while !stop.load(Ordering::SeqCst) {

@@ -75,6 +75,8 @@ impl ApplyOptions {
 pub enum ApplyError {
     #[error("plan {plan_id} was refused by a safety limit ({reason}); nothing was changed. Raise the limit and plan again")]
     Refused { plan_id: i64, reason: String },
+    #[error("plan {plan_id} was never applied and its items were deleted at {at} by the plan retention (--keep-plans); plan again")]
+    Pruned { plan_id: i64, at: DateTime<Utc> },
     #[error("plan {plan_id} was made for a future clock ({as_of}); pass --allow-future-clock to apply it anyway")]
     FutureClock { plan_id: i64, as_of: DateTime<Utc> },
     #[error("storage unavailable during apply of plan {plan_id} (unfinished items stay pending; rerun to resume): {source}")]
@@ -231,6 +233,12 @@ pub async fn apply(
         return Err(ApplyError::Refused {
             plan_id: plan.plan_id,
             reason,
+        });
+    }
+    if let (PlanState::Planned, Some(at)) = (plan.state, plan.items_pruned_at) {
+        return Err(ApplyError::Pruned {
+            plan_id: plan.plan_id,
+            at,
         });
     }
     if plan.as_of > Utc::now() + chrono::Duration::minutes(5) && !opts.allow_future_clock {

@@ -5,6 +5,7 @@ pub mod cost;
 pub mod evaluate;
 pub mod explain;
 mod items;
+mod prune;
 pub mod pushdown;
 mod sample;
 mod summary;
@@ -12,6 +13,7 @@ mod summary;
 pub use cost::{Cost, Prices};
 pub use evaluate::{decide, Block, Decision, Facts};
 pub use items::ItemIds;
+pub use prune::{prune, prune_all, Pruned};
 pub use sample::{Sample, VersionKind};
 pub use summary::{
     check_limits, ActionLine, LimitStatus, PlanState, PlanSummary, Withheld, WithheldSample,
@@ -304,15 +306,18 @@ pub async fn load(pool: &PgPool, plan_id: i64) -> Result<PlanSummary, PlanError>
         String,
         Option<i64>,
         Option<i64>,
+        Option<DateTime<Utc>>,
     );
-    let row: Option<Row> =
-        sqlx::query_as("SELECT summary, state, first_item, last_item FROM plans WHERE id = $1")
-            .bind(plan_id)
-            .fetch_optional(pool)
-            .await?;
-    let (sqlx::types::Json(mut summary), state, first, last) =
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT summary, state, first_item, last_item, items_pruned_at FROM plans WHERE id = $1",
+    )
+    .bind(plan_id)
+    .fetch_optional(pool)
+    .await?;
+    let (sqlx::types::Json(mut summary), state, first, last, pruned) =
         row.ok_or(PlanError::NotFound(plan_id))?;
     summary.state = PlanState::parse(&state);
+    summary.items_pruned_at = pruned;
     summary.item_ids = first.zip(last).map(|(first, last)| ItemIds { first, last });
     Ok(summary)
 }

@@ -140,6 +140,10 @@ pub struct PlanSummary {
     pub state: PlanState,
     /// Which limit was exceeded and by how much.
     pub refusal: Option<String>,
+    /// When the plan's items were deleted by the retention (`keep-plans`); such a plan, if
+    /// never applied, can no longer be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items_pruned_at: Option<DateTime<Utc>>,
     /// Where the plan's items are (`None`: it has none); kept in `plans`, not in the summary.
     #[serde(skip)]
     #[schemars(skip)]
@@ -192,6 +196,7 @@ impl PlanSummary {
             limits: LimitStatus::default(),
             state: PlanState::Planned,
             refusal: None,
+            items_pruned_at: None,
             item_ids: None,
         }
     }

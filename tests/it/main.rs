@@ -23,6 +23,7 @@ mod proxy;
 mod pushgateway;
 mod report;
 mod resilience;
+mod retention;
 mod scan;
 mod schedule;
 mod serve;
