@@ -179,6 +179,9 @@ def check_full(docs):
     check("full: job fields", job_fields == (4, 7200, 3600, 3), job_fields)
     check("full: several workers join the apply", "--join" in args, args)
     check("full: pushgateway", args[args.index("--pushgateway") + 1] == "http://pushgateway.monitoring.svc:9091", args)
+    for kind, spec_of in (("CronJob", lambda: pod), ("Deployment", lambda: k["Deployment"]["spec"]["template"]["spec"])):
+        env = {e["name"]: e.get("value") for e in spec_of()["containers"][0]["env"]}
+        check(f"full: {kind} keeps plans as configured", env.get("SHELFLIFE_KEEP_PLANS") == "12w", env)
     check("full: selected policy and extra args", ["--policy", "inference-logs"] == args[2:4] and args[-4:] == ["--concurrency", "8", "--claim-ttl", "120"], args)
     check("full: IRSA annotation", k["ServiceAccount"]["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/shelflife"})
     check("full: pod runs as that ServiceAccount", pod["serviceAccountName"] == "shelflife-runner")
@@ -212,6 +215,7 @@ BAD = [
     ("zero workers", "cronJob:\n  parallelism: 0\n", "cronJob.parallelism: Must be greater than or equal to 1"),
     ("a non-string annotation", "serviceAccount:\n  annotations:\n    a: 1\n", "serviceAccount.annotations.a: Invalid type"),
     ("a bad pull policy", "image:\n  pullPolicy: Sometimes\n", "image.pullPolicy"),
+    ("a plan retention that is not a duration", "keepPlans: 30 days\n", "keepPlans"),
     ("a policy file name without .yaml", "policies:\n  existingConfigMap: ''\n  files:\n    notes.txt: x\n", "policies.files"),
     ("a bad scrape interval", "serve:\n  serviceMonitor:\n    interval: soon\n", "serve.serviceMonitor.interval"),
 ]

@@ -78,6 +78,8 @@ The shelflife container. Call with (dict "root" $ "args" (list ...) "policies" t
           key: {{ $v.database.secretKey }}
     - name: SHELFLIFE_LOG_FORMAT
       value: {{ $v.logFormat | quote }}
+    - name: SHELFLIFE_KEEP_PLANS
+      value: {{ $v.keepPlans | quote }}
     {{- if .policies }}
     - name: SHELFLIFE_POLICIES
       value: /etc/shelflife/policies
