@@ -172,5 +172,14 @@ mod tests {
             ("c.bin", "legal hold")
         );
         assert_eq!(held.version.version_id.as_deref(), Some("v9"));
+        let held = crate::plan::WithheldSample {
+            version: new,
+            reason: "legal hold".into(),
+        };
+        let text = serde_json::to_string(&held).unwrap();
+        assert_eq!(
+            serde_json::from_str::<crate::plan::WithheldSample>(&text).unwrap(),
+            held
+        );
     }
 }
