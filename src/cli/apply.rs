@@ -92,7 +92,7 @@ fn archive_storages(set: &PolicySet) -> BTreeSet<String> {
 
 pub async fn run(app: &App, args: ApplyArgs) -> Result<Exit> {
     audit_key()?;
-    let set = app.load_policies()?;
+    let set = app.load_some_policies()?;
     let pool = app.pool().await?;
     let plans = plans_to_apply(&pool, &set, &args).await?;
     if let Some(refused) = plans.iter().find(|p| p.state == PlanState::Refused) {

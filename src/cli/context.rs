@@ -53,6 +53,20 @@ impl App {
         Ok(loaded.set)
     }
 
+    /// The policies, refusing a set without any: a CronJob pointed at an empty or wrong
+    /// directory must fail, not succeed every night doing nothing.
+    pub fn load_some_policies(&self) -> Result<PolicySet> {
+        let set = self.load_policies()?;
+        if set.policies.is_empty() {
+            return Err(UsageError(format!(
+                "no policies in {}: no `kind: Policy` document found; check --policies or SHELFLIFE_POLICIES",
+                self.policies.display()
+            ))
+            .into());
+        }
+        Ok(set)
+    }
+
     /// Connects to the database and applies pending migrations.
     pub async fn pool(&self) -> Result<PgPool> {
         let url = self.database_url.as_deref().ok_or_else(|| {

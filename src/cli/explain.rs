@@ -38,7 +38,7 @@ pub async fn run(app: &App, args: ExplainArgs) -> Result<Exit> {
         .and_then(|rest| rest.split_once('/'))
         .filter(|(b, k)| !b.is_empty() && !k.is_empty())
         .ok_or_else(|| UsageError(format!("{:?} is not s3://BUCKET/KEY", args.url)))?;
-    let set = app.load_policies()?;
+    let set = app.load_some_policies()?;
     let targeting = |p: &&Policy| {
         p.target.bucket == bucket
             && p.target

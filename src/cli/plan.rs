@@ -50,7 +50,7 @@ pub fn parse_time(flag: &str, text: &str, now: DateTime<Utc>) -> Result<DateTime
 
 pub async fn run(app: &App, args: PlanArgs) -> Result<Exit> {
     let as_of = parse_clock(args.as_of.as_deref(), Utc::now())?;
-    let set = app.load_policies()?;
+    let set = app.load_some_policies()?;
     let policies = select(&set, &args.policy)?;
     let pool = app.pool().await?;
     let mut summaries = Vec::new();

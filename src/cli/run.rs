@@ -42,7 +42,7 @@ pub struct RunArgs {
 
 pub async fn run(app: &App, args: RunArgs) -> Result<Exit> {
     app.stop_on_signals()?;
-    let set = app.load_policies()?;
+    let set = app.load_some_policies()?;
     let pool = app.pool().await?;
     let metrics = Metrics::new();
     let mut worst = Exit::Ok;

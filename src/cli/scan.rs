@@ -43,7 +43,7 @@ impl ScanArgs {
 }
 
 pub async fn run(app: &App, args: ScanArgs) -> Result<Exit> {
-    let set = app.load_policies()?;
+    let set = app.load_some_policies()?;
     let policies = select(&set, &args.policy)?;
     let pool = app.pool().await?;
     scan_policies(app, &set, &pool, &policies, &args).await

@@ -43,7 +43,7 @@ struct Shared {
 pub async fn run(app: &App, args: ServeArgs) -> Result<Exit> {
     app.stop_on_signals()?;
     let pool = app.pool().await?;
-    let mut set = app.load_policies()?;
+    let mut set = app.load_some_policies()?;
     let mut seen = fingerprint(&app.policies);
     let shared = Arc::new(Shared {
         metrics: Metrics::new(),
@@ -81,7 +81,7 @@ pub async fn run(app: &App, args: ServeArgs) -> Result<Exit> {
         let now = fingerprint(&app.policies);
         if now != seen {
             seen = now;
-            match app.load_policies() {
+            match app.load_some_policies() {
                 Ok(new) => {
                     tracing::info!(
                         policies = new.policies.len(),

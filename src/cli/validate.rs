@@ -1,7 +1,7 @@
 //! `shelflife validate`: lint policy files without touching the network.
 
 use super::context::App;
-use super::exit::Exit;
+use super::exit::{Exit, UsageError};
 use super::Format;
 use crate::policy::{self, Invalid};
 use anyhow::Result;
@@ -20,6 +20,15 @@ pub fn run(app: &App, paths: Vec<PathBuf>, format: Format) -> Result<Exit> {
         }
         Err(Invalid(diagnostics)) => (diagnostics, false, None),
     };
+    if counts == Some((0, 0)) {
+        // A lint pointed at the wrong directory must not pass.
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        let msg = format!(
+            "nothing to validate: no shelflife documents in {}",
+            shown.join(", ")
+        );
+        return Err(UsageError(msg).into());
+    }
     match format {
         Format::Json => {
             let report = serde_json::json!({ "valid": valid, "diagnostics": diagnostics });

@@ -192,6 +192,26 @@ async fn scanning_a_bucket_that_does_not_exist_exits_2_naming_it(pool: PgPool) {
 }
 
 #[test]
+fn an_empty_policy_directory_fails_instead_of_doing_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("README.md"), "not a policy").unwrap();
+    for args in [&["validate"][..], &["run", "--all"], &["plan"], &["scan"]] {
+        let out = std::process::Command::new(binary())
+            .args(args)
+            .env("DATABASE_URL", "postgres://postgres@127.0.0.1:9/none")
+            .env("SHELFLIFE_POLICIES", dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", describe(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&dir.path().display().to_string()),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
 fn an_unreachable_database_exits_5() {
     let dir = PolicyDir::new(&policy_yaml("tmp", "b", "", EXPIRE_ALL_TMP));
     let out = std::process::Command::new(binary())
