@@ -23,7 +23,7 @@ impl std::ops::AddAssign for Pruned {
 
 /// Deletes the items of `policy`'s plans made before `before`, but not of its latest plan nor
 /// of a plan that a worker holds a claim in (its claims finish and are recorded first; the
-/// next pruning takes it). Each plan is marked and emptied in one transaction.
+/// next pruning takes it). Each plan is marked and emptied by one statement.
 pub async fn prune(
     pool: &PgPool,
     policy: &str,
@@ -65,32 +65,27 @@ async fn prune_plan(
     first: Option<i64>,
     last: Option<i64>,
 ) -> Result<Pruned, PlanError> {
-    let mut tx = pool.begin().await?;
-    // Locks the plan row against a concurrent pruning; claims lock item rows, checked next.
-    let marked = sqlx::query(
-        "UPDATE plans SET items_pruned_at = now() WHERE id = $1 AND items_pruned_at IS NULL \
-           AND NOT EXISTS (SELECT 1 FROM plan_items WHERE id BETWEEN $2 AND $3 AND plan_id = $1 \
-                                                      AND state = 'claimed')",
+    // One statement: the plan is marked only while no item of it is claimed, and only a marked
+    // plan's items go. A claim taken meanwhile is waited for and then left alone.
+    let (plans, items): (i64, i64) = sqlx::query_as(
+        "WITH marked AS ( \
+             UPDATE plans SET items_pruned_at = now() WHERE id = $1 AND items_pruned_at IS NULL \
+               AND NOT EXISTS (SELECT 1 FROM plan_items WHERE id BETWEEN $2 AND $3 AND plan_id = $1 \
+                                                          AND state = 'claimed') \
+             RETURNING id), \
+         gone AS ( \
+             DELETE FROM plan_items WHERE id BETWEEN $2 AND $3 AND plan_id IN (SELECT id FROM marked) \
+                                      AND state <> 'claimed' \
+             RETURNING 1) \
+         SELECT (SELECT count(*) FROM marked), (SELECT count(*) FROM gone)",
     )
     .bind(id)
     .bind(first)
     .bind(last)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if marked == 0 {
-        return Ok(Pruned::default());
-    }
-    // A claim taken since the check above is waited for and then left alone.
-    let items = sqlx::query(
-        "DELETE FROM plan_items WHERE id BETWEEN $2 AND $3 AND plan_id = $1 AND state <> 'claimed'",
-    )
-    .bind(id)
-    .bind(first)
-    .bind(last)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    tx.commit().await?;
-    Ok(Pruned { plans: 1, items })
+    .fetch_one(pool)
+    .await?;
+    Ok(Pruned {
+        plans: plans.unsigned_abs(),
+        items: items.unsigned_abs(),
+    })
 }
