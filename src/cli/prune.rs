@@ -1,8 +1,10 @@
 //! The plan retention (`--keep-plans`): `run` and `serve` prune each policy they run after its
-//! run; `shelflife db prune` prunes every policy's plans at once.
+//! run; `shelflife db prune` prunes every policy's plans at once, and also deletes scans left
+//! unfinished for longer and the cached per-object data of versions no scan holds.
 
 use super::context::App;
 use super::exit::Exit;
+use crate::inventory;
 use crate::plan::{self, Pruned};
 use crate::policy::units::parse_duration;
 use anyhow::Result;
@@ -48,26 +50,41 @@ impl KeepPlans {
     }
 }
 
-fn describe(p: Pruned) -> String {
-    let n = |count: u64, what: &str| match count {
+fn plural(count: u64, what: &str) -> String {
+    match count {
         1 => format!("1 {what}"),
         _ => format!("{count} {what}s"),
-    };
+    }
+}
+
+fn describe(p: Pruned) -> String {
     format!(
         "deleted {} of {} older than --keep-plans (their figures and the audit trail remain)",
-        n(p.items, "item"),
-        n(p.plans, "plan")
+        plural(p.items, "item"),
+        plural(p.plans, "plan")
     )
 }
 
 /// `shelflife db prune`.
 pub async fn run(app: &App, args: KeepPlans) -> Result<Exit> {
-    let Some(keep) = args.keep.0 else {
-        println!("--keep-plans off: nothing pruned");
-        return Ok(Exit::Ok);
-    };
     let pool = app.pool().await?;
-    let pruned = plan::prune_all(&pool, Utc::now() - keep).await?;
-    println!("{}", describe(pruned));
+    match args.keep.0 {
+        None => println!("--keep-plans off: plans and unfinished scans kept"),
+        Some(keep) => {
+            let before = Utc::now() - keep;
+            let pruned = plan::prune_all(&pool, before).await?;
+            println!("{}", describe(pruned));
+            let scans = inventory::drop_abandoned_scans(&pool, before).await?;
+            println!(
+                "deleted {} left unfinished for longer than --keep-plans",
+                plural(scans, "scan")
+            );
+        }
+    }
+    let cached = inventory::forget_all_gone_versions(&pool).await?;
+    println!(
+        "deleted the cached tags and lock state of {} no scan holds",
+        plural(cached, "version")
+    );
     Ok(Exit::Ok)
 }

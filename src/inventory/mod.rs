@@ -11,6 +11,7 @@ mod listing;
 mod metadata;
 mod partitions;
 mod progress;
+mod prune;
 pub mod report;
 mod run;
 mod snapshot;
@@ -18,6 +19,7 @@ mod table;
 
 pub use copy::{LockState, RowBuffer};
 pub use metadata::{ScanOptions, DEFAULT_METADATA_MAX_AGE, DEFAULT_RESUME_WITHIN};
+pub use prune::{drop_abandoned_scans, forget_all_gone_versions, forget_gone_versions};
 pub use run::{scan, scan_report};
 pub use snapshot::{
     count_rows, latest_snapshot, snapshot_rows, FilterParam, RowFilter, Snapshot, SnapshotQuery,

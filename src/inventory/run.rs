@@ -81,6 +81,7 @@ async fn run_locked(
     let result = work.await;
     progress.finish();
     conclude(pool, target, scan_id, result).await?;
+    forget_gone_versions(pool, target).await;
     let (versions, bytes) = partitions::totals(pool, scan_id).await?;
     let summary = ScanSummary {
         scan_id,
@@ -99,6 +100,18 @@ async fn run_locked(
         "scan complete"
     );
     Ok(summary)
+}
+
+/// Deletes the cached data of versions the new snapshot no longer holds; a failure is only
+/// logged (the entries are a cache: the next scan tries again).
+async fn forget_gone_versions(pool: &PgPool, target: &ScanTarget) {
+    match super::prune::forget_gone_versions(pool, target).await {
+        Ok(0) => {}
+        Ok(gone) => {
+            tracing::info!(target = %target, gone, "forgot cached data of deleted versions")
+        }
+        Err(err) => tracing::warn!(target = %target, "cached data of deleted versions kept: {err}"),
+    }
 }
 
 /// Marks the scan's rows as carrying their keys' facts if every report file had its keys
@@ -148,13 +161,13 @@ async fn with_lock_needs(
 /// Holds PostgreSQL's advisory lock on a target for the life of a scan. It is released
 /// explicitly; should the scan be abandoned instead, the connection is closed when dropped,
 /// which releases the lock too.
-struct TargetLock {
+pub(super) struct TargetLock {
     conn: PoolConnection<Postgres>,
     name: String,
 }
 
 impl TargetLock {
-    async fn acquire(pool: &PgPool, target: &ScanTarget) -> Result<Self, ScanError> {
+    pub(super) async fn acquire(pool: &PgPool, target: &ScanTarget) -> Result<Self, ScanError> {
         let mut conn = pool.acquire().await?;
         conn.close_on_drop();
         let name = format!(
@@ -173,7 +186,7 @@ impl TargetLock {
         Ok(TargetLock { conn, name })
     }
 
-    async fn release(mut self) {
+    pub(super) async fn release(mut self) {
         let _ = sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
             .bind(&self.name)
             .execute(&mut *self.conn)

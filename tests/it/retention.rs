@@ -1,5 +1,7 @@
 //! Plan retention (`--keep-plans`): old plans lose their items, never the latest plan of a
 //! policy nor one a worker holds claims in; a pruned plan never applied cannot be applied.
+//! Scans forget the cached data of versions no snapshot holds; `db prune` also drops scans
+//! left unfinished.
 
 use crate::helpers::*;
 use shelflife::storage::s3::BucketOptions;
@@ -129,4 +131,116 @@ async fn run_prunes_the_policy_it_ran(pool: PgPool) {
         1,
         "its action stays in the trail"
     );
+}
+
+/// The keys of `bucket`'s cached versions, one per version, sorted.
+async fn cached(pool: &PgPool, bucket: &str) -> Vec<String> {
+    sqlx::query_scalar("SELECT key FROM object_meta WHERE bucket = $1 ORDER BY key, etag")
+        .bind(bucket)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+fn tagged_policy(name: &str, bucket: &str, target_extra: &str) -> String {
+    format!(
+        "apiVersion: shelflife.dev/v1\nkind: Policy\nmetadata: {{ name: {name} }}\nspec:\n  \
+         target: {{ storage: local, bucket: {bucket}{target_extra} }}\n  rules:\n    \
+         - {{ name: drop-dev, when: {{ tags: {{ env: dev }} }}, then: delete }}\n---\n"
+    )
+}
+
+#[sqlx::test]
+async fn scans_forget_the_cached_data_of_versions_no_snapshot_holds(pool: PgPool) {
+    let store = store().await;
+    let bucket = new_bucket(&store, "meta", BucketOptions::default()).await;
+    put(&store, &bucket, "a/1", "old").await;
+    put(&store, &bucket, "b/1", "x").await;
+    // Two targets share the bucket: `a/` alone, and all of it.
+    let both =
+        tagged_policy("part", &bucket, ", prefix: a/") + &tagged_policy("whole", &bucket, "");
+    let dir = PolicyDir::new(&both);
+    let scan = |policy: &str| {
+        let out = shelflife(&pool, dir.path(), &["scan", "--policy", policy]);
+        assert!(out.status.success(), "{}", describe(&out));
+    };
+    scan("part");
+    scan("whole");
+    assert_eq!(cached(&pool, &bucket).await, ["a/1", "b/1"]);
+
+    // a/1 is replaced (a new ETag) and b/1 deleted.
+    put(&store, &bucket, "a/1", "new").await;
+    delete(&store, &bucket, "b/1", None).await;
+    scan("part");
+    assert_eq!(
+        cached(&pool, &bucket).await,
+        ["a/1", "a/1", "b/1"],
+        "the whole bucket's snapshot still holds the old a/1 and b/1"
+    );
+    scan("whole");
+    assert_eq!(cached(&pool, &bucket).await, ["a/1"]);
+}
+
+#[sqlx::test]
+async fn db_prune_drops_abandoned_scans_and_the_cache_nothing_holds(pool: PgPool) {
+    let store = store().await;
+    let bucket = new_bucket(&store, "held", BucketOptions::default()).await;
+    put(&store, &bucket, "a/1", "x").await;
+    let dir = PolicyDir::new(&tagged_policy("held", &bucket, ""));
+    let out = shelflife(&pool, dir.path(), &["scan"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(cached(&pool, &bucket).await.len(), 1);
+    // Scans of a target that has since left the policies: one interrupted 40 days ago, one an
+    // hour ago, and the tags the old one had fetched.
+    let mut unfinished = vec![];
+    for days in [40, 0] {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO scans (storage, bucket, prefixes, source, status, started_at) \
+             VALUES ('local', 'removed', '{old/}', 'list', 'failed', \
+                     now() - make_interval(days => $1, hours => 1)) RETURNING id",
+        )
+        .bind(days)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        sqlx::query(&format!("CREATE TABLE inventory_p{id} (LIKE inventory)"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        unfinished.push(id);
+    }
+    sqlx::query(
+        "INSERT INTO object_meta (storage, bucket, key, version_key, etag, tags, tags_at) \
+         VALUES ('local', 'removed', 'old/1', '', 'e', '{}', now())",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let pruned = shelflife(&pool, dir.path(), &["db", "prune"]);
+    assert!(pruned.status.success(), "{}", describe(&pruned));
+    assert!(
+        stdout(&pruned).contains("deleted 1 scan left unfinished")
+            && stdout(&pruned).contains("state of 1 version no scan holds"),
+        "{}",
+        describe(&pruned)
+    );
+    assert_eq!(
+        cached(&pool, &bucket).await.len(),
+        1,
+        "its snapshot holds it"
+    );
+    assert!(cached(&pool, "removed").await.is_empty());
+    let mut tables = vec![];
+    for id in &unfinished {
+        let table: Option<String> =
+            sqlx::query_scalar(&format!("SELECT to_regclass('inventory_p{id}')::text"))
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        tables.push(table.is_some());
+    }
+    assert_eq!(tables, [false, true], "only the old scan's rows go");
+    let scans = count(&pool, "SELECT count(*) FROM scans WHERE bucket = 'removed'").await;
+    assert_eq!(scans, 1);
 }
