@@ -118,9 +118,9 @@ enum DbCommand {
     /// Apply the schema migrations (other commands also do it).
     Migrate,
     /// Delete the items of old plans now, for every policy with saved plans (`run` and `serve`
-    /// do it for each policy they run); also scans left unfinished for longer than that, and
-    /// the cached tags and lock state of versions that no scan holds (a scan does it for its
-    /// own prefixes; this also covers buckets no policy scans any more).
+    /// do it for each policy they run); also scans left unfinished for longer than that, the
+    /// snapshots of targets no policy has and not scanned for that long, and the cached tags
+    /// and lock state of versions that no scan holds (a scan does it for its own prefixes).
     Prune(prune::KeepPlans),
 }
 

@@ -8,7 +8,8 @@ use crate::inventory;
 use crate::plan::{self, Pruned};
 use crate::policy::units::parse_duration;
 use anyhow::Result;
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
+use sqlx::PgPool;
 
 /// How long plans keep their items.
 #[derive(Debug, Clone, clap::Args)]
@@ -74,11 +75,7 @@ pub async fn run(app: &App, args: KeepPlans) -> Result<Exit> {
             let before = Utc::now() - keep;
             let pruned = plan::prune_all(&pool, before).await?;
             println!("{}", describe(pruned));
-            let scans = inventory::drop_abandoned_scans(&pool, before).await?;
-            println!(
-                "deleted {} left unfinished for longer than --keep-plans",
-                plural(scans, "scan")
-            );
+            prune_scans(app, &pool, before).await?;
         }
     }
     let cached = inventory::forget_all_gone_versions(&pool).await?;
@@ -87,4 +84,31 @@ pub async fn run(app: &App, args: KeepPlans) -> Result<Exit> {
         plural(cached, "version")
     );
     Ok(Exit::Ok)
+}
+
+/// Scans left unfinished, and snapshots of targets no policy has, older than `before`. The
+/// policies are what tell a removed target; without any, no snapshot is dropped.
+async fn prune_scans(app: &App, pool: &PgPool, before: DateTime<Utc>) -> Result<()> {
+    let scans = inventory::drop_abandoned_scans(pool, before).await?;
+    println!(
+        "deleted {} left unfinished for longer than --keep-plans",
+        plural(scans, "scan")
+    );
+    let set = match app.load_some_policies() {
+        Ok(set) => set,
+        Err(err) => {
+            eprintln!("warning: snapshots kept: {err:#}");
+            return Ok(());
+        }
+    };
+    let targets: Vec<_> = set.policies.iter().map(plan::target_of).collect();
+    let (dropped, versions) = inventory::drop_untargeted_snapshots(pool, &targets, before).await?;
+    println!(
+        "deleted the snapshots of {} ({}) that no policy in {} targets and that were last \
+         scanned longer than --keep-plans ago",
+        plural(dropped, "target"),
+        plural(versions.unsigned_abs(), "version"),
+        app.policies.display()
+    );
+    Ok(())
 }

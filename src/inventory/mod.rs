@@ -19,7 +19,9 @@ mod table;
 
 pub use copy::{LockState, RowBuffer};
 pub use metadata::{ScanOptions, DEFAULT_METADATA_MAX_AGE, DEFAULT_RESUME_WITHIN};
-pub use prune::{drop_abandoned_scans, forget_all_gone_versions, forget_gone_versions};
+pub use prune::{
+    drop_abandoned_scans, drop_untargeted_snapshots, forget_all_gone_versions, forget_gone_versions,
+};
 pub use run::{scan, scan_report};
 pub use snapshot::{
     count_rows, latest_snapshot, snapshot_rows, FilterParam, RowFilter, Snapshot, SnapshotQuery,

@@ -1,5 +1,6 @@
 //! What scans leave behind: cached per-object data (`object_meta`) of versions that no scan
-//! holds any more, and the rows of unfinished scans that will never be resumed.
+//! holds any more, the rows of unfinished scans that will never be resumed, and the snapshots
+//! of targets no policy has.
 //!
 //! `object_meta` is keyed by the exact version, so every version that is deleted or replaced
 //! leaves its entry behind; for a bucket whose policies read tags or lock state that is one
@@ -113,14 +114,9 @@ pub async fn drop_abandoned_scans(pool: &PgPool, before: DateTime<Utc>) -> Resul
             bucket,
             prefixes,
         };
-        let lock = match TargetLock::acquire(pool, &target).await {
-            Ok(lock) => lock,
-            Err(ScanError::Busy(_)) => continue,
-            Err(err) => return Err(err),
-        };
-        let result = drop_scan(pool, id).await;
-        lock.release().await;
-        dropped += result?;
+        dropped += unless_scanning(pool, &target, || drop_scan(pool, id))
+            .await?
+            .unwrap_or(0);
     }
     Ok(dropped)
 }
@@ -138,4 +134,90 @@ async fn drop_scan(pool: &PgPool, id: i64) -> Result<u64, ScanError> {
     }
     tx.commit().await?;
     Ok(gone)
+}
+
+/// Drops the snapshots of targets that are not in `targets` (the policies' targets) and were
+/// last scanned before `before`, unless a scan of one is running. The scans rows stay, as
+/// `dropped`, for the plans made from them. Returns the targets and versions dropped.
+pub async fn drop_untargeted_snapshots(
+    pool: &PgPool,
+    targets: &[ScanTarget],
+    before: DateTime<Utc>,
+) -> Result<(u64, i64), ScanError> {
+    let stale: Vec<(String, String, Vec<String>)> = sqlx::query_as(
+        "SELECT storage, bucket, prefixes FROM scans WHERE status = 'complete' \
+         GROUP BY storage, bucket, prefixes HAVING max(finished_at) < $1 \
+         ORDER BY storage, bucket, prefixes",
+    )
+    .bind(before)
+    .fetch_all(pool)
+    .await?;
+    let (mut dropped, mut versions) = (0, 0);
+    for (storage, bucket, prefixes) in stale {
+        let target = ScanTarget {
+            storage,
+            bucket,
+            prefixes,
+        };
+        if targets.contains(&target) {
+            continue;
+        }
+        let done = unless_scanning(pool, &target, || drop_snapshot(pool, &target, before));
+        if let Some(Some(count)) = done.await? {
+            dropped += 1;
+            versions += count;
+        }
+    }
+    Ok((dropped, versions))
+}
+
+/// Marks `target`'s complete scans dropped and drops their tables, if none completed since
+/// `before`; returns the newest one's version count.
+async fn drop_snapshot(
+    pool: &PgPool,
+    target: &ScanTarget,
+    before: DateTime<Utc>,
+) -> Result<Option<i64>, ScanError> {
+    let mut tx = pool.begin().await?;
+    let marked: Vec<(i64, i64)> = sqlx::query_as(
+        "UPDATE scans SET status = 'dropped' \
+         WHERE storage = $1 AND bucket = $2 AND prefixes = $3 AND status = 'complete' \
+           AND NOT EXISTS (SELECT 1 FROM scans c WHERE c.storage = $1 AND c.bucket = $2 \
+                           AND c.prefixes = $3 AND c.status = 'complete' AND c.finished_at >= $4) \
+         RETURNING id, objects",
+    )
+    .bind(&target.storage)
+    .bind(&target.bucket)
+    .bind(&target.prefixes)
+    .bind(before)
+    .fetch_all(&mut *tx)
+    .await?;
+    let ids: Vec<i64> = marked.iter().map(|(id, _)| *id).collect();
+    table::drop_all(&mut tx, &ids).await?;
+    sqlx::query("DELETE FROM scan_partitions WHERE scan_id = ANY($1)")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let newest = marked.iter().max_by_key(|(id, _)| *id);
+    Ok(newest.map(|(_, objects)| *objects))
+}
+
+/// Runs `work` holding `target`'s scan lock, or returns `None` when a scan of it is running.
+async fn unless_scanning<T, F>(
+    pool: &PgPool,
+    target: &ScanTarget,
+    work: impl FnOnce() -> F,
+) -> Result<Option<T>, ScanError>
+where
+    F: std::future::Future<Output = Result<T, ScanError>>,
+{
+    let lock = match TargetLock::acquire(pool, target).await {
+        Ok(lock) => lock,
+        Err(ScanError::Busy(_)) => return Ok(None),
+        Err(err) => return Err(err),
+    };
+    let result = work().await;
+    lock.release().await;
+    result.map(Some)
 }

@@ -217,11 +217,23 @@ async fn db_prune_drops_abandoned_scans_and_the_cache_nothing_holds(pool: PgPool
     .await
     .unwrap();
 
+    // While a scan of that target holds its lock (a process still working on it), it stays.
+    let mut scanner = pool.acquire().await.unwrap();
+    let lock = "SELECT pg_advisory_lock(hashtextextended('shelflife scan\u{1}local\u{1}removed\u{1}old/', 0))";
+    sqlx::query(lock).execute(&mut *scanner).await.unwrap();
+    let busy = shelflife(&pool, dir.path(), &["db", "prune"]);
+    assert!(
+        stdout(&busy).contains("deleted 0 scans left unfinished")
+            && stdout(&busy).contains("state of 1 version no scan holds"),
+        "{}",
+        describe(&busy)
+    );
+    drop(scanner.detach());
+
     let pruned = shelflife(&pool, dir.path(), &["db", "prune"]);
     assert!(pruned.status.success(), "{}", describe(&pruned));
     assert!(
-        stdout(&pruned).contains("deleted 1 scan left unfinished")
-            && stdout(&pruned).contains("state of 1 version no scan holds"),
+        stdout(&pruned).contains("deleted 1 scan left unfinished"),
         "{}",
         describe(&pruned)
     );
@@ -243,4 +255,72 @@ async fn db_prune_drops_abandoned_scans_and_the_cache_nothing_holds(pool: PgPool
     assert_eq!(tables, [false, true], "only the old scan's rows go");
     let scans = count(&pool, "SELECT count(*) FROM scans WHERE bucket = 'removed'").await;
     assert_eq!(scans, 1);
+}
+
+#[sqlx::test]
+async fn db_prune_drops_the_snapshots_of_targets_no_policy_has(pool: PgPool) {
+    let store = store().await;
+    let kept = new_bucket(&store, "kept", BucketOptions::default()).await;
+    let gone = new_bucket(&store, "gone", BucketOptions::default()).await;
+    for bucket in [&kept, &gone] {
+        put(&store, bucket, "tmp/1", "x").await;
+    }
+    let kept_yaml = policy_yaml("kept", &kept, "", EXPIRE_TMP);
+    let both = PolicyDir::new(&format!(
+        "{kept_yaml}---\n{}",
+        policy_yaml("gone", &gone, "", EXPIRE_TMP)
+    ));
+    let ok = |dir: &std::path::Path, args: &[&str]| {
+        let out = shelflife(&pool, dir, args);
+        assert!(out.status.success(), "{args:?}: {}", describe(&out));
+        out
+    };
+    ok(both.path(), &["scan"]);
+    ok(both.path(), &["plan", "--policy", "gone"]);
+    sqlx::query("UPDATE scans SET finished_at = now() - interval '40 days'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let status = |bucket: String| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT status FROM scans WHERE bucket = $1")
+                .bind(bucket)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+
+    // Without policies nothing tells a removed target: every snapshot stays.
+    let empty = tempfile::tempdir().unwrap();
+    let blind = ok(empty.path(), &["db", "prune"]);
+    assert!(
+        String::from_utf8_lossy(&blind.stderr).contains("snapshots kept"),
+        "{}",
+        describe(&blind)
+    );
+    assert_eq!(status(gone.clone()).await, "complete");
+
+    let only_kept = PolicyDir::new(&kept_yaml);
+    let pruned = ok(only_kept.path(), &["db", "prune"]);
+    assert!(
+        stdout(&pruned).contains("deleted the snapshots of 1 target (1 version)"),
+        "{}",
+        describe(&pruned)
+    );
+    assert_eq!(status(kept.clone()).await, "complete", "its policy remains");
+    assert_eq!(status(gone.clone()).await, "dropped");
+    let tables = count(
+        &pool,
+        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'inventory'::regclass",
+    )
+    .await;
+    assert_eq!(tables, 1, "only the kept target's rows remain");
+
+    // The target comes back: it has no snapshot until scanned again.
+    let unscanned = shelflife(&pool, both.path(), &["plan", "--policy", "gone"]);
+    assert_eq!(unscanned.status.code(), Some(2), "{}", describe(&unscanned));
+    ok(both.path(), &["scan", "--policy", "gone"]);
+    ok(both.path(), &["plan", "--policy", "gone"]);
 }
