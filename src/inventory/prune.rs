@@ -17,7 +17,9 @@ use sqlx::PgPool;
 ///
 /// Other targets may share the bucket, with their own snapshots and scans; all of them are
 /// kept. `scans` is share-locked meanwhile, so no scan starts, finishes or is discarded
-/// between choosing the tables and reading them.
+/// between choosing the tables and reading them, and so is `object_meta` against writes: a
+/// concurrent scan's metadata batch waits instead of deadlocking with the delete (and failing
+/// that scan).
 pub async fn forget_gone_versions(pool: &PgPool, target: &ScanTarget) -> Result<u64, ScanError> {
     let cached: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM object_meta WHERE storage = $1 AND bucket = $2)",
@@ -34,6 +36,7 @@ pub async fn forget_gone_versions(pool: &PgPool, target: &ScanTarget) -> Result<
     // empty, and a nested loop would then read a whole scan table once per entry.
     for setting in [
         "LOCK TABLE scans IN SHARE MODE",
+        "LOCK TABLE object_meta IN SHARE ROW EXCLUSIVE MODE",
         "SET LOCAL enable_nestloop = off",
     ] {
         sqlx::query(setting).execute(&mut *tx).await?;
