@@ -1,6 +1,7 @@
 //! The plan retention (`--keep-plans`): `run` and `serve` prune each policy they run after its
 //! run; `shelflife db prune` prunes every policy's plans at once, and also deletes scans left
-//! unfinished for longer and the cached per-object data of versions no scan holds.
+//! unfinished for longer, snapshots of targets no policy has and not scanned for as long, and
+//! the cached per-object data of versions no scan holds.
 
 use super::context::App;
 use super::exit::Exit;
