@@ -111,7 +111,12 @@ def validate_all(label, docs, kube):
 
 
 def by_kind(docs):
-    return {d["kind"]: d for d in docs}
+    return {d["kind"]: d for d in docs if d["metadata"]["labels"].get("app.kubernetes.io/component") != "prune"}
+
+
+def prune_cron(docs):
+    found = [d for d in docs if d["kind"] == "CronJob" and d["metadata"]["labels"]["app.kubernetes.io/component"] == "prune"]
+    return found[0] if found else None
 
 
 def rendered(label, *values):
@@ -122,7 +127,7 @@ def rendered(label, *values):
 
 def check_minimal(docs):
     kinds = sorted(d["kind"] for d in docs)
-    check("minimal: CronJob, migration Job, ServiceAccount", kinds == ["CronJob", "Job", "ServiceAccount"], kinds)
+    check("minimal: CronJobs to run and to prune, migration Job, ServiceAccount", kinds == ["CronJob", "CronJob", "Job", "ServiceAccount"], kinds)
     cron = by_kind(docs)["CronJob"]
     spec = cron["spec"]
     job = spec["jobTemplate"]["spec"]
@@ -162,11 +167,23 @@ def check_minimal(docs):
     annotations = hook["metadata"]["annotations"]
     check("minimal: migration hook pre-install,pre-upgrade", annotations["helm.sh/hook"] == "pre-install,pre-upgrade")
     check("minimal: migration runs `db migrate`", hook["spec"]["template"]["spec"]["containers"][0]["args"] == ["db", "migrate"])
+    prune = prune_cron(docs)
+    check("minimal: a weekly CronJob runs `db prune`", prune is not None and prune["spec"]["schedule"] == "17 3 * * 0"
+          and prune["metadata"]["name"] == "prod-shelflife-prune", prune)
+    if prune:
+        pod = prune["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        check("minimal: prune runs `db prune` with the plan retention", container["args"] == ["db", "prune"]
+              and env.get("SHELFLIFE_KEEP_PLANS") == "30d", (container["args"], env))
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        check("minimal: prune mounts the policies (they tell a removed target)",
+              volumes["policies"]["configMap"]["name"] == "shelflife-policies", volumes)
 
 
 def check_full(docs):
     kinds = sorted(d["kind"] for d in docs)
-    expected = ["ConfigMap", "CronJob", "Deployment", "Job", "Service", "ServiceAccount", "ServiceMonitor"]
+    expected = ["ConfigMap", "CronJob", "CronJob", "Deployment", "Job", "Service", "ServiceAccount", "ServiceMonitor"]
     check("full: every resource", kinds == expected, kinds)
     k = by_kind(docs)
     spec = k["CronJob"]["spec"]
@@ -179,7 +196,12 @@ def check_full(docs):
     check("full: job fields", job_fields == (4, 7200, 3600, 3), job_fields)
     check("full: several workers join the apply", "--join" in args, args)
     check("full: pushgateway", args[args.index("--pushgateway") + 1] == "http://pushgateway.monitoring.svc:9091", args)
-    for kind, spec_of in (("CronJob", lambda: pod), ("Deployment", lambda: k["Deployment"]["spec"]["template"]["spec"])):
+    prune_pod = prune_cron(docs)["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    prune = prune_cron(docs)["spec"]
+    prune_fields = (prune["schedule"], prune["timeZone"], prune["jobTemplate"]["spec"]["activeDeadlineSeconds"])
+    check("full: prune schedule, time zone and deadline", prune_fields == ("0 4 1 * *", "Europe/Berlin", 1800), prune_fields)
+    for kind, spec_of in (("CronJob", lambda: pod), ("Deployment", lambda: k["Deployment"]["spec"]["template"]["spec"]),
+                          ("prune CronJob", lambda: prune_pod)):
         env = {e["name"]: e.get("value") for e in spec_of()["containers"][0]["env"]}
         check(f"full: {kind} keeps plans as configured", env.get("SHELFLIFE_KEEP_PLANS") == "12w", env)
     check("full: selected policy and extra args", ["--policy", "inference-logs"] == args[2:4] and args[-4:] == ["--concurrency", "8", "--claim-ttl", "120"], args)
@@ -216,6 +238,7 @@ BAD = [
     ("a non-string annotation", "serviceAccount:\n  annotations:\n    a: 1\n", "serviceAccount.annotations.a: Invalid type"),
     ("a bad pull policy", "image:\n  pullPolicy: Sometimes\n", "image.pullPolicy"),
     ("a plan retention that is not a duration", "keepPlans: 30 days\n", "keepPlans"),
+    ("a string for prune.enabled", "prune:\n  enabled: 'yes'\n", "prune.enabled: Invalid type"),
     ("a policy file name without .yaml", "policies:\n  existingConfigMap: ''\n  files:\n    notes.txt: x\n", "policies.files"),
     ("a bad scrape interval", "serve:\n  serviceMonitor:\n    interval: soon\n", "serve.serviceMonitor.interval"),
 ]
@@ -241,6 +264,11 @@ def check_rejected():
             f.write("policies:\n  existingConfigMap: ''\n")
         out = render(MINIMAL, none)
         check("rejected: no policies", out.returncode != 0 and "no policies" in out.stderr, out.stderr)
+        off = os.path.join(d, "off.yaml")
+        with open(off, "w") as f:
+            f.write("prune:\n  enabled: false\n")
+        out = render(MINIMAL, off)
+        check("prune.enabled false: no prune CronJob", out.returncode == 0 and prune_cron(documents(out.stdout)) is None, out.stderr)
     out = render(MINIMAL, kube="1.26.0")
     check("rejected: Kubernetes 1.26 (no CronJob timeZone)", out.returncode != 0 and "incompatible" in out.stderr, out.stderr)
 
