@@ -196,8 +196,8 @@ def check_full(docs):
     check("full: job fields", job_fields == (4, 7200, 3600, 3), job_fields)
     check("full: several workers join the apply", "--join" in args, args)
     check("full: pushgateway", args[args.index("--pushgateway") + 1] == "http://pushgateway.monitoring.svc:9091", args)
-    prune_pod = prune_cron(docs)["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     prune = prune_cron(docs)["spec"]
+    prune_pod = prune["jobTemplate"]["spec"]["template"]["spec"]
     prune_fields = (prune["schedule"], prune["timeZone"], prune["jobTemplate"]["spec"]["activeDeadlineSeconds"])
     check("full: prune schedule, time zone and deadline", prune_fields == ("0 4 1 * *", "Europe/Berlin", 1800), prune_fields)
     for kind, spec_of in (("CronJob", lambda: pod), ("Deployment", lambda: k["Deployment"]["spec"]["template"]["spec"]),

@@ -257,6 +257,15 @@ async fn db_prune_drops_abandoned_scans_and_the_cache_nothing_holds(pool: PgPool
     assert_eq!(scans, 1);
 }
 
+/// The status of `bucket`'s one scan.
+async fn scan_status(pool: &PgPool, bucket: &str) -> String {
+    sqlx::query_scalar("SELECT status FROM scans WHERE bucket = $1")
+        .bind(bucket)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
 #[sqlx::test]
 async fn db_prune_drops_the_snapshots_of_targets_no_policy_has(pool: PgPool) {
     let store = store().await;
@@ -281,17 +290,6 @@ async fn db_prune_drops_the_snapshots_of_targets_no_policy_has(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap();
-    let status = |bucket: String| {
-        let pool = pool.clone();
-        async move {
-            sqlx::query_scalar::<_, String>("SELECT status FROM scans WHERE bucket = $1")
-                .bind(bucket)
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-        }
-    };
-
     // Without policies nothing tells a removed target: every snapshot stays.
     let empty = tempfile::tempdir().unwrap();
     let blind = ok(empty.path(), &["db", "prune"]);
@@ -300,7 +298,7 @@ async fn db_prune_drops_the_snapshots_of_targets_no_policy_has(pool: PgPool) {
         "{}",
         describe(&blind)
     );
-    assert_eq!(status(gone.clone()).await, "complete");
+    assert_eq!(scan_status(&pool, &gone).await, "complete");
 
     let only_kept = PolicyDir::new(&kept_yaml);
     let pruned = ok(only_kept.path(), &["db", "prune"]);
@@ -309,8 +307,12 @@ async fn db_prune_drops_the_snapshots_of_targets_no_policy_has(pool: PgPool) {
         "{}",
         describe(&pruned)
     );
-    assert_eq!(status(kept.clone()).await, "complete", "its policy remains");
-    assert_eq!(status(gone.clone()).await, "dropped");
+    assert_eq!(
+        scan_status(&pool, &kept).await,
+        "complete",
+        "its policy remains"
+    );
+    assert_eq!(scan_status(&pool, &gone).await, "dropped");
     let tables = count(
         &pool,
         "SELECT count(*) FROM pg_inherits WHERE inhparent = 'inventory'::regclass",
