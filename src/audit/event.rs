@@ -14,17 +14,21 @@ pub enum Outcome {
     Failed,
     /// The plan's cost guard skipped the action (`skipped` items whose reason says so).
     Uneconomic,
+    /// The object was not the content the plan decided on (`skipped` items whose reason starts
+    /// with `changed since scan`): never acted on.
+    Changed,
     /// A run began (`run.start` events).
     Started,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 6] = [
+    pub const ALL: [Outcome; 7] = [
         Outcome::Done,
         Outcome::Skipped,
         Outcome::Blocked,
         Outcome::Failed,
         Outcome::Uneconomic,
+        Outcome::Changed,
         Outcome::Started,
     ];
 
@@ -40,7 +44,17 @@ impl Outcome {
             Outcome::Blocked => "blocked",
             Outcome::Failed => "failed",
             Outcome::Uneconomic => "uneconomic",
+            Outcome::Changed => "changed",
             Outcome::Started => "started",
+        }
+    }
+
+    /// The final state of a plan item with this outcome (`plan_items.state`): the outcomes
+    /// that only tell why an item was skipped are `skipped` there, their reason says which.
+    pub fn item_state(&self) -> &'static str {
+        match self {
+            Outcome::Uneconomic | Outcome::Changed => "skipped",
+            other => other.as_str(),
         }
     }
 }

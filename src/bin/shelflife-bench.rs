@@ -115,6 +115,7 @@ async fn main() -> Result<()> {
         retry: Default::default(),
         credentials: Credentials::DefaultChain,
         checksum: ChecksumMode::WhenRequired,
+        conditional_delete: shelflife::policy::ConditionalDelete::None,
         costs: None,
     };
     let store = S3Store::connect(&storage, &RetryConfig::default()).await?;
@@ -393,10 +394,7 @@ async fn raw_delete(
     let text = std::fs::read_to_string(keys)?;
     let targets: Vec<DeleteTarget> = text
         .lines()
-        .map(|key| DeleteTarget {
-            key: key.to_string(),
-            version_id: None,
-        })
+        .map(|key| DeleteTarget::new(key, None))
         .collect();
     let failed: usize = stream::iter(targets.chunks(batch.max(1)))
         .map(|chunk| store.delete_batch(bucket, chunk, false))

@@ -184,6 +184,11 @@ impl Execution<'_> {
         let (mut failed, mut reports) = (0, Vec::new());
         for plan in plans {
             options.pacer = Some(pacer(set, &plan.storage));
+            options.max_snapshot_age = set
+                .policies
+                .iter()
+                .find(|p| p.name == plan.policy)
+                .and_then(|p| p.max_snapshot_age);
             let store = app.store(set, &plan.storage).await?;
             let report = execute::apply(pool, &store, plan, &options)
                 .await

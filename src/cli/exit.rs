@@ -59,7 +59,9 @@ pub fn code_for(err: &anyhow::Error) -> Exit {
         if let Some(e) = cause.downcast_ref::<ApplyError>() {
             return match e {
                 ApplyError::Refused { .. } => Exit::LimitExceeded,
-                ApplyError::FutureClock { .. } | ApplyError::Pruned { .. } => Exit::Invalid,
+                ApplyError::FutureClock { .. }
+                | ApplyError::Pruned { .. }
+                | ApplyError::StaleSnapshot { .. } => Exit::Invalid,
                 ApplyError::Storage { source, .. } => for_storage(source),
                 ApplyError::Interrupted { .. } => Exit::Unavailable,
                 ApplyError::Db(e) => for_sqlx(e),

@@ -26,8 +26,10 @@ pub fn render_plan(s: &PlanSummary) -> String {
     );
     let _ = writeln!(
         out,
-        "  snapshot: scan {}, {} object versions",
-        s.scan_id, s.population
+        "  snapshot: scan {}, {} object versions{}",
+        s.scan_id,
+        s.population,
+        freshness(s, chrono::Utc::now())
     );
     for line in &s.actions {
         render_line(&mut out, line);
@@ -190,18 +192,53 @@ pub fn render_apply(plan: &PlanSummary, report: &ApplyReport) -> String {
     }
     let _ = writeln!(
         out,
-        "  total: {} done, {} skipped, {} blocked, {} failed",
+        "  total: {} done, {} skipped, {} changed since scan, {} blocked, {} failed",
         report.count(Outcome::Done),
         report.count(Outcome::Skipped),
+        report.count(Outcome::Changed),
         report.count(Outcome::Blocked),
         report.count(Outcome::Failed)
     );
     out
 }
 
+/// Where the snapshot's state came from and how old it is, e.g. `, from the S3 Inventory
+/// report of 2026-11-20T01:00:00Z (3d 13h old)`.
+fn freshness(s: &PlanSummary, now: chrono::DateTime<chrono::Utc>) -> String {
+    let Some(taken) = s.snapshot_taken_at else {
+        return String::new();
+    };
+    let source = if s.snapshot_from_report {
+        "from the S3 Inventory report of"
+    } else {
+        "listed at"
+    };
+    format!(", {source} {} ({} old)", time(&taken), age(now - taken))
+}
+
+/// A coarse age: days and hours, hours and minutes, or minutes.
+pub fn age(age: chrono::Duration) -> String {
+    let minutes = age.num_minutes().max(0);
+    let (d, h, m) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    match (d, h) {
+        (0, 0) => format!("{m}m"),
+        (0, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ages_are_coarse() {
+        let m = chrono::Duration::minutes;
+        assert_eq!(age(m(5)), "5m");
+        assert_eq!(age(m(125)), "2h 5m");
+        assert_eq!(age(m(3 * 1440 + 61)), "3d 1h");
+        assert_eq!(age(m(-3)), "0m", "a report from a clock slightly ahead");
+    }
 
     #[test]
     fn sizes_are_shown_in_binary_units() {

@@ -2,8 +2,9 @@
 //! streamed with bounded memory across storages), with the destination's class and optional
 //! retention; verify the copy; record it; only then delete the source version.
 
-use super::check::{find, refused, Found};
+use super::check::{changed, difference, find, refused, Found};
 use super::claim::Item;
+use super::tier::{copy_refused, unversioned_etag};
 use super::{Cx, ItemResult, PerItem};
 use crate::audit::Outcome;
 use crate::storage::*;
@@ -42,24 +43,37 @@ impl PerItem for Archive {
         cx.pace(&item.key, 3).await;
         let copied = match existing_copy(to, &dest, &head).await? {
             Some(copied) => copied,
-            None => copy(cx, to, item, &head, &dest).await?,
+            None => match copy(cx, to, item, &head, &dest).await {
+                Err(err) if err.kind == ErrorKind::Precondition => return Ok(copy_refused(&head)),
+                other => other?,
+            },
         };
         let recorded = described(&dest, &copied);
         if let Err(reason) = verify(cx, to, item, &head, &dest, &copied).await? {
             let reason = format!("archive copy failed verification, source kept: {reason}");
             return Ok(ItemResult::new(Outcome::Failed, Some(reason), recorded));
         }
-        let target = DeleteTarget {
-            key: item.key.clone(),
-            version_id: item.version_id.clone(),
+        let kept = json!({ "destination": recorded, "source_deleted": false });
+        let target = match source_target(cx, item).await? {
+            Ok(target) => target,
+            Err(mut unchanged) => {
+                unchanged.state_after = kept;
+                return Ok(unchanged);
+            }
         };
         let answer = cx.store.delete_batch(cx.bucket, &[target], false).await?;
         let state = json!({ "destination": recorded, "source_deleted": true });
         match answer.into_iter().next() {
             Some(Ok(_)) => Ok(ItemResult::done(state)),
+            Some(Err(err)) if err.kind == ErrorKind::Precondition => {
+                let change = "the server refused to delete the source, its ETag no longer matches";
+                let mut result = changed(&head, change);
+                result.state_after = kept;
+                Ok(result)
+            }
             Some(Err(err)) => {
                 let mut result = refused(err);
-                result.state_after = json!({ "destination": recorded, "source_deleted": false });
+                result.state_after = kept;
                 Ok(result)
             }
             None => Err(StorageError::new(
@@ -69,6 +83,36 @@ impl PerItem for Archive {
             )),
         }
     }
+}
+
+/// How the source goes once its copy is verified: a version id names exact content; a version
+/// without one (the null version, a store without versions) is deleted by key only while it is
+/// still what was copied, by the server's condition where it enforces one, else by a last HEAD.
+async fn source_target(
+    cx: &Cx<'_>,
+    item: &Item,
+) -> Result<Result<DeleteTarget, ItemResult>, StorageError> {
+    let exact = item.real_version().is_some() || !item.is_latest;
+    if exact {
+        return Ok(Ok(DeleteTarget::new(&item.key, item.version_id.clone())));
+    }
+    let mut target = DeleteTarget::new(&item.key, None);
+    if cx.store.enforces_delete_conditions() && item.etag.is_some() {
+        target.if_match = item.etag.clone();
+        return Ok(Ok(target));
+    }
+    let head = match cx.store.head(cx.bucket, &item.key, None).await {
+        Err(err) if err.kind == ErrorKind::NotFound => {
+            return Ok(Err(ItemResult::skipped(
+                "the source was deleted by someone else after it was copied",
+            )))
+        }
+        other => other?,
+    };
+    Ok(match difference(item, &head) {
+        Some(change) => Err(changed(&head, &change)),
+        None => Ok(target),
+    })
 }
 
 fn destination(item: &Item, own_storage: &str, now: DateTime<Utc>) -> Option<Destination> {
@@ -174,6 +218,7 @@ async fn copy(
                 source_bucket: cx.bucket.to_string(),
                 source_key: item.key.clone(),
                 source_version_id: version.map(str::to_string),
+                source_if_match: unversioned_etag(item),
                 source_size: head.size,
                 dest_bucket: dest.bucket.clone(),
                 dest_key: dest.key.clone(),

@@ -114,7 +114,7 @@ pub async fn finish(
     worker: &str,
 ) -> Result<HashSet<i64>, sqlx::Error> {
     let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
-    let states: Vec<&str> = results.iter().map(|r| r.outcome.as_str()).collect();
+    let states: Vec<&str> = results.iter().map(|r| r.outcome.item_state()).collect();
     let reasons: Vec<Option<String>> = results.iter().map(|r| r.reason.clone()).collect();
     let workers = vec![worker; items.len()];
     // The claim check compares with columns of `u`, not constants: with constants, the planner

@@ -48,6 +48,9 @@ pub struct ApplyOptions {
     pub allow_future_clock: bool,
     /// Stores of archive destinations on other storages, by Storage name.
     pub destinations: BTreeMap<String, Arc<dyn ObjectStore>>,
+    /// Refuse a plan whose snapshot was read from the bucket longer ago than this (the
+    /// policy's `spec.maxSnapshotAge`).
+    pub max_snapshot_age: Option<chrono::Duration>,
     /// The per-prefix request budget; `None`: unpaced.
     pub pacer: Option<Arc<Pacer>>,
     /// Set (e.g. on SIGTERM) to stop claiming: batches in hand are finished and recorded,
@@ -65,6 +68,7 @@ impl ApplyOptions {
             claim_ttl: chrono::Duration::seconds(60),
             allow_future_clock: false,
             destinations: BTreeMap::new(),
+            max_snapshot_age: None,
             pacer: None,
             shutdown: Arc::default(),
         }
@@ -79,6 +83,13 @@ pub enum ApplyError {
     Pruned { plan_id: i64, at: DateTime<Utc> },
     #[error("plan {plan_id} was made for a future clock ({as_of}); pass --allow-future-clock to apply it anyway")]
     FutureClock { plan_id: i64, as_of: DateTime<Utc> },
+    #[error("plan {plan_id} was made from a snapshot read at {taken_at}, {age} ago, older than the policy's maxSnapshotAge ({limit}); nothing was changed. Scan and plan again")]
+    StaleSnapshot {
+        plan_id: i64,
+        taken_at: DateTime<Utc>,
+        age: String,
+        limit: String,
+    },
     #[error("storage unavailable during apply of plan {plan_id} (unfinished items stay pending; rerun to resume): {source}")]
     Storage { plan_id: i64, source: StorageError },
     #[error("apply of plan {plan_id} stopped on request (shutdown); claimed batches were finished and recorded, the rest stays pending for the next run")]
@@ -247,6 +258,9 @@ pub async fn apply(
             as_of: plan.as_of,
         });
     }
+    if let Some(limit) = opts.max_snapshot_age {
+        check_snapshot_age(pool, plan, limit).await?;
+    }
     let cx = Cx {
         store,
         storage: &plan.storage,
@@ -254,4 +268,32 @@ pub async fn apply(
         opts,
     };
     worker::run(pool, &cx, plan).await
+}
+
+/// Refuses `plan` when its snapshot's state was read longer than `limit` ago. Read from the
+/// scan itself, so plans saved before their summary recorded it are judged too.
+async fn check_snapshot_age(
+    pool: &PgPool,
+    plan: &PlanSummary,
+    limit: chrono::Duration,
+) -> Result<(), ApplyError> {
+    let taken_at: DateTime<Utc> =
+        sqlx::query_scalar("SELECT coalesce(taken_at, started_at) FROM scans WHERE id = $1")
+            .bind(plan.scan_id)
+            .fetch_one(pool)
+            .await?;
+    let age = Utc::now() - taken_at;
+    if age <= limit {
+        return Ok(());
+    }
+    let human = |d: chrono::Duration| {
+        humantime::format_duration(std::time::Duration::from_secs(d.num_seconds().max(0) as u64))
+            .to_string()
+    };
+    Err(ApplyError::StaleSnapshot {
+        plan_id: plan.plan_id,
+        taken_at,
+        age: human(age),
+        limit: human(limit),
+    })
 }

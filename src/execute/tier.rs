@@ -3,7 +3,7 @@
 //! bucket the copy is a new current version; the previous one stays, noncurrent, for the
 //! policy's noncurrent rules.
 
-use super::check::{already, changed, same_version};
+use super::check::{already, changed, difference};
 use super::claim::Item;
 use super::{Cx, ItemResult, PerItem};
 use crate::storage::{CopyRequest, ErrorKind, StorageError};
@@ -30,33 +30,56 @@ impl PerItem for Tier {
             other => other?,
         };
         let now = head.storage_class.as_deref().unwrap_or("STANDARD");
-        let same = same_version(item, &head);
+        let change = difference(item, &head);
         // An earlier attempt's copy is a new version with the same content.
-        let earlier = item.attempts > 1 && head.etag == item.etag;
-        if now == class && (same || earlier) {
+        let earlier = item.attempts > 1 && head.etag == item.etag && head.size == item.size;
+        if now == class && (change.is_none() || earlier) {
             let state = json!({ "storage_class": class, "version_id": head.version_id });
             return Ok(already(item, format!("already in {class}"), state));
         }
-        if !same {
-            return Ok(changed(&head));
+        if let Some(change) = change {
+            return Ok(changed(&head, &change));
         }
-        let copied = cx
+        let copied = match cx
             .store
             .copy(&CopyRequest {
                 source_bucket: cx.bucket.to_string(),
                 source_key: item.key.clone(),
                 source_version_id: item.real_version().map(str::to_string),
+                // Without a version id, the server copies only the content the plan saw.
+                source_if_match: unversioned_etag(item),
                 source_size: item.size,
                 dest_bucket: cx.bucket.to_string(),
                 dest_key: item.key.clone(),
                 storage_class: Some(class.to_string()),
                 retention: None,
             })
-            .await?;
+            .await
+        {
+            Err(err) if err.kind == ErrorKind::Precondition => return Ok(copy_refused(&head)),
+            other => other?,
+        };
         Ok(ItemResult::done(json!({
             "storage_class": class,
             "version_id": copied.version_id,
             "etag": copied.etag,
         })))
     }
+}
+
+/// The planned ETag to make a copy of a version without an id (the null version, a store
+/// without versions) conditional on: a version id already names exact content.
+pub fn unversioned_etag(item: &Item) -> Option<String> {
+    item.real_version()
+        .is_none()
+        .then(|| item.etag.clone())
+        .flatten()
+}
+
+/// The server refused a conditional copy: the source changed between the check and the copy.
+pub fn copy_refused(head: &crate::storage::ObjectHead) -> ItemResult {
+    changed(
+        head,
+        "the server refused the copy, the source's ETag no longer matches",
+    )
 }

@@ -6,6 +6,7 @@ use super::report::{self, ReportSource};
 use super::{listing, metadata, partitions, table};
 use super::{ScanError, ScanOptions, ScanSummary, ScanTarget};
 use crate::storage::{ErrorKind, ObjectStore};
+use chrono::{DateTime, Utc};
 use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres};
 use std::time::Instant;
@@ -62,7 +63,8 @@ async fn run_locked(
         Some(r) => ("inventory", Some(r.manifest_key.as_str())),
         None => ("list", None),
     };
-    let (scan_id, resumed) = begin(pool, target, source, manifest, options).await?;
+    let taken = report.as_ref().and_then(|r| r.manifest.created());
+    let (scan_id, resumed) = begin(pool, target, (source, manifest, taken), options).await?;
     let progress = Progress::new(scan_id, report.as_ref().map(|r| r.manifest.total_size()));
     let work = async {
         match (reports, &report) {
@@ -199,8 +201,7 @@ impl TargetLock {
 async fn begin(
     pool: &PgPool,
     target: &ScanTarget,
-    source: &str,
-    report: Option<&str>,
+    (source, report, taken): (&str, Option<&str>, Option<DateTime<Utc>>),
     options: &ScanOptions,
 ) -> Result<(i64, bool), ScanError> {
     let within = options.resume_within.num_milliseconds() as f64 / 1000.0;
@@ -229,14 +230,15 @@ async fn begin(
     }
     discard_unfinished(pool, target).await?;
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO scans (storage, bucket, prefixes, source, report, status) \
-         VALUES ($1, $2, $3, $4, $5, 'running') RETURNING id",
+        "INSERT INTO scans (storage, bucket, prefixes, source, report, taken_at, status) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'running') RETURNING id",
     )
     .bind(&target.storage)
     .bind(&target.bucket)
     .bind(&target.prefixes)
     .bind(source)
     .bind(report)
+    .bind(taken)
     .fetch_one(pool)
     .await?;
     table::create(pool, id).await?;

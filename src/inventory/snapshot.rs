@@ -19,6 +19,11 @@ pub struct Snapshot {
     pub object_lock: Option<bool>,
     /// Whether each row carries its key's version facts (`context.rs`).
     pub version_facts: bool,
+    /// When the state it holds was read: the report's creation time for an S3 Inventory
+    /// report, the scan's start for a listing.
+    pub taken_at: DateTime<Utc>,
+    /// Whether it came from an S3 Inventory report (`false`: a live listing).
+    pub from_report: bool,
 }
 
 /// The newest complete snapshot of `target`.
@@ -27,7 +32,9 @@ pub async fn latest_snapshot(
     target: &ScanTarget,
 ) -> Result<Option<Snapshot>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id AS scan_id, objects, object_lock, version_facts FROM scans \
+        "SELECT id AS scan_id, objects, object_lock, version_facts, \
+                coalesce(taken_at, started_at) AS taken_at, source = 'inventory' AS from_report \
+         FROM scans \
          WHERE storage = $1 AND bucket = $2 AND prefixes = $3 AND status = 'complete' \
          ORDER BY id DESC LIMIT 1",
     )

@@ -56,6 +56,8 @@ pub async fn create(
     let target = target_of(policy);
     let snapshot = snapshot_of(pool, policy, &target).await?;
     let mut summary = PlanSummary::new(policy, &target, snapshot.scan_id, snapshot.objects, as_of);
+    summary.snapshot_taken_at = Some(snapshot.taken_at);
+    summary.snapshot_from_report = snapshot.from_report;
     let file = policy.file.clone();
     summary.policy_revision = tokio::task::spawn_blocking(move || crate::policy::revision(&file))
         .await

@@ -116,6 +116,13 @@ pub struct PlanSummary {
     /// The clock ages were measured against (`--as-of`).
     pub as_of: DateTime<Utc>,
     pub scan_id: i64,
+    /// When the snapshot's state was read from the bucket: the S3 Inventory report's creation
+    /// time, or the start of the listing (absent from plans made before this was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_taken_at: Option<DateTime<Utc>>,
+    /// Whether the snapshot came from an S3 Inventory report rather than a live listing.
+    #[serde(default)]
+    pub snapshot_from_report: bool,
     /// Object versions in the snapshot.
     pub population: i64,
     /// One line per rule, in rule order (`keep` lines included).
@@ -186,6 +193,8 @@ impl PlanSummary {
             prefixes: target.prefixes.clone(),
             as_of,
             scan_id,
+            snapshot_taken_at: None,
+            snapshot_from_report: false,
             population,
             actions: policy.rules.iter().map(ActionLine::new).collect(),
             undated: 0,

@@ -10,6 +10,7 @@ pub use super::costs::{ClassCost, CostTable};
 pub use super::matcher::{KeyGlob, KeyRegex, Matcher, MetaField, TagCond, VersionScope};
 pub use super::provider::{Capabilities, Capability, Classes};
 pub use super::wire::ChecksumWire as ChecksumMode;
+pub use super::wire::ConditionalDeleteWire as ConditionalDelete;
 pub use super::wire::ProviderWire as Provider;
 
 /// Every Storage and Policy document of a policy directory, validated together.
@@ -45,6 +46,8 @@ pub struct Storage {
     pub retry: Retry,
     pub credentials: Credentials,
     pub checksum: ChecksumMode,
+    /// How deletes are made conditional on the content the plan saw.
+    pub conditional_delete: ConditionalDelete,
     /// The price table plans are costed with; `None` leaves costs out of plans.
     pub costs: Option<CostTable>,
 }
@@ -135,6 +138,8 @@ pub struct Policy {
     pub age: AgeSource,
     pub rules: Vec<Rule>,
     pub limits: Limits,
+    /// `spec.maxSnapshotAge`: how old a snapshot `run` and `apply` still act on.
+    pub max_snapshot_age: Option<chrono::Duration>,
     /// Where runs also write their audit checkpoint (`spec.audit.checkpoints`).
     pub audit: Option<super::evidence::CheckpointCopy>,
 }

@@ -1,6 +1,7 @@
 //! What each S3-compatible provider can do. Validation checks every rule against the capability
 //! set of the storage it acts on, so a policy that cannot work fails before any request.
 
+use super::wire::ConditionalDeleteWire as ConditionalDelete;
 use super::wire::ProviderWire as Provider;
 use std::fmt;
 
@@ -23,6 +24,10 @@ pub struct Capabilities {
     pub legal_hold: bool,
     pub tagging: bool,
     pub list_object_versions: bool,
+    /// Whether the server refuses a delete whose ETag condition no longer holds. Sending a
+    /// condition to a server that ignores it deletes anyway (some do), so only providers known
+    /// to enforce it get one; the others are HEADed and compared just before the delete.
+    pub conditional_delete: ConditionalDelete,
 }
 
 /// A capability a rule may need.
@@ -83,6 +88,7 @@ impl Provider {
             legal_hold: true,
             tagging: true,
             list_object_versions: true,
+            conditional_delete: ConditionalDelete::None,
         };
         let none = Capabilities {
             storage_classes: Classes::Only(&["STANDARD"]),
@@ -91,10 +97,14 @@ impl Provider {
             legal_hold: false,
             tagging: false,
             list_object_versions: false,
+            conditional_delete: ConditionalDelete::None,
         };
         match self {
+            // AWS enforces the per-object ETag of DeleteObjects on general purpose buckets
+            // (since 2025-09), against the current version.
             Provider::Aws => Capabilities {
                 storage_classes: Classes::Only(AWS_CLASSES),
+                conditional_delete: ConditionalDelete::Batch,
                 ..all
             },
             // B2: one class; versions, Object Lock and legal hold, but no object tagging.
@@ -188,5 +198,23 @@ mod tests {
             .capabilities()
             .check_class("COLD-HDD")
             .is_ok());
+    }
+
+    #[test]
+    fn only_aws_is_trusted_to_enforce_delete_conditions_by_default() {
+        use ConditionalDelete::*;
+        let of = |p: Provider| p.capabilities().conditional_delete;
+        assert_eq!(of(Provider::Aws), Batch);
+        for p in [
+            Provider::B2,
+            Provider::Minio,
+            Provider::R2,
+            Provider::Gcs,
+            Provider::Ceph,
+            Provider::Garage,
+            Provider::Generic,
+        ] {
+            assert_eq!(of(p), None, "{}", p.name());
+        }
     }
 }

@@ -52,6 +52,9 @@ pub fn storage(
         } else {
             ChecksumMode::WhenRequired
         }),
+        conditional_delete: wire
+            .conditional_delete
+            .unwrap_or(wire.provider.capabilities().conditional_delete),
         costs,
     })
 }

@@ -5,7 +5,7 @@ use super::actions::Cx;
 use super::load::{Reporter, SourceDoc};
 use super::location::Seg;
 use super::model::*;
-use super::units::{parse_cron, parse_size};
+use super::units::{parse_cron, parse_duration, parse_size};
 use super::wire::*;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -117,6 +117,15 @@ fn policy(
     let age = age_source(r, name, wire.age);
     let rules = rules(r, name, wire.rules, &target, storages);
     let limits = limits(r, name, wire.limits.unwrap_or_default());
+    let max_snapshot_age = wire.max_snapshot_age.and_then(|text| {
+        let at = path(&["spec", "maxSnapshotAge"]);
+        let age = parse_duration(&text).and_then(|age| {
+            (age > chrono::Duration::zero())
+                .then_some(age)
+                .ok_or_else(|| "maxSnapshotAge must be longer than 0".to_string())
+        });
+        age.map_err(|m| r.error(name, &at, m)).ok()
+    });
     let audit = wire
         .audit
         .and_then(|a| checkpoint_copy(r, name, a.checkpoints, &target, storages));
@@ -138,6 +147,7 @@ fn policy(
         age: age?,
         rules: rules?,
         limits,
+        max_snapshot_age,
         audit,
     };
     super::checks::policy(r, &policy, storages);

@@ -40,6 +40,10 @@ pub struct StorageSpecWire {
     /// Whether requests carry checksums whenever the SDK supports them (AWS) or only where an
     /// operation requires one (most S3-compatible servers).
     pub checksum: Option<ChecksumWire>,
+    /// How a delete is made conditional on the content the plan saw: `batch` (an ETag per
+    /// object in DeleteObjects), `single` (DeleteObject with If-Match), or `none` (HEAD and
+    /// compare just before the delete). Default: what the provider is known to enforce.
+    pub conditional_delete: Option<ConditionalDeleteWire>,
     /// A built-in price table's name (`aws-us-east-1`) or an inline table; read by hand so a
     /// mistake is reported inside the table.
     #[schemars(with = "Option<super::costs::CostsWire>")]
@@ -87,6 +91,15 @@ pub enum ProviderWire {
     Generic,
 }
 
+/// How a server enforces "delete only this content" (see `policy::provider`).
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ConditionalDeleteWire {
+    Batch,
+    Single,
+    None,
+}
+
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum ChecksumWire {
@@ -106,6 +119,9 @@ pub struct PolicySpecWire {
     pub age: Option<AgeSourceWire>,
     pub rules: Vec<RuleWire>,
     pub limits: Option<LimitsWire>,
+    /// `run` and `apply` refuse to act on a snapshot older than this (`36h`, `7d`): its state
+    /// was read from the bucket (listed, or written into an S3 Inventory report) that long ago.
+    pub max_snapshot_age: Option<String>,
     /// Audit evidence kept outside the database.
     pub audit: Option<super::evidence::AuditWire>,
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// The outcomes charted per day, in stacking order.
-const OUTCOMES: [Series; 5] = [
+const OUTCOMES: [Series; 6] = [
     Series {
         name: "done",
         color: "#2a8a5a",
@@ -23,6 +23,10 @@ const OUTCOMES: [Series; 5] = [
     Series {
         name: "uneconomic",
         color: "#d9a43b",
+    },
+    Series {
+        name: "changed",
+        color: "#3b8fd9",
     },
     Series {
         name: "blocked",

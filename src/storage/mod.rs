@@ -95,6 +95,20 @@ pub struct ContentHeaders {
 pub struct DeleteTarget {
     pub key: String,
     pub version_id: Option<String>,
+    /// Delete only while the current version has this ETag; a store that cannot enforce it
+    /// ([`ObjectStore::enforces_delete_conditions`]) refuses the target instead of ignoring it.
+    pub if_match: Option<String>,
+}
+
+impl DeleteTarget {
+    /// Exactly `version_id` (the current version when `None`), unconditionally.
+    pub fn new(key: impl Into<String>, version_id: Option<String>) -> Self {
+        DeleteTarget {
+            key: key.into(),
+            version_id,
+            if_match: None,
+        }
+    }
 }
 
 /// A successful deletion of one target.
@@ -111,6 +125,8 @@ pub struct CopyRequest {
     pub source_bucket: String,
     pub source_key: String,
     pub source_version_id: Option<String>,
+    /// Copy only while the source has this ETag (`x-amz-copy-source-if-match`).
+    pub source_if_match: Option<String>,
     /// The source's size in bytes, which decides between one request and a multipart copy.
     pub source_size: i64,
     pub dest_bucket: String,
@@ -244,6 +260,13 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         targets: &[DeleteTarget],
         bypass_governance: bool,
     ) -> Result<Vec<Result<Deleted, StorageError>>, StorageError>;
+
+    /// Whether this store's server refuses a delete whose [`DeleteTarget::if_match`] no longer
+    /// holds (an answer of kind [`ErrorKind::Precondition`]). When it does not, callers check
+    /// the content themselves just before deleting.
+    fn enforces_delete_conditions(&self) -> bool {
+        false
+    }
 
     async fn copy(&self, request: &CopyRequest) -> Result<Copied, StorageError>;
 

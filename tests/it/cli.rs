@@ -101,7 +101,7 @@ async fn the_whole_pipeline_runs_from_the_command_line(pool: PgPool) {
     let out = run(&["apply", "--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert!(
-        stdout(&out).contains("2 done, 0 skipped, 0 blocked, 0 failed"),
+        stdout(&out).contains("2 done, 0 skipped, 0 changed since scan, 0 blocked, 0 failed"),
         "{}",
         describe(&out)
     );

@@ -29,6 +29,7 @@ pub fn local_storage(endpoint: &str) -> Storage {
         },
         credentials: Credentials::DefaultChain,
         checksum: policy::ChecksumMode::WhenRequired,
+        conditional_delete: policy::ConditionalDelete::None,
         costs: None,
     }
 }
@@ -74,10 +75,7 @@ pub async fn put(store: &S3Store, bucket: &str, key: &str, body: &str) -> Option
 /// Deletes `key` (its current version when `version_id` is `None`) as test setup; any failure
 /// panics.
 pub async fn delete(store: &S3Store, bucket: &str, key: &str, version_id: Option<String>) {
-    let target = DeleteTarget {
-        key: key.into(),
-        version_id,
-    };
+    let target = DeleteTarget::new(key, version_id);
     store
         .delete_batch(bucket, &[target], false)
         .await

@@ -258,6 +258,7 @@ async fn a_policy_can_have_each_checkpoint_written_to_a_locked_bucket(pool: PgPo
     let target = shelflife::storage::DeleteTarget {
         key: key.clone(),
         version_id: version,
+        if_match: None,
     };
     let answers = store
         .delete_batch(&evidence, &[target], true)

@@ -320,7 +320,7 @@ async fn apply_exits_5_when_storage_is_unreachable_then_4_when_items_fail_and_re
     let out = shelflife(&pool, dir.path(), &args);
     assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
     assert!(
-        stdout(&out).contains("10 done, 0 skipped, 0 blocked, 2 failed"),
+        stdout(&out).contains("10 done, 0 skipped, 0 changed since scan, 0 blocked, 2 failed"),
         "{}",
         describe(&out)
     );

@@ -89,6 +89,7 @@ async fn retention_and_legal_hold_can_be_set_and_a_locked_version_refuses_deleti
     let target = DeleteTarget {
         key: "released/v1.bin".into(),
         version_id: version.clone(),
+        if_match: None,
     };
     let answer = store
         .delete_batch(&bucket, &[target], false)
@@ -129,6 +130,7 @@ async fn tags_round_trip_and_copy_changes_the_storage_class_in_place() {
         source_bucket: bucket.clone(),
         source_key: "data/part 1.parquet".into(),
         source_version_id: None,
+        source_if_match: None,
         source_size: 10,
         dest_bucket: bucket.clone(),
         dest_key: "data/part 1.parquet".into(),
@@ -161,6 +163,7 @@ async fn a_delete_by_version_id_removes_exactly_that_version() {
     let target = DeleteTarget {
         key: "ckpt".into(),
         version_id: old.clone(),
+        if_match: None,
     };
     let deleted = store
         .delete_batch(&bucket, &[target], false)

@@ -37,6 +37,12 @@ pub enum Format {
 }
 
 impl Manifest {
+    /// When the report was written (`creationTimestamp`, milliseconds since the epoch).
+    pub fn created(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let millis = self.creation_timestamp.trim().parse::<i64>().ok()?;
+        chrono::DateTime::from_timestamp_millis(millis)
+    }
+
     /// Parses `bytes` (from `key`), verifying them against `checksum` (the content of
     /// `manifest.checksum`) when there is one.
     pub fn parse(key: &str, bytes: &[u8], checksum: Option<&[u8]>) -> Result<Self, ReportError> {

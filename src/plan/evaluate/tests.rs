@@ -23,6 +23,7 @@ pub(crate) fn policy(age: AgeSource, rules: Vec<Rule>) -> Policy {
         age,
         rules,
         limits: Limits::default(),
+        max_snapshot_age: None,
         audit: None,
     }
 }

@@ -2,6 +2,7 @@
 //! headers, Content-MD5) are settled here, once.
 
 mod admin;
+mod delete;
 mod list;
 mod ops;
 mod stats;
@@ -11,7 +12,7 @@ pub use admin::{BucketOptions, PutOptions};
 pub use stats::{request_stats, RequestStats};
 
 use super::{ErrorKind, RetryConfig, StorageError};
-use crate::policy::{ChecksumMode, Credentials, SecretSource, Storage};
+use crate::policy::{ChecksumMode, ConditionalDelete, Credentials, SecretSource, Storage};
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
@@ -28,6 +29,8 @@ pub struct S3Store {
     /// Whether DeleteObjects and Object Lock calls need a Content-MD5 header: they require an
     /// integrity header, and without the SDK's CRC checksums that is Content-MD5.
     content_md5: bool,
+    /// How this server enforces delete conditions (`Storage.conditional_delete`).
+    conditional_delete: ConditionalDelete,
     /// Set once the server answered NotImplemented to ListObjectVersions.
     no_versions: Arc<AtomicBool>,
     /// Sources larger than this are copied part by part (CopyObject's limit is 5 GiB).
@@ -81,6 +84,7 @@ impl S3Store {
         Ok(S3Store {
             client: aws_sdk_s3::Client::from_conf(config.build()),
             content_md5: minimal,
+            conditional_delete: storage.conditional_delete,
             no_versions: Arc::new(AtomicBool::new(false)),
             copy_limit: 5 << 30,
             part_size: 64 << 20,

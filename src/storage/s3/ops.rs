@@ -2,14 +2,14 @@
 
 use super::list::timestamp;
 use super::transfer::{lock_mode, smithy_time};
-use super::{classify, map_err, send_with_md5, url, S3Store};
+use super::{map_err, send_with_md5, url, S3Store};
+use crate::policy::ConditionalDelete;
 use crate::storage::*;
 use async_trait::async_trait;
 use aws_sdk_s3::error::ProvideErrorMetadata;
-use aws_sdk_s3::operation::delete_objects::DeleteObjectsOutput;
 use aws_sdk_s3::types::{
-    Delete, ObjectIdentifier, ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockMode,
-    ObjectLockRetention, ObjectLockRetentionMode, StorageClass, Tag, Tagging,
+    ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockMode, ObjectLockRetention,
+    ObjectLockRetentionMode, StorageClass, Tag, Tagging,
 };
 use futures::stream::{BoxStream, StreamExt};
 
@@ -134,31 +134,12 @@ impl ObjectStore for S3Store {
         targets: &[DeleteTarget],
         bypass_governance: bool,
     ) -> Result<Vec<Result<Deleted, StorageError>>, StorageError> {
-        let operation = format!("DeleteObjects s3://{bucket}");
-        let objects = targets
-            .iter()
-            .map(|t| {
-                ObjectIdentifier::builder()
-                    .key(&t.key)
-                    .set_version_id(t.version_id.clone())
-                    .build()
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| StorageError::new(ErrorKind::Invalid, &operation, e.to_string()))?;
-        let delete = Delete::builder()
-            .set_objects(Some(objects))
-            .quiet(false)
-            .build()
-            .map_err(|e| StorageError::new(ErrorKind::Invalid, &operation, e.to_string()))?;
-        let request = self
-            .client
-            .delete_objects()
-            .bucket(bucket)
-            .delete(delete)
-            .set_bypass_governance_retention(bypass_governance.then_some(true));
-        let out = send_with_md5!(self, request).map_err(|e| map_err(operation.clone(), e))?;
+        self.delete_targets(bucket, targets, bypass_governance)
+            .await
+    }
 
-        Ok(match_answers(bucket, targets, &out))
+    fn enforces_delete_conditions(&self) -> bool {
+        self.conditional_delete != ConditionalDelete::None
     }
 
     async fn copy(&self, req: &CopyRequest) -> Result<Copied, StorageError> {
@@ -172,6 +153,7 @@ impl ObjectStore for S3Store {
             .bucket(&req.dest_bucket)
             .key(&req.dest_key)
             .copy_source(copy_source(req))
+            .set_copy_source_if_match(req.source_if_match.clone())
             .set_storage_class(req.storage_class.as_deref().map(StorageClass::from))
             .set_object_lock_mode(req.retention.map(|r| lock_mode(r.mode)))
             .set_object_lock_retain_until_date(req.retention.map(|r| smithy_time(r.retain_until)));
@@ -303,64 +285,6 @@ impl ObjectStore for S3Store {
             .map_err(|e| map_err(operation.clone(), e))?;
         Ok(())
     }
-}
-
-/// Pairs DeleteObjects' answers with the targets, in target order. The answer names a deleted
-/// current version by key alone, a specific version by key and version id.
-fn match_answers(
-    bucket: &str,
-    targets: &[DeleteTarget],
-    out: &DeleteObjectsOutput,
-) -> Vec<Result<Deleted, StorageError>> {
-    let mut results: Vec<Option<Result<Deleted, StorageError>>> = vec![None; targets.len()];
-    // Exact (key, version) first; servers that omit the version id in an answer are matched to
-    // the first unanswered target with that key.
-    let find = |results: &[Option<Result<Deleted, StorageError>>],
-                key: Option<&str>,
-                version: Option<&str>| {
-        let key = key.unwrap_or_default();
-        let unanswered = |i: &usize| results[*i].is_none() && targets[*i].key == key;
-        (0..targets.len())
-            .filter(unanswered)
-            .find(|i| targets[*i].version_id.as_deref() == version)
-            .or_else(|| (0..targets.len()).find(unanswered))
-    };
-    for d in out.deleted() {
-        if let Some(i) = find(&results, d.key(), d.version_id()) {
-            let marker = d.delete_marker_version_id().map(str::to_string);
-            results[i] = Some(Ok(Deleted {
-                delete_marker_version_id: marker,
-            }));
-        }
-    }
-    for e in out.errors() {
-        if let Some(i) = find(&results, e.key(), e.version_id()) {
-            let kind = classify(None, e.code(), e.message());
-            let message = format!(
-                "{}: {}",
-                e.code().unwrap_or("Error"),
-                e.message().unwrap_or_default()
-            );
-            results[i] = Some(Err(StorageError::new(
-                kind,
-                url(bucket, &targets[i].key),
-                message,
-            )));
-        }
-    }
-    results
-        .into_iter()
-        .zip(targets)
-        .map(|(r, t)| {
-            r.unwrap_or_else(|| {
-                Err(StorageError::new(
-                    ErrorKind::Other,
-                    url(bucket, &t.key),
-                    "missing from the DeleteObjects answer",
-                ))
-            })
-        })
-        .collect()
 }
 
 /// `x-amz-copy-source`: bucket, encoded key and version.

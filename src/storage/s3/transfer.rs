@@ -115,6 +115,7 @@ impl S3Store {
                 .upload_id(&upload_id)
                 .part_number(number)
                 .copy_source(&source)
+                .set_copy_source_if_match(req.source_if_match.clone())
                 .copy_source_range(format!("bytes={start}-{end}"))
                 .send()
                 .await
