@@ -3,6 +3,7 @@
 
 mod actions;
 mod audit;
+mod changed;
 mod cli;
 mod docs;
 mod explain;

@@ -21,6 +21,8 @@ pub struct Counts {
     pub requests: AtomicUsize,
     pub slow_downs: AtomicUsize,
     pub resets: AtomicUsize,
+    /// Every request as it arrived (head and body, lossily as text), in order.
+    pub log: std::sync::Mutex<Vec<String>>,
 }
 
 pub struct Proxy {
@@ -64,6 +66,15 @@ impl Proxy {
     pub fn requests(&self) -> usize {
         self.counts.requests.load(Ordering::SeqCst)
     }
+
+    /// The requests seen so far whose request line starts with `method`.
+    pub fn logged(&self, method: &str) -> Vec<String> {
+        let log = self.counts.log.lock().unwrap();
+        log.iter()
+            .filter(|r| r.starts_with(method))
+            .cloned()
+            .collect()
+    }
 }
 
 /// Serves one request per connection (answers say `Connection: close`).
@@ -74,6 +85,11 @@ async fn serve(
     counts: &Counts,
 ) -> std::io::Result<()> {
     let request = read_request(&mut client).await?;
+    counts
+        .log
+        .lock()
+        .unwrap()
+        .push(String::from_utf8_lossy(&request).into_owned());
     let n = counts.requests.fetch_add(1, Ordering::SeqCst) as u64;
     // A fixed scramble of the request number: the same share every run, spread out.
     let roll = n.wrapping_mul(2_654_435_761) % 100;
