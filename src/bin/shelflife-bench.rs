@@ -310,6 +310,9 @@ async fn seed(
     let written = stream::iter(0..objects)
         .map(|i| async move {
             let key = format!("folder-{:02}/object-{i:08}", i % 16);
+            // The server stamps the object between this moment and the answer; a report must
+            // not claim a later time than the server's (apply compares them to the second).
+            let before = Utc::now().timestamp();
             let version_id = store
                 .put_object(bucket, &key, b"x".to_vec(), &PutOptions::default())
                 .await?;
@@ -320,7 +323,7 @@ async fn seed(
                 is_delete_marker: false,
                 size: 1,
                 etag: Some(format!("\"{:x}\"", md5::Md5::digest(b"x"))),
-                last_modified: Utc::now(),
+                last_modified: chrono::DateTime::from_timestamp(before, 0).expect("now"),
                 storage_class: Some("STANDARD".into()),
             })
         })

@@ -45,8 +45,9 @@ pub const CHANGED: &str = "changed since scan";
 
 /// How what `head` shows differs from the content the plan decided on, `None` when it is the
 /// same. A planned version id is compared exactly (the null version, and a plan without
-/// version ids, by content); content is ETag, size and last-modified (to the second, the
-/// precision of HEAD's Last-Modified).
+/// version ids, by content); content is ETag, size and last-modified, the last to within a
+/// second: HEAD's Last-Modified has whole seconds and some listings round rather than
+/// truncate (equal ETag and size already say the bytes are the same).
 pub fn difference(item: &Item, head: &ObjectHead) -> Option<String> {
     let now = head.version_id.as_deref();
     match item.version_id.as_deref() {
@@ -69,7 +70,7 @@ pub fn difference(item: &Item, head: &ObjectHead) -> Option<String> {
         diffs.push(format!("size {}, the scan saw {}", head.size, item.size));
     }
     if let Some(at) = head.last_modified {
-        if (at - item.last_modified).num_milliseconds().abs() >= 1000 {
+        if (at - item.last_modified).num_milliseconds().abs() > 1000 {
             let second = |t: chrono::DateTime<chrono::Utc>| {
                 t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             };
@@ -153,6 +154,9 @@ mod tests {
         // Inventory reports and listings carry milliseconds; HEAD's Last-Modified does not.
         assert_eq!(difference(&planned, &head(None, "abc", 10, 5)), None);
         assert_eq!(difference(&planned, &head(None, "\"abc\"", 10, 5)), None);
+        // A listing that rounded 05.678 up to 06 is still the same second, within the slack.
+        assert_eq!(difference(&planned, &head(None, "abc", 10, 6)), None);
+        assert!(difference(&planned, &head(None, "abc", 10, 7)).is_some());
         let overwritten = difference(&planned, &head(None, "\"def\"", 99, 9)).unwrap();
         assert_eq!(
             overwritten,
