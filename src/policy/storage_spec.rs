@@ -1,6 +1,6 @@
 //! Validating a Storage document: endpoint, credentials, retries, checksum mode and prices.
 
-use super::costs::{self, ClassCost, CostTable, InlineCostsWire};
+use super::costs::{self, ClassCost, ClassCostWire, CostTable, InlineCostsWire};
 use super::load::Reporter;
 use super::location::Seg;
 use super::model::*;
@@ -91,35 +91,59 @@ fn cost_table(r: &mut Reporter, name: &str, value: serde_yaml::Value) -> Option<
         },
     };
     for (class, w) in wire.classes {
-        let at = |field: &str| path(&["spec", "costs", "classes", &class, field]);
-        let days = w.min_storage_duration.as_deref().map(parse_duration);
-        let days = match days.transpose() {
-            Ok(d) => d.map_or(0, |d| d.num_days().max(0) as u32),
-            Err(msg) => {
-                r.error(name, &at("minStorageDuration"), msg);
-                return None;
-            }
-        };
-        let size = |r: &mut Reporter, field: &str, v: Option<SizeWire>| match v {
-            None => Some(0),
-            Some(v) => v.bytes().map_err(|m| r.error(name, &at(field), m)).ok(),
-        };
-        let min_billable_bytes = size(r, "minBillableSize", w.min_billable_size)?;
-        let overhead_bytes = size(r, "perObjectOverhead", w.per_object_overhead)?;
-        if w.per_gb_month < 0.0 || w.transition_per_1000.is_some_and(|p| p < 0.0) {
-            r.error(name, &at("perGbMonth"), "prices must not be negative");
-        }
-        let cost = ClassCost {
-            per_gb_month: w.per_gb_month,
-            min_storage_days: days,
-            min_billable_bytes,
-            overhead_bytes,
-            transition_per_1000: w.transition_per_1000.unwrap_or(0.0),
-        };
+        let base = table.class(&class).copied().unwrap_or_default();
+        let cost = class_cost(r, name, &class, w, base)?;
         table.classes.insert(class, cost);
     }
     Some(table)
 }
+
+/// One class of an inline table; a field it leaves out keeps `base`'s value (the base table's
+/// class of that name, or zero).
+fn class_cost(
+    r: &mut Reporter,
+    name: &str,
+    class: &str,
+    w: ClassCostWire,
+    base: ClassCost,
+) -> Option<ClassCost> {
+    let at = |field: &str| path(&["spec", "costs", "classes", class, field]);
+    let min_storage_days = match w.min_storage_duration.as_deref().map(parse_duration) {
+        None => base.min_storage_days,
+        Some(Ok(d)) => d.num_days().max(0) as u32,
+        Some(Err(msg)) => {
+            r.error(name, &at("minStorageDuration"), msg);
+            return None;
+        }
+    };
+    let size = |r: &mut Reporter, field: &str, v: Option<SizeWire>, base: u64| match v {
+        None => Some(base),
+        Some(v) => v.bytes().map_err(|m| r.error(name, &at(field), m)).ok(),
+    };
+    let min_billable_bytes = size(
+        r,
+        "minBillableSize",
+        w.min_billable_size,
+        base.min_billable_bytes,
+    )?;
+    let overhead_bytes = size(
+        r,
+        "perObjectOverhead",
+        w.per_object_overhead,
+        base.overhead_bytes,
+    )?;
+    if w.per_gb_month < 0.0 || w.transition_per_1000.is_some_and(|p| p < 0.0) {
+        r.error(name, &at("perGbMonth"), "prices must not be negative");
+    }
+    Some(ClassCost {
+        per_gb_month: w.per_gb_month,
+        min_storage_days,
+        min_billable_bytes,
+        overhead_bytes,
+        transition_per_1000: w.transition_per_1000.unwrap_or(base.transition_per_1000),
+    })
+}
+
 fn credentials(r: &mut Reporter, name: &str, wire: Option<CredentialsWire>) -> Option<Credentials> {
     let Some(wire) = wire else {
         return Some(Credentials::DefaultChain);
