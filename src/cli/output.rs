@@ -111,6 +111,16 @@ fn render_line(out: &mut String, line: &ActionLine) {
             dollars(c.monthly_before),
             dollars(c.monthly_after)
         );
+        if line.action == "archive" && c.monthly_after > c.monthly_before {
+            let _ = writeln!(
+                out,
+                "            warning: the archive costs more per month than keeping the objects \
+                 here ({} → {}); planned anyway, since the cost guard judges only moves into \
+                 another class",
+                crate::plan::usd(c.monthly_before),
+                crate::plan::usd(c.monthly_after)
+            );
+        }
     }
     for sample in &line.samples {
         let _ = writeln!(out, "            e.g. {sample}");

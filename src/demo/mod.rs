@@ -1,6 +1,7 @@
 //! Demo data shaped like an ML platform's buckets, for the quickstart (`shelflife demo seed`).
 //!
-//! - `inference-logs`: date-partitioned JSONL (`logs/yyyy/mm/dd/…`) over the last 400 days;
+//! - `inference-logs`: date-partitioned JSONL (`logs/yyyy/mm/dd/…`) over the last 400 days, a
+//!   few month-old ones large enough to archive;
 //! - `datasets` (versioned): dataset parts, manifests rewritten a few times;
 //! - `checkpoints` (versioned): per-run steps, `latest.ckpt` overwritten several times;
 //! - `models` (Object Lock): released model files, some under retention or legal hold;
@@ -83,11 +84,7 @@ fn first_round() -> Vec<Upload> {
         for model in ["llama-7b", "mistral-7b"] {
             for part in 0..2 {
                 let key = format!("logs/{}/{model}-part-{part}.jsonl", day.format("%Y/%m/%d"));
-                let mut upload = plain(
-                    "inference-logs",
-                    key,
-                    200 + spread(days_ago as usize + part, 3800),
-                );
+                let mut upload = plain("inference-logs", key, log_size(days_ago, model, part));
                 // Two incident days an investigation asked to keep.
                 if INCIDENT_DAYS.contains(&days_ago) {
                     upload.options.tags.insert("keep".into(), "true".into());
@@ -174,6 +171,16 @@ fn rewrites(round: usize) -> Vec<Upload> {
         ));
     }
     uploads
+}
+
+/// A few KB a log, but a month-old `llama-7b` part-0 log is 1 MiB: large enough that moving it
+/// to GLACIER pays back before the policy deletes it at 180 days, so the quickstart shows an
+/// archive happen beside the small ones the cost guard skips.
+fn log_size(days_ago: i64, model: &str, part: usize) -> usize {
+    match (model, part, days_ago) {
+        ("llama-7b", 0, 31..=44) => 1 << 20,
+        _ => 200 + spread(days_ago as usize + part, 3800),
+    }
 }
 
 fn plain(bucket: &'static str, key: String, size: usize) -> Upload {

@@ -70,8 +70,9 @@ impl Cost {
     pub fn break_even_days(&self) -> Option<f64> {
         let daily = self.monthly_saving() / DAYS_PER_MONTH;
         match self.one_time() {
+            _ if daily < 0.0 => None,
             once if once <= 0.0 => Some(0.0),
-            _ if daily <= 0.0 => None,
+            _ if daily == 0.0 => None,
             once => Some(once / daily),
         }
     }
@@ -202,9 +203,25 @@ pub fn cost(
     })
 }
 
-/// Why moving `row` with `action` (a tier or archive) loses money, if it does: it costs more
-/// every month, or it is removed (by rule `removed.0`, in `removed.1` days) before the saving
-/// repays the one-time cost plus the new class's own minimum-duration charge.
+/// Whether the cost guard judges `action` on `row`: a tier, or an archive that changes the
+/// version's class. Those are moves made to save money. An archive to another bucket or
+/// Storage in the same class (or none named) is made for other reasons (a separate, locked
+/// archive) and is never vetoed on price; the plan still shows what it costs.
+pub fn judged(action: &Action, row: &InventoryRow) -> bool {
+    match action {
+        Action::Tier(_) => true,
+        Action::Archive(a) => a
+            .storage_class
+            .as_deref()
+            .is_some_and(|c| c != class_of(row)),
+        _ => false,
+    }
+}
+
+/// Why moving `row` with `action` (a tier, or an archive into another class) loses money, if it
+/// does: it costs more every month, or it is removed (by rule `removed.0`, in `removed.1` days)
+/// before the saving repays the one-time cost plus the new class's own minimum-duration
+/// charge. The reason states the figures that decide.
 pub fn uneconomic(
     prices: &Prices,
     action: &Action,
@@ -212,31 +229,78 @@ pub fn uneconomic(
     as_of: DateTime<Utc>,
     removed: Option<(&str, f64)>,
 ) -> Option<String> {
+    if !judged(action, row) {
+        return None;
+    }
     let cost = cost(prices, action, row, as_of)?;
     let saving = cost.monthly_saving();
+    let class = moved_to(action).unwrap_or("the new class");
     if saving <= 0.0 {
+        let (after, before) = distinct(cost.monthly_after, cost.monthly_before);
+        let monthly = match saving == 0.0 {
+            true => format!("{class} saves nothing per month ({before} in both)"),
+            false => format!("{class} costs {after}/month, more than the {before}/month now"),
+        };
         return Some(format!(
-            "uneconomic: storage would cost ${:.8}/month instead of ${:.8}",
-            cost.monthly_after, cost.monthly_before
+            "uneconomic: {monthly}; the move costs {} once and never breaks even",
+            usd(cost.one_time())
         ));
     }
     let (rule, days) = removed?;
-    let to = match destination(prices, action, row) {
-        Dest::Class(Some(class)) => early_charge(class, row.size, days),
+    let early = match destination(prices, action, row) {
+        Dest::Class(Some(to)) => early_charge(to, row.size, days),
         _ => 0.0,
     };
-    let net = saving / DAYS_PER_MONTH * days - cost.one_time() - to;
+    let once = cost.one_time() + early;
+    let net = saving / DAYS_PER_MONTH * days - once;
     (net <= 0.0).then(|| {
-        let even = cost
-            .break_even_days()
-            .map_or("never".into(), |d| format!("{d:.0} days"));
+        let early = match early > 0.0 {
+            true => format!(" (+ {} early deletion in {class})", usd(early)),
+            false => String::new(),
+        };
         format!(
-            "uneconomic: rule {rule} removes it in {days:.0} days; saving ${:.8}/month repays \
-             ${:.8} once (+ ${to:.8} early deletion in the new class) after {even}",
-            saving,
-            cost.one_time()
+            "uneconomic: saves {}/month, the move costs {} once{early}, break-even {} months > \
+             {days:.0} days until rule {rule} deletes it",
+            usd(saving),
+            usd(cost.one_time()),
+            significant(once / saving, 2),
         )
     })
+}
+
+/// The class a tier or archive moves to, when it names one.
+fn moved_to(action: &Action) -> Option<&str> {
+    match action {
+        Action::Tier(t) => Some(&t.storage_class),
+        Action::Archive(a) => a.storage_class.as_deref(),
+        _ => None,
+    }
+}
+
+/// Dollars to three significant digits (`$0.0000512`), for figures far below a cent.
+pub fn usd(x: f64) -> String {
+    format!("${}", significant(x, 3))
+}
+
+/// Two amounts with as many significant digits as it takes to tell them apart.
+fn distinct(a: f64, b: f64) -> (String, String) {
+    (3..=15)
+        .map(|digits| (significant(a, digits), significant(b, digits)))
+        .find(|(a, b)| a != b)
+        .map_or_else(
+            || (usd(a), usd(b)),
+            |(a, b)| (format!("${a}"), format!("${b}")),
+        )
+}
+
+/// `x` to `digits` significant digits, without an exponent.
+fn significant(x: f64, digits: i32) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return "0".into();
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    let decimals = (digits - 1 - magnitude).max(0) as usize;
+    format!("{x:.decimals$}")
 }
 
 #[cfg(test)]

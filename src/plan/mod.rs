@@ -10,7 +10,7 @@ pub mod pushdown;
 mod sample;
 mod summary;
 
-pub use cost::{Cost, Prices};
+pub use cost::{usd, Cost, Prices};
 pub use evaluate::{decide, Block, Decision, Facts};
 pub use items::ItemIds;
 pub use prune::{prune, prune_all, Pruned};

@@ -13,6 +13,7 @@ mod fallback;
 mod filter_count;
 mod flaky;
 mod golden;
+mod guard;
 mod helpers;
 mod item_ranges;
 mod ledger;

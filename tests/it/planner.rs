@@ -198,7 +198,7 @@ async fn the_cost_guard_skips_tiny_objects_to_glacier_and_plans_large_ones(pool:
     assert_eq!(line.uneconomic.samples[0].version.key, "tiny.bin");
     assert!(line.uneconomic.samples[0]
         .reason
-        .starts_with("uneconomic: storage would cost"));
+        .starts_with("uneconomic: GLACIER costs $0.000000"));
     // By hand: 102400 B at 0.023 before; (102400 + 40960) B at 0.0036 after; 0.03 $ per 1000.
     let cost = line.cost.expect("priced");
     let close = |a: f64, b: f64| (a - b).abs() < 1e-15;

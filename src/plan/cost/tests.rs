@@ -76,7 +76,56 @@ fn a_tiny_object_to_glacier_costs_more_every_month() {
     assert!(close(c.monthly_after, 0.0036 * 41_960.0 / 1e9), "{c:?}");
     assert_eq!(c.break_even_days(), None);
     let why = uneconomic(&prices(), &tier("GLACIER"), &row, now(), None).unwrap();
-    assert!(why.starts_with("uneconomic: storage would cost"), "{why}");
+    assert_eq!(
+        why,
+        "uneconomic: GLACIER costs $0.000000151/month, more than the $0.0000000230/month now; \
+         the move costs $0.0000300 once and never breaks even"
+    );
+}
+
+#[test]
+fn figures_in_a_reason_are_never_printed_equal() {
+    assert_eq!(
+        distinct(0.000_000_051_2, 0.000_000_051_3),
+        ("$0.0000000512".into(), "$0.0000000513".into())
+    );
+    assert_eq!(
+        distinct(0.000_050_001, 0.000_050_002),
+        ("$0.000050001".into(), "$0.000050002".into())
+    );
+    assert_eq!(usd(0.0), "$0");
+    assert_eq!(usd(12.3456), "$12.3");
+}
+
+#[test]
+fn a_same_class_archive_is_not_judged_an_archive_into_another_class_is() {
+    use crate::policy::Archive;
+    let archive = |class: Option<&str>| {
+        Action::Archive(Archive {
+            storage: "s".into(),
+            bucket: "vault".into(),
+            prefix: String::new(),
+            storage_class: class.map(str::to_string),
+            lock: None,
+            force: false,
+        })
+    };
+    let tiny = object(1000, "STANDARD", 100);
+    let mut p = prices();
+    p.destinations
+        .insert("s".into(), costs::builtin("aws-us-east-1"));
+    assert!(!judged(&archive(None), &tiny));
+    assert!(!judged(&archive(Some("STANDARD")), &tiny));
+    assert!(judged(&archive(Some("GLACIER")), &tiny));
+    assert_eq!(uneconomic(&p, &archive(None), &tiny, now(), None), None);
+    let why = uneconomic(&p, &archive(Some("GLACIER")), &tiny, now(), None).unwrap();
+    assert!(why.starts_with("uneconomic: GLACIER costs"), "{why}");
+    // Priced all the same: the copy request, and storage before and after.
+    let c = cost(&p, &archive(None), &tiny, now()).unwrap();
+    assert!(
+        c.requests > 0.0 && close(c.monthly_after, c.monthly_before),
+        "{c:?}"
+    );
 }
 
 #[test]
@@ -110,8 +159,11 @@ fn a_tier_undone_by_an_early_removal_is_uneconomic() {
     let action = tier("GLACIER_IR");
     // Saves 0.019 $/month; costs 0.00002 once; removed after 10 of GLACIER_IR's 90 days.
     let soon = uneconomic(&prices(), &action, &row, now(), Some(("expire", 10.0))).unwrap();
-    assert!(soon.contains("rule expire removes it in 10 days"), "{soon}");
-    assert!(soon.contains("$0.01066667 early deletion"), "{soon}");
+    assert_eq!(
+        soon,
+        "uneconomic: saves $0.0190/month, the move costs $0.0000200 once (+ $0.0107 early \
+         deletion in GLACIER_IR), break-even 0.56 months > 10 days until rule expire deletes it"
+    );
     assert_eq!(
         uneconomic(&prices(), &action, &row, now(), Some(("expire", 200.0))),
         None
@@ -162,4 +214,18 @@ fn a_sum_of_costs_does_not_depend_on_their_order() {
     );
     let expected: f64 = terms.iter().map(|c| c.requests).sum();
     assert!(close(forward.total().requests, expected));
+}
+
+#[test]
+fn a_move_that_costs_more_every_month_never_breaks_even_even_when_free_once() {
+    let cost = |once: f64, before: f64, after: f64| Cost {
+        requests: once,
+        early_deletion: 0.0,
+        monthly_before: before,
+        monthly_after: after,
+    };
+    assert_eq!(cost(0.0, 1.0, 2.0).break_even_days(), None);
+    assert_eq!(cost(0.0, 1.0, 1.0).break_even_days(), Some(0.0));
+    assert_eq!(cost(1.0, 1.0, 1.0).break_even_days(), None);
+    assert!(close(cost(1.0, 2.0, 1.0).break_even_days().unwrap(), 30.0));
 }
