@@ -11,7 +11,7 @@ use shelflife::inventory::context::KeyGroups;
 use shelflife::inventory::report::generate::{self, Publish, ReportRow};
 use shelflife::inventory::report::Format;
 use shelflife::inventory::{LockState, RowBuffer};
-use shelflife::policy::{ChecksumMode, Credentials, Provider, Storage};
+use shelflife::policy::{ChecksumMode, Credentials, Pacing, Provider, Storage};
 use shelflife::storage::s3::{BucketOptions, PutOptions, S3Store};
 use shelflife::storage::{DeleteTarget, ObjectStore, ObjectVersion, RetryConfig};
 use std::io::Write;
@@ -111,7 +111,7 @@ async fn main() -> Result<()> {
         endpoint: Some(endpoint),
         region: "us-east-1".into(),
         path_style: true,
-        requests_per_second: 3000,
+        pacing: Pacing::new(None, None),
         retry: Default::default(),
         credentials: Credentials::DefaultChain,
         checksum: ChecksumMode::WhenRequired,

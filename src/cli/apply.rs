@@ -6,7 +6,7 @@ use super::output::render_apply;
 use crate::audit::{self, AuditKey, Outcome};
 use crate::execute::{self, ApplyError, ApplyOptions, Pacer};
 use crate::plan::{self, PlanState, PlanSummary};
-use crate::policy::{Action, PolicySet};
+use crate::policy::{Action, Pacing, PolicySet};
 use crate::storage::ObjectStore;
 use anyhow::{Context, Result};
 use sqlx::PgPool;
@@ -69,13 +69,13 @@ impl WorkArgs {
     }
 }
 
-/// The request budget of Storage `name`, per prefix.
+/// The per-prefix pacing of Storage `name`.
 fn pacer(set: &PolicySet, name: &str) -> Arc<Pacer> {
-    let budget = set
+    let pacing = set
         .storages
         .get(name)
-        .map_or(3000, |s| s.requests_per_second);
-    Arc::new(Pacer::new(budget))
+        .map_or(Pacing::new(None, None), |s| s.pacing);
+    Arc::new(Pacer::new(pacing))
 }
 
 /// Storages named as archive destinations by any policy.

@@ -183,6 +183,13 @@ impl Cx<'_> {
         }
     }
 
+    /// The server throttled requests for `keys`: their prefixes slow down.
+    pub fn throttled<'k>(&self, keys: impl IntoIterator<Item = &'k str>) {
+        if let Some(pacer) = &self.opts.pacer {
+            pacer.throttled(keys);
+        }
+    }
+
     /// Waits until the request budgets allow one request for each of `keys`.
     pub async fn pace_keys<'k>(&self, keys: impl IntoIterator<Item = &'k str>) {
         if let Some(pacer) = &self.opts.pacer {

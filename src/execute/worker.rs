@@ -172,7 +172,11 @@ async fn execute(
         let reason = format!("action {action:?} is not supported by this version of shelflife");
         return Ok(items.iter().map(|_| ItemResult::skipped(&reason)).collect());
     };
-    match kind.execute(cx, items).await {
+    let (executed, throttles) = crate::storage::count_throttles(kind.execute(cx, items)).await;
+    if throttles > 0 {
+        cx.throttled(items.iter().map(|i| i.key.as_str()));
+    }
+    match executed {
         Ok(results) => Ok(results),
         Err(err) if err.is_retryable() => Err(err),
         Err(err) => Ok(items.iter().map(|_| failed(&err)).collect()),

@@ -40,8 +40,8 @@ pub struct Storage {
     pub endpoint: Option<String>,
     pub region: String,
     pub path_style: bool,
-    /// Per-prefix write budget.
-    pub requests_per_second: u32,
+    /// How `apply` paces its requests per key prefix.
+    pub pacing: Pacing,
     /// How requests are retried.
     pub retry: Retry,
     pub credentials: Credentials,
@@ -50,6 +50,30 @@ pub struct Storage {
     pub conditional_delete: ConditionalDelete,
     /// The price table plans are costed with; `None` leaves costs out of plans.
     pub costs: Option<CostTable>,
+}
+
+/// How `apply` paces requests per key prefix (the key up to its first `/`): each prefix starts
+/// at `start` and adapts, halving on the server's SlowDown answers and growing while clean, up
+/// to `ceiling`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pacing {
+    /// The provider's documented per-prefix rate, capped by the ceiling; `None`: no client-side
+    /// limit until the server first answers SlowDown.
+    pub start: Option<u32>,
+    /// `requestsPerSecond`: a rate no prefix exceeds, however long it runs clean.
+    pub ceiling: Option<u32>,
+}
+
+impl Pacing {
+    /// Pacing for a provider that documents `documented` requests per second per prefix, with
+    /// the Storage's `requestsPerSecond` as a ceiling.
+    pub fn new(documented: Option<u32>, ceiling: Option<u32>) -> Pacing {
+        let start = match (documented, ceiling) {
+            (Some(d), Some(c)) => Some(d.min(c)),
+            (d, c) => d.or(c),
+        };
+        Pacing { start, ceiling }
+    }
 }
 
 /// How requests to a storage are retried: transient errors and throttling, with exponential

@@ -28,6 +28,9 @@ pub struct Capabilities {
     /// condition to a server that ignores it deletes anyway (some do), so only providers known
     /// to enforce it get one; the others are HEADed and compared just before the delete.
     pub conditional_delete: ConditionalDelete,
+    /// The per-prefix request rate the provider documents as safe to start at, which `apply`
+    /// then adapts; `None` where none is documented (no client-side limit until SlowDown).
+    pub prefix_requests_per_second: Option<u32>,
 }
 
 /// A capability a rule may need.
@@ -89,6 +92,7 @@ impl Provider {
             tagging: true,
             list_object_versions: true,
             conditional_delete: ConditionalDelete::None,
+            prefix_requests_per_second: None,
         };
         let none = Capabilities {
             storage_classes: Classes::Only(&["STANDARD"]),
@@ -98,13 +102,16 @@ impl Provider {
             tagging: false,
             list_object_versions: false,
             conditional_delete: ConditionalDelete::None,
+            prefix_requests_per_second: None,
         };
         match self {
             // AWS enforces the per-object ETag of DeleteObjects on general purpose buckets
-            // (since 2025-09), against the current version.
+            // (since 2025-09), against the current version. S3 documents 3,500 writes per
+            // second per partitioned prefix, and scales a prefix under sustained load.
             Provider::Aws => Capabilities {
                 storage_classes: Classes::Only(AWS_CLASSES),
                 conditional_delete: ConditionalDelete::Batch,
+                prefix_requests_per_second: Some(3500),
                 ..all
             },
             // B2: one class; versions, Object Lock and legal hold, but no object tagging.
@@ -123,8 +130,10 @@ impl Provider {
                 ..none
             },
             // GCS's XML API: its own classes; versions and retention only through its own API.
+            // Google documents about 1,000 writes per second to start, ramping up gradually.
             Provider::Gcs => Capabilities {
                 storage_classes: Classes::Only(&["STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE"]),
+                prefix_requests_per_second: Some(1000),
                 ..none
             },
             Provider::Ceph | Provider::Generic => all,
@@ -185,6 +194,14 @@ mod tests {
         assert!(!Provider::R2.capabilities().has(Capability::ObjectLock));
         assert!(Provider::R2.capabilities().has(Capability::StorageClass));
         assert!(!Provider::Garage.capabilities().has(Capability::Versioning));
+        let rate = |p: Provider| p.capabilities().prefix_requests_per_second;
+        assert_eq!(rate(Provider::Aws), Some(3500));
+        assert_eq!(
+            rate(Provider::Minio),
+            None,
+            "no documented per-prefix limit"
+        );
+        assert_eq!(rate(Provider::Ceph), None);
         assert!(Provider::Aws
             .capabilities()
             .check_class("GLACIER_IR")

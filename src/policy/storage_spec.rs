@@ -35,6 +35,10 @@ pub fn storage(
         check_endpoint(r, name, wire.provider, endpoint.as_deref());
     }
     let costs = wire.costs.and_then(|v| cost_table(r, name, v));
+    if wire.requests_per_second == Some(0) {
+        let msg = "requestsPerSecond must be at least 1 (leave it out for no fixed ceiling)";
+        r.error(name, &path(&["spec", "requestsPerSecond"]), msg);
+    }
     let retry = retry(r, name, wire.retry);
     let credentials = credentials(r, name, wire.credentials)?;
     let aws = wire.provider == Provider::Aws;
@@ -46,7 +50,10 @@ pub fn storage(
         endpoint,
         region: region.unwrap_or_else(|| "us-east-1".into()),
         path_style: wire.path_style.unwrap_or(!aws),
-        requests_per_second: wire.requests_per_second.unwrap_or(3000),
+        pacing: Pacing::new(
+            wire.provider.capabilities().prefix_requests_per_second,
+            wire.requests_per_second,
+        ),
         checksum: wire.checksum.unwrap_or(if aws {
             ChecksumMode::WhenSupported
         } else {

@@ -36,6 +36,9 @@ pub struct StorageSpecWire {
     pub endpoint: Option<String>,
     pub region: Option<String>,
     pub path_style: Option<bool>,
+    /// A ceiling on requests per second per key prefix. Without it, AWS prefixes start at
+    /// S3's documented 3,500 and grow while the server does not throttle; other providers are
+    /// not limited until they answer SlowDown.
     pub requests_per_second: Option<u32>,
     /// Whether requests carry checksums whenever the SDK supports them (AWS) or only where an
     /// operation requires one (most S3-compatible servers).

@@ -3,8 +3,10 @@
 
 mod error;
 pub mod s3;
+mod throttle;
 
 pub use error::{ErrorKind, StorageError};
+pub use throttle::{count_throttles, note_throttle};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

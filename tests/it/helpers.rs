@@ -1,7 +1,7 @@
 //! Shared test plumbing: the real local S3 server, a fresh bucket per test, policy directories,
 //! and running the built binary against the test's own database.
 
-use shelflife::policy::{self, Credentials, PolicySet, Provider, Storage};
+use shelflife::policy::{self, Credentials, Pacing, PolicySet, Provider, Storage};
 use shelflife::storage::s3::{BucketOptions, PutOptions, S3Store};
 use shelflife::storage::{DeleteTarget, ObjectStore, ObjectVersion, RetryConfig};
 use sqlx::PgPool;
@@ -22,7 +22,7 @@ pub fn local_storage(endpoint: &str) -> Storage {
         endpoint: Some(endpoint.to_string()),
         region: "us-east-1".into(),
         path_style: true,
-        requests_per_second: 3000,
+        pacing: Pacing::new(None, None),
         retry: policy::Retry {
             max_attempts: 3,
             ..Default::default()

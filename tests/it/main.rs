@@ -19,6 +19,7 @@ mod item_ranges;
 mod ledger;
 mod matchers;
 mod object_state;
+mod pacing;
 mod pipeline;
 mod planner;
 mod proxy;

@@ -1,5 +1,7 @@
 //! Process-wide request counters for metrics: operations, attempts (retries are the
-//! difference) and throttling answers, counted by an SDK interceptor on every client.
+//! difference) and throttling answers, counted by an SDK interceptor on every client. The
+//! interceptor also notes each throttling answer against the task it was made for
+//! (`storage::count_throttles`), so pacing learns of throttles the SDK retried.
 
 use aws_sdk_s3::config::interceptors::{
     BeforeDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextRef,
@@ -67,6 +69,7 @@ impl Intercept for Counting {
     ) -> Result<(), BoxError> {
         if matches!(context.response().status().as_u16(), 429 | 503) {
             THROTTLES.fetch_add(1, Ordering::Relaxed);
+            crate::storage::note_throttle();
         }
         Ok(())
     }
