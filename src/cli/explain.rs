@@ -3,7 +3,7 @@
 
 use super::context::{select, App};
 use super::exit::{Exit, UsageError};
-use super::output::{bytes, dollars, time};
+use super::output::{bytes, cost_figures, time};
 use super::plan::parse_clock;
 use super::Format;
 use crate::plan::explain::{explain, Explanation, MatcherVerdict, VersionExplanation};
@@ -138,14 +138,7 @@ fn render_version(out: &mut String, v: &VersionExplanation) {
         let _ = writeln!(out, "      {reason}");
     }
     if let Some(c) = &v.cost {
-        let _ = writeln!(
-            out,
-            "    cost: requests {}, early deletion {}, storage {} → {} per month",
-            dollars(c.requests),
-            dollars(c.early_deletion),
-            dollars(c.monthly_before),
-            dollars(c.monthly_after)
-        );
+        let _ = writeln!(out, "    cost: {}", cost_figures(c));
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::audit::Outcome;
 use crate::execute::ApplyReport;
-use crate::plan::{ActionLine, PlanState, PlanSummary};
+use crate::plan::{ActionLine, Cost, PlanState, PlanSummary};
 pub use crate::report::{bytes, dollars};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::fmt::Write;
@@ -84,6 +84,22 @@ pub fn render_plan(s: &PlanSummary) -> String {
     out
 }
 
+/// A cost's figures: `requests $…, early deletion $…, storage $… → $… per month`, with the
+/// retrieval and egress between them where there are any.
+pub fn cost_figures(c: &Cost) -> String {
+    let transfer = match c.transfer > 0.0 {
+        true => format!(", retrieval and egress {}", dollars(c.transfer)),
+        false => String::new(),
+    };
+    format!(
+        "requests {}, early deletion {}{transfer}, storage {} → {} per month",
+        dollars(c.requests),
+        dollars(c.early_deletion),
+        dollars(c.monthly_before),
+        dollars(c.monthly_after)
+    )
+}
+
 fn render_line(out: &mut String, line: &ActionLine) {
     let held = line.blocked.objects + line.uneconomic.objects;
     if line.objects == 0 && held == 0 {
@@ -103,14 +119,7 @@ fn render_line(out: &mut String, line: &ActionLine) {
             ("tier" | "archive", None) => "; never breaks even".into(),
             _ => String::new(),
         };
-        let _ = writeln!(
-            out,
-            "            cost: requests {}, early deletion {}, storage {} → {} per month{even}",
-            dollars(c.requests),
-            dollars(c.early_deletion),
-            dollars(c.monthly_before),
-            dollars(c.monthly_after)
-        );
+        let _ = writeln!(out, "            cost: {}{even}", cost_figures(c));
         if line.action == "archive" && c.monthly_after > c.monthly_before {
             let _ = writeln!(
                 out,

@@ -11,7 +11,7 @@ use crate::policy::{Action, ClassCost, CostTable, Policy, PolicySet};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub const DAYS_PER_MONTH: f64 = 30.0;
 const GB: f64 = 1e9;
@@ -23,22 +23,35 @@ pub struct Prices {
     pub source: Option<CostTable>,
     /// The tables of archive destinations, by storage name.
     pub destinations: BTreeMap<String, Option<CostTable>>,
+    /// Archive destinations on another provider or endpoint: a copy there pays the source's
+    /// egress.
+    pub leaving: BTreeSet<String>,
 }
 
 impl Prices {
     pub fn for_policy(set: &PolicySet, policy: &Policy) -> Prices {
         let table = |name: &str| set.storages.get(name).and_then(crate::policy::costs_of);
-        let destinations = policy
-            .rules
-            .iter()
-            .filter_map(|r| match &r.then {
-                Action::Archive(a) => Some((a.storage.clone(), table(&a.storage))),
-                _ => None,
-            })
-            .collect();
+        let archives = policy.rules.iter().filter_map(|r| match &r.then {
+            Action::Archive(a) => Some(a.storage.as_str()),
+            _ => None,
+        });
+        let source = set.storages.get(&policy.target.storage);
+        let elsewhere = |name: &str| {
+            let (Some(from), Some(to)) = (source, set.storages.get(name)) else {
+                return false;
+            };
+            from.name != to.name && (from.provider != to.provider || from.endpoint != to.endpoint)
+        };
         Prices {
             source: table(&policy.target.storage),
-            destinations,
+            destinations: archives
+                .clone()
+                .map(|s| (s.to_string(), table(s)))
+                .collect(),
+            leaving: archives
+                .filter(|s| elsewhere(s))
+                .map(str::to_string)
+                .collect(),
         }
     }
 }
@@ -50,6 +63,10 @@ pub struct Cost {
     pub requests: f64,
     /// Minimum-storage-duration charges for versions leaving their class early.
     pub early_deletion: f64,
+    /// Reading versions out of their class (retrieval) and copying them out to another
+    /// provider (egress).
+    #[serde(default)]
+    pub transfer: f64,
     /// Monthly storage cost of the versions as they are.
     pub monthly_before: f64,
     /// Monthly storage cost after the action (0 when removed; the archive copy's when archived).
@@ -58,7 +75,43 @@ pub struct Cost {
 
 impl Cost {
     pub fn one_time(&self) -> f64 {
-        self.requests + self.early_deletion
+        self.requests + self.early_deletion + self.transfer
+    }
+
+    /// The figures scaled by `share` (the part of a line that was done).
+    pub fn scaled(&self, share: f64) -> Cost {
+        self.zip(&Cost::default(), |a, _| a * share)
+    }
+
+    pub fn plus(&self, other: &Cost) -> Cost {
+        self.zip(other, |a, b| a + b)
+    }
+
+    fn terms(&self) -> [f64; 5] {
+        [
+            self.requests,
+            self.early_deletion,
+            self.transfer,
+            self.monthly_before,
+            self.monthly_after,
+        ]
+    }
+
+    fn from_terms(
+        [requests, early_deletion, transfer, monthly_before, monthly_after]: [f64; 5],
+    ) -> Cost {
+        Cost {
+            requests,
+            early_deletion,
+            transfer,
+            monthly_before,
+            monthly_after,
+        }
+    }
+
+    fn zip(&self, other: &Cost, f: impl Fn(f64, f64) -> f64) -> Cost {
+        let (a, b) = (self.terms(), other.terms());
+        Cost::from_terms(std::array::from_fn(|i| f(a[i], b[i])))
     }
 
     /// Monthly saving (negative: the action costs more every month).
@@ -83,33 +136,20 @@ impl Cost {
 /// parallel scan), and a sum of `f64`s would then differ in its last digits between two plans
 /// of the same snapshot.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct CostSum([i128; 4]);
+pub struct CostSum([i128; 5]);
 
 const PICO: f64 = 1e12;
 
 impl CostSum {
     pub fn add(&mut self, c: &Cost) {
-        let terms = [
-            c.requests,
-            c.early_deletion,
-            c.monthly_before,
-            c.monthly_after,
-        ];
-        for (sum, term) in self.0.iter_mut().zip(terms) {
+        for (sum, term) in self.0.iter_mut().zip(c.terms()) {
             // `as` saturates (and maps NaN to 0); so does the sum, for absurd price tables.
             *sum = sum.saturating_add((term * PICO).round() as i128);
         }
     }
 
     pub fn total(&self) -> Cost {
-        let [requests, early_deletion, monthly_before, monthly_after] =
-            self.0.map(|pico| pico as f64 / PICO);
-        Cost {
-            requests,
-            early_deletion,
-            monthly_before,
-            monthly_after,
-        }
+        Cost::from_terms(self.0.map(|pico| pico as f64 / PICO))
     }
 }
 
@@ -135,15 +175,29 @@ fn class_of(row: &InventoryRow) -> &str {
     row.storage_class.as_deref().unwrap_or("STANDARD")
 }
 
+/// What moving a version of `size` out of class `from` costs in bytes moved: the class's
+/// retrieval price, and the source's egress when an archive copies it to another provider
+/// (beyond the part the table's free allowance covers: each version moves its own bytes once).
+fn transfer(prices: &Prices, action: &Action, from: &ClassCost, size: i64) -> f64 {
+    let gb = size.max(0) as f64 / GB;
+    let leaves = matches!(action, Action::Archive(a) if prices.leaving.contains(&a.storage));
+    let egress = match (leaves, prices.source.as_ref()) {
+        (true, Some(t)) => t.egress_per_gb * gb * (1.0 - t.free_egress_multiple).max(0.0),
+        _ => 0.0,
+    };
+    from.retrieval_per_gb * gb + egress
+}
+
 /// Where an action puts a version, for costing: the price of the class it ends up in.
-fn destination<'p>(prices: &'p Prices, action: &Action, row: &InventoryRow) -> Dest<'p> {
+fn destination<'p>(prices: &'p Prices, action: &Action) -> Dest<'p> {
     let source = prices.source.as_ref();
     match action {
         Action::Delete(_) => Dest::Gone,
         Action::Tier(t) => Dest::Class(source.and_then(|s| s.class(&t.storage_class))),
         Action::Archive(a) => {
             let table = prices.destinations.get(&a.storage).and_then(Option::as_ref);
-            let class = a.storage_class.as_deref().unwrap_or(class_of(row));
+            // A copy that names no class lands in the destination's default, as PutObject's.
+            let class = a.storage_class.as_deref().unwrap_or("STANDARD");
             Dest::Class(table.and_then(|t| t.class(class)))
         }
         Action::Keep | Action::Lock(_) | Action::LegalHold(_) | Action::Tag(_) => Dest::Same,
@@ -171,35 +225,29 @@ pub fn cost(
     let from = table.class(class_of(row))?;
     let before = monthly(from, row.size);
     let days = (as_of - row.last_modified).num_seconds() as f64 / 86_400.0;
-    let put = table
-        .class("STANDARD")
-        .map_or(0.0, |c| c.transition_per_1000 / 1000.0);
-    Some(match destination(prices, action, row) {
+    let put = match action {
+        Action::Keep => 0.0,
+        _ => table.request_per_1000 / 1000.0,
+    };
+    Some(match destination(prices, action) {
         Dest::Gone => Cost {
-            requests: 0.0,
             early_deletion: early_charge(from, row.size, days),
             monthly_before: before,
-            monthly_after: 0.0,
+            ..Cost::default()
         },
         Dest::Same => Cost {
-            requests: if matches!(action, Action::Keep) {
-                0.0
-            } else {
-                put
-            },
-            early_deletion: 0.0,
+            requests: put,
             monthly_before: before,
             monthly_after: before,
+            ..Cost::default()
         },
-        Dest::Class(to) => {
-            let to = to?;
-            Cost {
-                requests: to.transition_per_1000 / 1000.0,
-                early_deletion: early_charge(from, row.size, days),
-                monthly_before: before,
-                monthly_after: monthly(to, row.size),
-            }
-        }
+        Dest::Class(to) => Cost {
+            requests: to?.transition_per_1000 / 1000.0,
+            early_deletion: early_charge(from, row.size, days),
+            transfer: transfer(prices, action, from, row.size),
+            monthly_before: before,
+            monthly_after: monthly(to?, row.size),
+        },
     })
 }
 
@@ -247,7 +295,7 @@ pub fn uneconomic(
         ));
     }
     let (rule, days) = removed?;
-    let early = match destination(prices, action, row) {
+    let early = match destination(prices, action) {
         Dest::Class(Some(to)) => early_charge(to, row.size, days),
         _ => 0.0,
     };
@@ -303,5 +351,7 @@ fn significant(x: f64, digits: i32) -> String {
     format!("{x:.decimals$}")
 }
 
+#[cfg(test)]
+mod provider_tests;
 #[cfg(test)]
 mod tests;

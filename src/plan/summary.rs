@@ -168,12 +168,7 @@ impl PlanSummary {
         } else {
             0.0
         };
-        Some(Cost {
-            requests: cost.requests * share,
-            early_deletion: cost.early_deletion * share,
-            monthly_before: cost.monthly_before * share,
-            monthly_after: cost.monthly_after * share,
-        })
+        Some(cost.scaled(share))
     }
 
     pub fn new(

@@ -78,8 +78,7 @@ fn require_at(r: &mut Reporter, scope: &str, at: &[Seg], s: &Storage, c: Capabil
 pub fn costs_of(storage: &Storage) -> Option<CostTable> {
     match (&storage.costs, storage.provider) {
         (Some(table), _) => Some(table.clone()),
-        (None, Provider::Aws) => super::costs::builtin("aws-us-east-1"),
-        (None, _) => None,
+        (None, provider) => super::costs::builtin(provider.price_table()?),
     }
 }
 

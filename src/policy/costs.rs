@@ -20,6 +20,8 @@ pub struct ClassCost {
     pub overhead_bytes: u64,
     /// US dollars per 1000 transition (or copy) requests into this class.
     pub transition_per_1000: f64,
+    /// US dollars per GB read out of this class by a move (tier, archive copy).
+    pub retrieval_per_gb: f64,
 }
 
 /// A named price table.
@@ -28,6 +30,12 @@ pub struct ClassCost {
 pub struct CostTable {
     pub name: String,
     pub classes: BTreeMap<String, ClassCost>,
+    /// US dollars per 1000 other write requests (tagging, retention, legal hold).
+    pub request_per_1000: f64,
+    /// US dollars per GB an archive copies out to another provider.
+    pub egress_per_gb: f64,
+    /// Egress is free up to this multiple of the bytes stored (B2: 3).
+    pub free_egress_multiple: f64,
 }
 
 impl CostTable {
@@ -36,46 +44,12 @@ impl CostTable {
     }
 }
 
+mod tables;
+
 /// The built-in tables by name.
-pub const BUILTIN: &[&str] = &["aws-us-east-1"];
+pub const BUILTIN: &[&str] = &tables::NAMES;
 
-/// A built-in table, or `None` for an unknown name.
-pub fn builtin(name: &str) -> Option<CostTable> {
-    (name == "aws-us-east-1").then(aws_us_east_1)
-}
-
-/// Amazon S3 list prices in us-east-1 (standard tiers, first 50 TB), as published in 2025.
-fn aws_us_east_1() -> CostTable {
-    const KIB128: u64 = 128 * 1024;
-    const ARCHIVE_OVERHEAD: u64 = 40 * 1024;
-    let rows: [(&str, f64, u32, u64, u64, f64); 8] = [
-        ("STANDARD", 0.023, 0, 0, 0, 0.005),
-        ("INTELLIGENT_TIERING", 0.023, 0, 0, 0, 0.01),
-        ("STANDARD_IA", 0.0125, 30, KIB128, 0, 0.01),
-        ("ONEZONE_IA", 0.01, 30, KIB128, 0, 0.01),
-        ("GLACIER_IR", 0.004, 90, KIB128, 0, 0.02),
-        ("GLACIER", 0.0036, 90, 0, ARCHIVE_OVERHEAD, 0.03),
-        ("DEEP_ARCHIVE", 0.00099, 180, 0, ARCHIVE_OVERHEAD, 0.05),
-        ("REDUCED_REDUNDANCY", 0.024, 0, 0, 0, 0.005),
-    ];
-    let classes = rows
-        .into_iter()
-        .map(|(class, price, days, min_bytes, overhead, transition)| {
-            let cost = ClassCost {
-                per_gb_month: price,
-                min_storage_days: days,
-                min_billable_bytes: min_bytes,
-                overhead_bytes: overhead,
-                transition_per_1000: transition,
-            };
-            (class.to_string(), cost)
-        })
-        .collect();
-    CostTable {
-        name: "aws-us-east-1".into(),
-        classes,
-    }
-}
+pub use tables::builtin;
 
 /// `costs:` in a Storage document: a built-in table's name or an inline table.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -93,6 +67,13 @@ pub struct InlineCostsWire {
     /// Start from a built-in table and override some classes.
     pub base: Option<String>,
     pub classes: BTreeMap<String, ClassCostWire>,
+    /// US dollars per 1000 tagging, retention and legal-hold requests (default: the base's,
+    /// else STANDARD's transitionPer1000).
+    pub request_per_1000: Option<f64>,
+    /// US dollars per GB an archive copies out to another provider (default: the base's, else 0).
+    pub egress_per_gb: Option<f64>,
+    /// Egress is free up to this multiple of the bytes stored (default: the base's, else 0).
+    pub free_egress_multiple: Option<f64>,
 }
 
 /// The prices of one class; unset fields are zero (or the base table's value).
@@ -109,6 +90,8 @@ pub struct ClassCostWire {
     pub per_object_overhead: Option<super::wire::SizeWire>,
     /// US dollars per 1000 transition requests into the class.
     pub transition_per_1000: Option<f64>,
+    /// US dollars per GB read out of the class by a move.
+    pub retrieval_per_gb: Option<f64>,
 }
 
 #[cfg(test)]
@@ -124,5 +107,37 @@ mod tests {
             t.class("STANDARD").unwrap().per_gb_month > t.class("GLACIER").unwrap().per_gb_month
         );
         assert!(builtin("gcp-eu").is_none());
+    }
+
+    #[test]
+    fn every_builtin_table_loads_and_has_a_standard_class() {
+        for name in BUILTIN {
+            let t = builtin(name).unwrap();
+            assert_eq!(&t.name, name);
+            assert!(t.class("STANDARD").is_some(), "{name}");
+        }
+        let b2 = builtin("backblaze-b2").unwrap();
+        assert_eq!(b2.class("STANDARD").unwrap().per_gb_month, 0.006);
+        assert_eq!(b2.class("STANDARD").unwrap().min_storage_days, 0);
+        assert_eq!(b2.free_egress_multiple, 3.0);
+        assert_eq!(
+            builtin("wasabi")
+                .unwrap()
+                .class("STANDARD")
+                .unwrap()
+                .min_storage_days,
+            90
+        );
+        let r2 = builtin("cloudflare-r2").unwrap();
+        assert_eq!(r2.class("STANDARD_IA").unwrap().min_storage_days, 30);
+        let gcs = builtin("gcs-us-central1").unwrap();
+        let days = |c: &str| gcs.class(c).unwrap().min_storage_days;
+        assert_eq!(
+            (days("NEARLINE"), days("COLDLINE"), days("ARCHIVE")),
+            (30, 90, 365)
+        );
+        let azure = builtin("azure-eastus-lrs").unwrap();
+        let days = |c: &str| azure.class(c).unwrap().min_storage_days;
+        assert_eq!((days("COOL"), days("COLD"), days("ARCHIVE")), (30, 90, 180));
     }
 }

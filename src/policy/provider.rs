@@ -82,6 +82,18 @@ impl Provider {
         }
     }
 
+    /// The built-in price table a Storage of this provider is costed with when it names none;
+    /// `None` for self-hosted servers, whose costs are the operator's own.
+    pub fn price_table(self) -> Option<&'static str> {
+        match self {
+            Provider::Aws => Some("aws-us-east-1"),
+            Provider::B2 => Some("backblaze-b2"),
+            Provider::R2 => Some("cloudflare-r2"),
+            Provider::Gcs => Some("gcs-us-central1"),
+            Provider::Minio | Provider::Ceph | Provider::Garage | Provider::Generic => None,
+        }
+    }
+
     /// What the provider's S3 API supports, from each provider's S3-compatibility docs.
     pub fn capabilities(self) -> Capabilities {
         let all = Capabilities {

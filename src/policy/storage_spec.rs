@@ -88,6 +88,9 @@ fn cost_table(r: &mut Reporter, name: &str, value: serde_yaml::Value) -> Option<
         None => CostTable {
             name: format!("{name}-inline"),
             classes: Default::default(),
+            request_per_1000: 0.0,
+            egress_per_gb: 0.0,
+            free_egress_multiple: 0.0,
         },
         Some(base) => match costs::builtin(base) {
             Some(table) => table,
@@ -97,10 +100,41 @@ fn cost_table(r: &mut Reporter, name: &str, value: serde_yaml::Value) -> Option<
             }
         },
     };
+    let based = wire.base.is_some();
     for (class, w) in wire.classes {
         let base = table.class(&class).copied().unwrap_or_default();
         let cost = class_cost(r, name, &class, w, base)?;
         table.classes.insert(class, cost);
+    }
+    if !based {
+        // Tagging and lock calls cost what a PUT does where the table says nothing else.
+        table.request_per_1000 = table
+            .class("STANDARD")
+            .map_or(0.0, |c| c.transition_per_1000);
+    }
+    let figures = [
+        (
+            "requestPer1000",
+            wire.request_per_1000,
+            &mut table.request_per_1000,
+        ),
+        ("egressPerGb", wire.egress_per_gb, &mut table.egress_per_gb),
+        (
+            "freeEgressMultiple",
+            wire.free_egress_multiple,
+            &mut table.free_egress_multiple,
+        ),
+    ];
+    for (field, given, figure) in figures {
+        match given {
+            Some(v) if v < 0.0 => r.error(
+                name,
+                &path(&["spec", "costs", field]),
+                "must not be negative",
+            ),
+            Some(v) => *figure = v,
+            None => {}
+        }
     }
     Some(table)
 }
@@ -139,7 +173,8 @@ fn class_cost(
         w.per_object_overhead,
         base.overhead_bytes,
     )?;
-    if w.per_gb_month < 0.0 || w.transition_per_1000.is_some_and(|p| p < 0.0) {
+    let negative = |p: Option<f64>| p.is_some_and(|p| p < 0.0);
+    if w.per_gb_month < 0.0 || negative(w.transition_per_1000) || negative(w.retrieval_per_gb) {
         r.error(name, &at("perGbMonth"), "prices must not be negative");
     }
     Some(ClassCost {
@@ -148,6 +183,7 @@ fn class_cost(
         min_billable_bytes,
         overhead_bytes,
         transition_per_1000: w.transition_per_1000.unwrap_or(base.transition_per_1000),
+        retrieval_per_gb: w.retrieval_per_gb.unwrap_or(base.retrieval_per_gb),
     })
 }
 

@@ -215,7 +215,7 @@ fn costs(page: &mut String, totals: &Totals, plans: &BTreeMap<i64, PlanSummary>)
             .entry((plan.policy.clone(), rule.clone()))
             .or_insert((0, Cost::default()));
         entry.0 += done;
-        entry.1 = add(&entry.1, &cost);
+        entry.1 = entry.1.plus(&cost);
     }
     page.push_str(
         "<h2>Realised cost and savings</h2><table><tr><th>policy</th><th>rule</th><th>objects done</th>\
@@ -223,7 +223,7 @@ fn costs(page: &mut String, totals: &Totals, plans: &BTreeMap<i64, PlanSummary>)
     );
     let mut total = Cost::default();
     for ((policy, rule), (done, c)) in &per_rule {
-        total = add(&total, c);
+        total = total.plus(c);
         cost_row(page, &escape(policy), &escape(rule), *done, c);
     }
     match per_rule.is_empty() {
@@ -251,15 +251,6 @@ fn cost_row(page: &mut String, policy: &str, rule: &str, done: i64, c: &Cost) {
         dollars(c.monthly_after),
         dollars(c.monthly_saving())
     );
-}
-
-fn add(a: &Cost, b: &Cost) -> Cost {
-    Cost {
-        requests: a.requests + b.requests,
-        early_deletion: a.early_deletion + b.early_deletion,
-        monthly_before: a.monthly_before + b.monthly_before,
-        monthly_after: a.monthly_after + b.monthly_after,
-    }
 }
 
 fn blocked(page: &mut String, totals: &Totals) {

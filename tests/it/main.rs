@@ -22,6 +22,7 @@ mod object_state;
 mod pacing;
 mod pipeline;
 mod planner;
+mod prices;
 mod proxy;
 mod pushgateway;
 mod report;

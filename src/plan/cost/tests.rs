@@ -11,7 +11,7 @@ fn now() -> DateTime<Utc> {
 fn prices() -> Prices {
     Prices {
         source: costs::builtin("aws-us-east-1"),
-        destinations: BTreeMap::new(),
+        ..Prices::default()
     }
 }
 
@@ -197,6 +197,7 @@ fn a_sum_of_costs_does_not_depend_on_their_order() {
         .map(|&x| Cost {
             requests: x,
             early_deletion: x / 3.0,
+            transfer: x / 7.0,
             monthly_before: x * 1.1,
             monthly_after: 0.0,
         })
@@ -221,6 +222,7 @@ fn a_move_that_costs_more_every_month_never_breaks_even_even_when_free_once() {
     let cost = |once: f64, before: f64, after: f64| Cost {
         requests: once,
         early_deletion: 0.0,
+        transfer: 0.0,
         monthly_before: before,
         monthly_after: after,
     };
