@@ -9,6 +9,7 @@ use crate::storage::*;
 use aws_sdk_s3::operation::delete_objects::DeleteObjectsOutput;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use futures::stream::{self, StreamExt};
+use std::collections::HashMap;
 
 /// Single conditional DeleteObject requests in flight at once, per batch.
 const SINGLE_IN_FLIGHT: usize = 16;
@@ -133,20 +134,21 @@ fn match_answers(
     out: &DeleteObjectsOutput,
 ) -> Vec<Result<Deleted, StorageError>> {
     let mut results: Vec<Option<Result<Deleted, StorageError>>> = vec![None; targets.len()];
-    // Exact (key, version) first; servers that omit the version id in an answer are matched to
-    // the first unanswered target with that key.
-    let find = |results: &[Option<Result<Deleted, StorageError>>],
-                key: Option<&str>,
-                version: Option<&str>| {
-        let key = key.unwrap_or_default();
-        let unanswered = |i: &usize| results[*i].is_none() && targets[*i].key == key;
-        (0..targets.len())
-            .filter(unanswered)
-            .find(|i| targets[*i].version_id.as_deref() == version)
-            .or_else(|| (0..targets.len()).find(unanswered))
+    // The unanswered targets of each key, in order. An answer takes the one with its exact
+    // version first; servers that omit the version id get the first unanswered one.
+    let mut open: HashMap<&str, Vec<usize>> = HashMap::with_capacity(targets.len());
+    for (i, t) in targets.iter().enumerate() {
+        open.entry(t.key.as_str()).or_default().push(i);
+    }
+    let mut find = |key: Option<&str>, version: Option<&str>| -> Option<usize> {
+        let slots = open.get_mut(key.unwrap_or_default())?;
+        let exact = slots
+            .iter()
+            .position(|&i| targets[i].version_id.as_deref() == version);
+        (!slots.is_empty()).then(|| slots.remove(exact.unwrap_or(0)))
     };
     for d in out.deleted() {
-        if let Some(i) = find(&results, d.key(), d.version_id()) {
+        if let Some(i) = find(d.key(), d.version_id()) {
             let marker = d.delete_marker_version_id().map(str::to_string);
             results[i] = Some(Ok(Deleted {
                 delete_marker_version_id: marker,
@@ -154,7 +156,7 @@ fn match_answers(
         }
     }
     for e in out.errors() {
-        if let Some(i) = find(&results, e.key(), e.version_id()) {
+        if let Some(i) = find(e.key(), e.version_id()) {
             let kind = classify(None, e.code(), e.message());
             let message = format!(
                 "{}: {}",
@@ -181,4 +183,80 @@ fn match_answers(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::types::{DeletedObject, Error as DeleteError};
+
+    fn target(key: &str, version: Option<&str>) -> DeleteTarget {
+        DeleteTarget::new(key, version.map(str::to_string))
+    }
+
+    fn deleted(key: &str, version: Option<&str>, marker: Option<&str>) -> DeletedObject {
+        DeletedObject::builder()
+            .key(key)
+            .set_version_id(version.map(str::to_string))
+            .set_delete_marker_version_id(marker.map(str::to_string))
+            .build()
+    }
+
+    #[test]
+    fn answers_pair_with_their_targets_by_key_and_version_in_any_order() {
+        let targets = [
+            target("a", Some("v1")),
+            target("a", Some("v2")),
+            target("b", None),
+            target("c", None),
+            target("d", None),
+        ];
+        let out = DeleteObjectsOutput::builder()
+            .deleted(deleted("b", None, Some("m-b")))
+            .deleted(deleted("a", Some("v2"), None))
+            .deleted(deleted("a", Some("v1"), None))
+            .errors(DeleteError::builder().key("c").code("AccessDenied").build())
+            .build();
+        let answers = match_answers("bkt", &targets, &out);
+        let marker = |i: usize| {
+            answers[i]
+                .as_ref()
+                .unwrap()
+                .delete_marker_version_id
+                .clone()
+        };
+        assert_eq!((marker(0), marker(1)), (None, None));
+        assert_eq!(marker(2).as_deref(), Some("m-b"));
+        assert_eq!(
+            answers[3].as_ref().unwrap_err().kind,
+            ErrorKind::AccessDenied
+        );
+        assert!(answers[4].as_ref().unwrap_err().message.contains("missing"));
+    }
+
+    #[test]
+    fn answers_without_version_ids_take_the_keys_targets_in_order() {
+        let targets = [target("a", Some("v1")), target("a", Some("v2"))];
+        let out = DeleteObjectsOutput::builder()
+            .deleted(deleted("a", None, Some("m1")))
+            .deleted(deleted("a", None, Some("m2")))
+            .build();
+        let answers = match_answers("bkt", &targets, &out);
+        assert_eq!(
+            answers[0]
+                .as_ref()
+                .unwrap()
+                .delete_marker_version_id
+                .as_deref(),
+            Some("m1")
+        );
+        assert_eq!(
+            answers[1]
+                .as_ref()
+                .unwrap()
+                .delete_marker_version_id
+                .as_deref(),
+            Some("m2")
+        );
+    }
 }
