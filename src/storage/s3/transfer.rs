@@ -268,10 +268,20 @@ impl S3Store {
             .send()
             .await;
         match answer {
-            Ok(out) => Ok(Copied {
-                version_id: out.version_id().map(str::to_string),
-                etag: out.e_tag().map(str::to_string),
-            }),
+            Ok(out) => {
+                let copied = Copied {
+                    version_id: out.version_id().map(str::to_string),
+                    etag: out.e_tag().map(str::to_string),
+                };
+                // Ceph's RGW 16.2 drops the tags given at CreateMultipartUpload: set them on the
+                // finished version, where every server keeps them.
+                if !new.tags.is_empty() {
+                    let version = addressable(copied.version_id.as_deref());
+                    self.put_tags(new.bucket, new.key, version, new.tags)
+                        .await?;
+                }
+                Ok(copied)
+            }
             Err(e) => {
                 let operation = format!("CompleteMultipartUpload {}", url(new.bucket, new.key));
                 let err = map_err(operation, e);
