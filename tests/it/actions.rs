@@ -84,24 +84,27 @@ async fn tier_changes_the_class_in_place_and_keeps_metadata_headers_and_tags(poo
     let bucket = new_bucket(&store, "tier", BucketOptions::default()).await;
     put_bytes(&store, &bucket, "models/a.bin", body(2048), &described()).await;
     put_bytes(&store, &bucket, "models/b.bin", body(100), &described()).await;
-    let rules = "    - name: cold\n      when: { key: { prefix: models/ } }\n      then: { tier: { storageClass: STANDARD_IA, force: true } }\n";
-    let dir = PolicyDir::new(&policy_yaml("tier", &bucket, "", rules));
+    let rules = format!("    - name: cold\n      when: {{ key: {{ prefix: models/ }} }}\n      then: {{ tier: {{ storageClass: {}, force: true }} }}\n", cold());
+    let dir = PolicyDir::new(&policy_yaml("tier", &bucket, "", &rules));
     let plan = scan_and_plan(&pool, &store, &dir.load(), "tier").await;
     assert_eq!(objects(&plan, "cold"), 2);
     // Someone moves b.bin to the class after the plan: the executor sees it and skips it.
     let mut moved = described();
-    moved.storage_class = Some("STANDARD_IA".into());
+    moved.storage_class = Some(cold().into());
     put_bytes(&store, &bucket, "models/b.bin", body(100), &moved).await;
 
     let report = apply(&pool, &store, &plan).await;
     assert_eq!(report.of("cold", "tier", Outcome::Done).0, 1, "{report:?}");
     let head = store.head(&bucket, "models/a.bin", None).await.unwrap();
-    assert_eq!(head.storage_class.as_deref(), Some("STANDARD_IA"));
+    assert_eq!(head.storage_class.as_deref(), Some(cold()));
     assert_described(&store, &bucket, "models/a.bin").await;
     assert_eq!(read(&store, &bucket, "models/a.bin").await, body(2048));
     let (state, reason) = outcome_of(&pool, plan.plan_id, "models/b.bin").await;
     assert_eq!(state, "skipped");
-    assert_eq!(reason.as_deref(), Some("already in STANDARD_IA"));
+    assert_eq!(
+        reason.as_deref(),
+        Some(format!("already in {}", cold()).as_str())
+    );
 }
 
 #[sqlx::test]
@@ -111,14 +114,14 @@ async fn objects_over_the_copy_limit_are_tiered_part_by_part(pool: PgPool) {
     let bucket = new_bucket(&store, "tier-parts", BucketOptions::default()).await;
     let data = body((11 << 20) + 7);
     put_bytes(&store, &bucket, "ckpt/big.bin", data.clone(), &described()).await;
-    let rules = "    - name: cold\n      when: { key: { prefix: ckpt/ } }\n      then: { tier: { storageClass: STANDARD_IA, force: true } }\n";
-    let dir = PolicyDir::new(&policy_yaml("big", &bucket, "", rules));
+    let rules = format!("    - name: cold\n      when: {{ key: {{ prefix: ckpt/ }} }}\n      then: {{ tier: {{ storageClass: {}, force: true }} }}\n", cold());
+    let dir = PolicyDir::new(&policy_yaml("big", &bucket, "", &rules));
     let plan = scan_and_plan(&pool, &store, &dir.load(), "big").await;
 
     let report = apply(&pool, &store, &plan).await;
     assert_eq!(report.count(Outcome::Done), 1, "{report:?}");
     let head = store.head(&bucket, "ckpt/big.bin", None).await.unwrap();
-    assert_eq!(head.storage_class.as_deref(), Some("STANDARD_IA"));
+    assert_eq!(head.storage_class.as_deref(), Some(cold()));
     assert!(head.etag.unwrap().contains("-3"), "a 3-part copy");
     assert_described(&store, &bucket, "ckpt/big.bin").await;
     assert_eq!(read(&store, &bucket, "ckpt/big.bin").await, data);
@@ -209,7 +212,7 @@ async fn archive_copies_with_class_and_lock_verifies_then_deletes_the_source(poo
     )
     .await;
     put_bytes(&store, &bucket, "runs/r1/keep.txt", body(5), &described()).await;
-    let rules = format!("    - name: keep-text\n      when: {{ key: {{ suffix: .txt }} }}\n      then: keep\n    - name: to-archive\n      when: {{ key: {{ prefix: runs/ }} }}\n      then: {{ archive: {{ bucket: {archive}, prefix: cold/, storageClass: GLACIER_IR, lock: {{ mode: GOVERNANCE, retainFor: 1d }}, force: true }} }}\n");
+    let rules = format!("    - name: keep-text\n      when: {{ key: {{ suffix: .txt }} }}\n      then: keep\n    - name: to-archive\n      when: {{ key: {{ prefix: runs/ }} }}\n      then: {{ archive: {{ bucket: {archive}, prefix: cold/, storageClass: {}, lock: {{ mode: GOVERNANCE, retainFor: 1d }}, force: true }} }}\n", colder());
     let dir = PolicyDir::new(&policy_yaml("arch", &bucket, "", &rules));
     let plan = scan_and_plan(&pool, &store, &dir.load(), "arch").await;
 
@@ -220,7 +223,7 @@ async fn archive_copies_with_class_and_lock_verifies_then_deletes_the_source(poo
         .head(&archive, "cold/runs/r1/ckpt.bin", None)
         .await
         .unwrap();
-    assert_eq!(copy.storage_class.as_deref(), Some("GLACIER_IR"));
+    assert_eq!(copy.storage_class.as_deref(), Some(colder()));
     assert_eq!(copy.retention.unwrap().mode, LockMode::Governance);
     assert_described(&store, &archive, "cold/runs/r1/ckpt.bin").await;
     assert_eq!(

@@ -225,8 +225,9 @@ async fn tier_and_archive_case(pool: PgPool, mode: &str) {
     for key in ["t/old", "t/fresh", "r/old", "r/fresh"] {
         put(&store, &bucket, key, "x").await;
     }
+    let cold = cold();
     let rules = format!(
-        "    - {{ name: cold, when: {{ key: {{ prefix: t/ }} }}, then: {{ tier: {{ storageClass: STANDARD_IA, force: true }} }} }}\n    - {{ name: away, when: {{ key: {{ prefix: r/ }} }}, then: {{ archive: {{ bucket: {archive}, prefix: cold/, force: true }} }} }}\n"
+        "    - {{ name: cold, when: {{ key: {{ prefix: t/ }} }}, then: {{ tier: {{ storageClass: {cold}, force: true }} }} }}\n    - {{ name: away, when: {{ key: {{ prefix: r/ }} }}, then: {{ archive: {{ bucket: {archive}, prefix: cold/, force: true }} }} }}\n"
     );
     let dir = PolicyDir::with_storage_extra(
         &storage_extra(mode),
@@ -247,7 +248,7 @@ async fn tier_and_archive_case(pool: PgPool, mode: &str) {
             head.storage_class.unwrap_or_else(|| "STANDARD".into())
         }
     };
-    assert_eq!(class("t/old").await, "STANDARD_IA", "{applied}");
+    assert_eq!(class("t/old").await, cold, "{applied}");
     assert_eq!(class("t/fresh").await, "STANDARD", "{applied}");
     assert_eq!(live_keys(&store, &archive).await, vec!["cold/r/old"]);
     assert_eq!(

@@ -15,6 +15,31 @@ pub fn s3_endpoint() -> String {
         .expect("S3_ENDPOINT is not set: run the tests through scripts/test")
 }
 
+/// Whether the tests run against Ceph's RADOS Gateway (`SHELFLIFE_TEST_BACKEND=ceph`, see
+/// scripts/test) rather than moto.
+pub fn on_ceph() -> bool {
+    std::env::var("SHELFLIFE_TEST_BACKEND").is_ok_and(|b| b == "ceph")
+}
+
+/// A colder storage class the backend accepts: AWS's STANDARD_IA on moto, the class
+/// scripts/ceph configures on Ceph.
+pub fn cold() -> &'static str {
+    if on_ceph() {
+        "COLD"
+    } else {
+        "STANDARD_IA"
+    }
+}
+
+/// A second cold class, other than [`cold`] where the backend has one (Ceph has one).
+pub fn colder() -> &'static str {
+    if on_ceph() {
+        "COLD"
+    } else {
+        "GLACIER_IR"
+    }
+}
+
 pub fn local_storage(endpoint: &str) -> Storage {
     Storage {
         name: "local".into(),

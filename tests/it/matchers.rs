@@ -82,7 +82,7 @@ const SELECTION_RULES: &str = "    - name: keep-pinned
       then: keep
     - name: cold-and-big
       when:
-        storageClass: [STANDARD_IA]
+        storageClass: [CLASS]
         size: { atLeast: 10 }
         modifiedAfter: 2020-01-01
         age: { youngerThan: 1d }
@@ -103,7 +103,7 @@ async fn key_size_class_date_and_combined_matchers_select_exactly(pool: PgPool) 
     let store = store().await;
     let bucket = new_bucket(&store, "select", BucketOptions::default()).await;
     let ia = PutOptions {
-        storage_class: Some("STANDARD_IA".into()),
+        storage_class: Some(cold().into()),
         ..PutOptions::default()
     };
     let body = vec![b'x'; 100];
@@ -131,7 +131,12 @@ async fn key_size_class_date_and_combined_matchers_select_exactly(pool: PgPool) 
         .await
         .unwrap();
 
-    let dir = PolicyDir::new(&policy_yaml("select", &bucket, "", SELECTION_RULES));
+    let dir = PolicyDir::new(&policy_yaml(
+        "select",
+        &bucket,
+        "",
+        &SELECTION_RULES.replace("CLASS", cold()),
+    ));
     let plan = plan_and_apply(&pool, &store, &dir, "select").await;
     let counts: Vec<i64> = ["keep-pinned", "cold-and-big", "scratch", "outside-data"]
         .iter()

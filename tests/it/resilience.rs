@@ -55,13 +55,19 @@ async fn shape(store: &S3Store, bucket: &str) -> Vec<(String, bool, Option<Strin
     all
 }
 
-const RULES: &str = "    - name: drop-tmp
-      when: { key: { prefix: tmp/ } }
+/// Deletes `tmp/`, tiers `cold/` into the backend's cold class.
+fn rules() -> String {
+    format!(
+        "    - name: drop-tmp
+      when: {{ key: {{ prefix: tmp/ }} }}
       then: delete
     - name: cool
-      when: { key: { prefix: cold/ } }
-      then: { tier: { storageClass: STANDARD_IA, force: true } }
-";
+      when: {{ key: {{ prefix: cold/ }} }}
+      then: {{ tier: {{ storageClass: {}, force: true }} }}
+",
+        cold()
+    )
+}
 
 #[sqlx::test]
 async fn an_apply_through_throttling_and_resets_finishes_with_one_event_per_item(pool: PgPool) {
@@ -74,7 +80,7 @@ async fn an_apply_through_throttling_and_resets_finishes_with_one_event_per_item
     )
     .await;
     seed(&store, &bucket, (0..40).map(|i| format!("cold/{i:04}.bin"))).await;
-    let dir = PolicyDir::new(&policy_yaml("faults", &bucket, "", RULES));
+    let dir = PolicyDir::new(&policy_yaml("faults", &bucket, "", &rules()));
     let plan = scan_and_plan(&pool, &store, &dir.load(), "faults").await;
     assert_eq!(plan.changes(), 240);
 
@@ -115,7 +121,7 @@ async fn an_apply_through_throttling_and_resets_finishes_with_one_event_per_item
     assert_eq!(live.len(), 40);
     assert!(live.iter().all(|k| k.starts_with("cold/")));
     for (_, _, class, _) in shape(&store, &bucket).await {
-        assert_eq!(class.as_deref(), Some("STANDARD_IA"));
+        assert_eq!(class.as_deref(), Some(cold()));
     }
 }
 
@@ -141,7 +147,7 @@ async fn apply_killed_at_ten_moments_resumes_to_the_end_state_of_an_uninterrupte
         seed(&store, bucket, keys()).await;
     }
     let with_archive = |archive: &str| {
-        format!("    - name: drop-tmp\n      when: {{ key: {{ suffix: .tmp }} }}\n      then: delete\n    - name: cool\n      when: {{ key: {{ suffix: .ckpt }} }}\n      then: {{ tier: {{ storageClass: STANDARD_IA, force: true }} }}\n    - name: away\n      when: {{ key: {{ suffix: .arch }} }}\n      then: {{ archive: {{ bucket: {archive}, prefix: old/, force: true }} }}\n")
+        format!("    - name: drop-tmp\n      when: {{ key: {{ suffix: .tmp }} }}\n      then: delete\n    - name: cool\n      when: {{ key: {{ suffix: .ckpt }} }}\n      then: {{ tier: {{ storageClass: {}, force: true }} }}\n    - name: away\n      when: {{ key: {{ suffix: .arch }} }}\n      then: {{ archive: {{ bucket: {archive}, prefix: old/, force: true }} }}\n", cold())
     };
     let policies = format!(
         "{}---\n{}",
@@ -296,7 +302,8 @@ async fn apply_exits_5_when_storage_is_unreachable_then_4_when_items_fail_and_re
     seed(&store, &bucket, (0..2).map(|i| format!("models/{i}.bin"))).await;
     // Retention on a bucket without Object Lock: the server refuses, so those items fail.
     let rules = format!(
-        "{RULES}    - name: retain\n      when: {{ key: {{ prefix: models/ }} }}\n      then: {{ lock: {{ mode: GOVERNANCE, retainFor: 1d }} }}\n"
+        "{}    - name: retain\n      when: {{ key: {{ prefix: models/ }} }}\n      then: {{ lock: {{ mode: GOVERNANCE, retainFor: 1d }} }}\n",
+        rules()
     );
     let dir = PolicyDir::new(&policy_yaml("exits", &bucket, "", &rules));
     let plan = scan_and_plan(&pool, &store, &dir.load(), "exits").await;

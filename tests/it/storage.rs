@@ -14,7 +14,7 @@ async fn head_reports_size_class_metadata_and_lock_state() {
         .duration_trunc(Duration::seconds(1))
         .unwrap();
     let options = PutOptions {
-        storage_class: Some("STANDARD_IA".into()),
+        storage_class: Some(cold().into()),
         metadata: [("owner".to_string(), "ml-platform".to_string())].into(),
         retention: Some((LockMode::Governance, until)),
         legal_hold: true,
@@ -31,7 +31,7 @@ async fn head_reports_size_class_metadata_and_lock_state() {
         .unwrap();
     assert_eq!(head.size, 1234);
     assert_eq!(head.version_id, version);
-    assert_eq!(head.storage_class.as_deref(), Some("STANDARD_IA"));
+    assert_eq!(head.storage_class.as_deref(), Some(cold()));
     assert_eq!(
         head.metadata.get("owner").map(String::as_str),
         Some("ml-platform")
@@ -134,7 +134,7 @@ async fn tags_round_trip_and_copy_changes_the_storage_class_in_place() {
         source_size: 10,
         dest_bucket: bucket.clone(),
         dest_key: "data/part 1.parquet".into(),
-        storage_class: Some("GLACIER_IR".into()),
+        storage_class: Some(colder().into()),
         retention: None,
     };
     store.copy(&request).await.unwrap();
@@ -142,7 +142,7 @@ async fn tags_round_trip_and_copy_changes_the_storage_class_in_place() {
         .head(&bucket, "data/part 1.parquet", None)
         .await
         .unwrap();
-    assert_eq!(head.storage_class.as_deref(), Some("GLACIER_IR"));
+    assert_eq!(head.storage_class.as_deref(), Some(colder()));
     assert_eq!(head.size, 4);
     assert_eq!(
         store
