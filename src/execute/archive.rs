@@ -9,6 +9,7 @@ use super::{Cx, ItemResult, PerItem};
 use crate::audit::Outcome;
 use crate::storage::*;
 use async_trait::async_trait;
+use chrono::SubsecRound;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use serde_json::{json, Value};
@@ -41,15 +42,16 @@ impl PerItem for Archive {
             Found::Settled(result) => return finished_earlier(to, item, &dest, result).await,
         };
         cx.pace(&item.key, 3).await;
-        let copied = match existing_copy(to, &dest, &head).await? {
+        let mut copied = match existing_copy(to, &dest, &head).await? {
             Some(copied) => copied,
             None => match copy(cx, to, item, &head, &dest).await {
                 Err(err) if err.kind == ErrorKind::Precondition => return Ok(copy_refused(&head)),
                 other => other?,
             },
         };
+        let verified = verify(cx, to, item, &head, &dest, &mut copied).await?;
         let recorded = described(&dest, &copied);
-        if let Err(reason) = verify(cx, to, item, &head, &dest, &copied).await? {
+        if let Err(reason) = verified {
             let reason = format!("archive copy failed verification, source kept: {reason}");
             return Ok(ItemResult::new(Outcome::Failed, Some(reason), recorded));
         }
@@ -244,13 +246,44 @@ async fn copy(
 
 /// Whether the copy holds the source's bytes: sizes equal, and ETags equal when both are plain
 /// MD5s; otherwise (multipart ETags) both bodies are read and their SHA-256 compared.
+/// The copy holds the retention the rule asked for: where the server dropped it (Ceph's RGW
+/// 16.2 ignores Object Lock headers on CopyObject), it is set on the copy now, and a copy that
+/// still lacks it fails verification, so the source is kept.
+async fn ensure_retention(
+    to: &dyn ObjectStore,
+    dest: &Destination,
+    copied: &Copied,
+    copy: &ObjectHead,
+) -> Result<Result<(), String>, StorageError> {
+    let Some(wanted) = &dest.retention else {
+        return Ok(Ok(()));
+    };
+    // Servers keep the retain-until date to the second.
+    let until = wanted.retain_until.trunc_subsecs(0);
+    let holds = |r: &Option<Retention>| {
+        r.as_ref()
+            .is_some_and(|r| r.mode == wanted.mode && r.retain_until >= until)
+    };
+    if holds(&copy.retention) {
+        return Ok(Ok(()));
+    }
+    let version = addressable(copied.version_id.as_deref());
+    to.put_retention(&dest.bucket, &dest.key, version, wanted)
+        .await?;
+    let now = to.head(&dest.bucket, &dest.key, version).await?;
+    Ok(match holds(&now.retention) {
+        true => Ok(()),
+        false => Err(format!("the copy has no {:?} retention", wanted.mode)),
+    })
+}
+
 async fn verify(
     cx: &Cx<'_>,
     to: &dyn ObjectStore,
     item: &Item,
     source: &ObjectHead,
     dest: &Destination,
-    copied: &Copied,
+    copied: &mut Copied,
 ) -> Result<Result<(), String>, StorageError> {
     let copy = to
         .head(
@@ -259,8 +292,16 @@ async fn verify(
             addressable(copied.version_id.as_deref()),
         )
         .await?;
+    // Ceph's RGW 16.2 leaves the new version's id out of CopyObject's answer: record the one
+    // verified here.
+    if copied.version_id.is_none() {
+        copied.version_id.clone_from(&copy.version_id);
+    }
     if copy.size != source.size {
         return Ok(Err(format!("size {} != source {}", copy.size, source.size)));
+    }
+    if let Err(reason) = ensure_retention(to, dest, copied, &copy).await? {
+        return Ok(Err(reason));
     }
     if single_part(&source.etag) && single_part(&copy.etag) {
         return Ok(if copy.etag == source.etag {
