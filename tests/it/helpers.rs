@@ -146,10 +146,12 @@ impl PolicyDir {
         PolicyDir::with_storage_extra("", policies)
     }
 
-    /// As `new`, with extra lines (indented 2) in the Storage spec.
+    /// As `new`, with extra lines (indented 2) in the Storage spec. The Storage's provider is
+    /// the backend's: `ceph` on Ceph, `generic` on moto.
     pub fn with_storage_extra(storage_extra: &str, policies: &str) -> PolicyDir {
         let dir = tempfile::tempdir().unwrap();
-        let storage = format!("apiVersion: shelflife.dev/v1\nkind: Storage\nmetadata: {{ name: local }}\nspec:\n  provider: generic\n  endpoint: ${{S3_ENDPOINT}}\n  pathStyle: true\n  retry: {{ maxAttempts: 2 }}\n{storage_extra}");
+        let provider = if on_ceph() { "ceph" } else { "generic" };
+        let storage = format!("apiVersion: shelflife.dev/v1\nkind: Storage\nmetadata: {{ name: local }}\nspec:\n  provider: {provider}\n  endpoint: ${{S3_ENDPOINT}}\n  pathStyle: true\n  retry: {{ maxAttempts: 2 }}\n{storage_extra}");
         std::fs::write(dir.path().join("storage.yaml"), storage).unwrap();
         std::fs::write(dir.path().join("policies.yaml"), policies).unwrap();
         PolicyDir { dir }
