@@ -49,6 +49,7 @@ impl ActionKind for Delete {
             cx.pace_keys(batch.iter().map(|t| t.key.as_str())).await;
             let answers = cx.store.delete_batch(cx.bucket, &batch, bypass).await?;
             for ((i, answer), target) in at.into_iter().zip(answers).zip(&batch) {
+                let answer = lock_or(cx, target, answer).await?;
                 results[i] = Some(outcome(&items[i], target, answer));
             }
         }
@@ -121,6 +122,48 @@ fn gone(item: &Item) -> ItemResult {
     } else {
         ItemResult::skipped("the object no longer exists")
     }
+}
+
+/// `answer`, with a bare AccessDenied for a version under Object Lock told as `Locked`: some
+/// servers (Ceph's RGW 16.2) say no more than AccessDenied when retention or a legal hold
+/// protects the version, so the version is HEADed to tell a lock from a missing permission.
+async fn lock_or(
+    cx: &Cx<'_>,
+    target: &DeleteTarget,
+    answer: Result<Deleted, StorageError>,
+) -> Result<Result<Deleted, StorageError>, StorageError> {
+    let Err(err) = &answer else {
+        return Ok(answer);
+    };
+    let Some(version) = target
+        .version_id
+        .as_deref()
+        .filter(|_| err.kind == ErrorKind::AccessDenied)
+    else {
+        return Ok(answer);
+    };
+    let head = match cx.store.head(cx.bucket, &target.key, Some(version)).await {
+        Ok(head) => head,
+        Err(_) => return Ok(answer), // the refusal as the server gave it
+    };
+    let retained = head
+        .retention
+        .as_ref()
+        .is_some_and(|r| r.retain_until > chrono::Utc::now());
+    if !retained && !head.legal_hold {
+        return Ok(answer);
+    }
+    let what = if head.legal_hold {
+        "a legal hold"
+    } else {
+        "Object Lock retention"
+    };
+    let message = format!("{}; the version is under {what}", err.message);
+    Ok(Err(StorageError::new(
+        ErrorKind::Locked,
+        err.operation.clone(),
+        message,
+    )))
 }
 
 fn outcome(

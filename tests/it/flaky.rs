@@ -20,6 +20,8 @@ pub struct Flaky {
     pages: AtomicUsize,
     /// (prefix, split, start) of every listing asked for.
     pub calls: Arc<Mutex<Vec<ListCall>>>,
+    /// Answer a delete that Object Lock refuses with a bare AccessDenied, as Ceph's RGW does.
+    pub terse_locks: bool,
 }
 
 impl Flaky {
@@ -30,6 +32,7 @@ impl Flaky {
             fail_after,
             pages: AtomicUsize::new(0),
             calls: Arc::default(),
+            terse_locks: false,
         }
     }
 
@@ -97,7 +100,14 @@ impl ObjectStore for Flaky {
         t: &[DeleteTarget],
         bypass: bool,
     ) -> Result<Vec<Result<Deleted, StorageError>>, StorageError> {
-        self.inner.delete_batch(b, t, bypass).await
+        let answers = self.inner.delete_batch(b, t, bypass).await?;
+        let terse = |e: StorageError| match e.kind {
+            ErrorKind::Locked if self.terse_locks => {
+                StorageError::new(ErrorKind::AccessDenied, e.operation, "AccessDenied")
+            }
+            _ => e,
+        };
+        Ok(answers.into_iter().map(|a| a.map_err(terse)).collect())
     }
     async fn copy(&self, r: &CopyRequest) -> Result<Copied, StorageError> {
         self.inner.copy(r).await
