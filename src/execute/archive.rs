@@ -4,12 +4,12 @@
 
 use super::check::{changed, difference, find, refused, Found};
 use super::claim::Item;
+use super::lock::covers;
 use super::tier::{copy_refused, unversioned_etag};
 use super::{Cx, ItemResult, PerItem};
 use crate::audit::Outcome;
 use crate::storage::*;
 use async_trait::async_trait;
-use chrono::SubsecRound;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use serde_json::{json, Value};
@@ -258,12 +258,7 @@ async fn ensure_retention(
     let Some(wanted) = &dest.retention else {
         return Ok(Ok(()));
     };
-    // Servers keep the retain-until date to the second.
-    let until = wanted.retain_until.trunc_subsecs(0);
-    let holds = |r: &Option<Retention>| {
-        r.as_ref()
-            .is_some_and(|r| r.mode == wanted.mode && r.retain_until >= until)
-    };
+    let holds = |r: &Option<Retention>| r.as_ref().is_some_and(|r| covers(r, wanted));
     if holds(&copy.retention) {
         return Ok(Ok(()));
     }

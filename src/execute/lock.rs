@@ -65,7 +65,7 @@ fn planned(item: &Item) -> Option<Retention> {
 }
 
 /// Whether `now` already gives everything `wanted` asks (to the second S3 keeps).
-fn covers(now: &Retention, wanted: &Retention) -> bool {
+pub(super) fn covers(now: &Retention, wanted: &Retention) -> bool {
     let mode_ok = now.mode == wanted.mode || now.mode == LockMode::Compliance;
     mode_ok && now.retain_until.timestamp() >= wanted.retain_until.timestamp()
 }
