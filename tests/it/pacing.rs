@@ -6,11 +6,9 @@ use crate::proxy::{Faults, Proxy};
 use shelflife::audit::Outcome;
 use shelflife::execute::{self, ApplyOptions, Pacer};
 use shelflife::policy::Pacing;
-use shelflife::storage::s3::{BucketOptions, S3Store};
-use shelflife::storage::RetryConfig;
+use shelflife::storage::s3::BucketOptions;
 use sqlx::PgPool;
 use std::sync::Arc;
-use std::time::Duration;
 
 const RULES: &str = "    - { name: expire, when: { key: { prefix: tmp/ } }, then: delete }\n";
 
@@ -35,15 +33,7 @@ async fn apply_through(pool: &PgPool, slow_down: u64) -> (Arc<Pacer>, usize) {
         ..Faults::default()
     };
     let proxy = Proxy::start(&s3_endpoint(), faults).await;
-    let retry = RetryConfig {
-        max_attempts: 10,
-        initial_backoff: Duration::from_millis(5),
-        max_backoff: Duration::from_millis(20),
-        ..RetryConfig::default()
-    };
-    let throttled = S3Store::connect(&local_storage(&proxy.endpoint), &retry)
-        .await
-        .unwrap();
+    let throttled = proxy.store(10, 20).await;
     let pacer = Arc::new(Pacer::new(Pacing::new(None, None)));
     let mut options = ApplyOptions::new("pacing");
     options.batch_size = 25;

@@ -3,6 +3,8 @@
 //! acted but before the answer arrives), on a deterministic share of requests. It also counts
 //! requests, so a test can kill a process after a given number.
 
+use shelflife::storage::s3::S3Store;
+use shelflife::storage::RetryConfig;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -61,6 +63,20 @@ impl Proxy {
             counts,
             task,
         }
+    }
+
+    /// An S3 store that talks to the server through this proxy, retrying up to `max_attempts`
+    /// times with backoffs from 5 ms to `max_backoff_ms`, so the faults are ridden out quickly.
+    pub async fn store(&self, max_attempts: u32, max_backoff_ms: u64) -> S3Store {
+        let retry = RetryConfig {
+            max_attempts,
+            initial_backoff: std::time::Duration::from_millis(5),
+            max_backoff: std::time::Duration::from_millis(max_backoff_ms),
+            ..RetryConfig::default()
+        };
+        S3Store::connect(&crate::helpers::local_storage(&self.endpoint), &retry)
+            .await
+            .expect("a store through the proxy")
     }
 
     pub fn requests(&self) -> usize {

@@ -7,7 +7,6 @@ use crate::proxy::{Faults, Proxy};
 use shelflife::audit::{self, Outcome, Verification};
 use shelflife::execute::{self, ApplyOptions};
 use shelflife::storage::s3::{BucketOptions, S3Store};
-use shelflife::storage::RetryConfig;
 use sqlx::PgPool;
 use std::process::Stdio;
 use std::time::Duration;
@@ -90,15 +89,7 @@ async fn an_apply_through_throttling_and_resets_finishes_with_one_event_per_item
         reset_after: 5,
     };
     let proxy = Proxy::start(&s3_endpoint(), faults).await;
-    let retry = RetryConfig {
-        max_attempts: 12,
-        initial_backoff: Duration::from_millis(5),
-        max_backoff: Duration::from_millis(50),
-        ..RetryConfig::default()
-    };
-    let faulty = S3Store::connect(&local_storage(&proxy.endpoint), &retry)
-        .await
-        .unwrap();
+    let faulty = proxy.store(12, 50).await;
     let mut options = ApplyOptions::new("through-faults");
     options.batch_size = 50;
     options.concurrency = 3;
