@@ -119,17 +119,23 @@ pub async fn finish(
     let workers = vec![worker; items.len()];
     // The claim check compares with columns of `u`, not constants: with constants, the planner
     // estimates (from statistics taken while nothing was claimed) that one row holds the claim
-    // and joins by scanning `u` once per row of the table.
+    // and joins by scanning `u` once per row of the table. The id range bounds the join to the
+    // primary key's range: without it, a group of a few thousand items is joined by hashing a
+    // sequential scan of every plan's items (85 ms instead of 25 ms for 8,000 of 100,000).
+    let (low, high) = (ids.iter().min(), ids.iter().max());
     let done: Vec<i64> = sqlx::query_scalar(
         "UPDATE plan_items p SET state = u.state, reason = u.reason, finished_at = now(), claimed_until = NULL \
          FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[]) AS u(id, state, reason, worker) \
-         WHERE p.id = u.id AND p.claimed_by = u.worker AND p.state = 'claimed' || left(u.worker, 0) \
+         WHERE p.id = u.id AND p.id BETWEEN $5 AND $6 \
+           AND p.claimed_by = u.worker AND p.state = 'claimed' || left(u.worker, 0) \
          RETURNING p.id",
     )
     .bind(&ids)
     .bind(&states)
     .bind(&reasons)
     .bind(&workers)
+    .bind(low)
+    .bind(high)
     .fetch_all(&mut **tx)
     .await?;
     Ok(done.into_iter().collect())
