@@ -54,39 +54,89 @@ pub async fn append(conn: &mut PgConnection, events: &[NewEvent]) -> Result<(), 
     let (mut seq, mut prev) = lock_head(conn).await?;
     // PostgreSQL keeps microseconds; hash what will be stored.
     let at = Utc::now().trunc_subsecs(6);
-    let mut rows = Columns::default();
-    for e in events {
-        seq += 1;
-        let hash = Canonical::new(seq, at, e).hash(&prev);
-        rows.push(seq, e, std::mem::replace(&mut prev, hash.clone()), hash);
+    let mut rest = events;
+    while let Some(first) = rest.first() {
+        // One statement per run of events with the same context (normally the whole batch):
+        // the context goes as single values, so the server decodes it once, not per event.
+        let same = rest
+            .iter()
+            .take_while(|e| Context::of(e) == Context::of(first));
+        let (group, after) = rest.split_at(same.count());
+        let mut rows = Columns::default();
+        for e in group {
+            seq += 1;
+            let hash = Canonical::new(seq, at, e).hash(&prev);
+            rows.push(seq, e, std::mem::replace(&mut prev, hash.clone()), hash);
+        }
+        insert(conn, at, Context::of(first), rows).await?;
+        rest = after;
     }
-    // One statement per batch: the chain is computed above, the rows go in together.
+    Ok(())
+}
+
+/// What the events of one plan's batch share.
+#[derive(PartialEq)]
+struct Context<'e> {
+    run_id: Option<i64>,
+    plan_id: Option<i64>,
+    policy: &'e str,
+    policy_sha256: &'e str,
+    storage: &'e str,
+    bucket: &'e str,
+    policy_revision: Option<&'e str>,
+    clock: Option<chrono::DateTime<Utc>>,
+    worker: Option<&'e str>,
+}
+
+impl<'e> Context<'e> {
+    fn of(e: &'e NewEvent) -> Self {
+        Context {
+            run_id: e.run_id,
+            plan_id: e.plan_id,
+            policy: &e.policy,
+            policy_sha256: &e.policy_sha256,
+            storage: &e.storage,
+            bucket: &e.bucket,
+            policy_revision: e.policy_revision.as_deref(),
+            clock: e.clock,
+            worker: e.worker.as_deref(),
+        }
+    }
+}
+
+/// Inserts events that share `cx` (already chained) in one statement.
+async fn insert(
+    conn: &mut PgConnection,
+    at: chrono::DateTime<Utc>,
+    cx: Context<'_>,
+    rows: Columns<'_>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO audit_events (seq, at, run_id, plan_id, item_id, policy, policy_sha256, rule, action, \
          storage, bucket, key, version_id, size, outcome, reason, state_before, state_after, prev_hash, hash, \
          policy_revision, clock, worker) \
-         SELECT u.seq, $1, u.run_id, u.plan_id, u.item_id, u.policy, u.policy_sha256, u.rule, u.action, \
-                u.storage, u.bucket, u.key, u.version_id, u.size, u.outcome, u.reason, u.state_before, \
-                u.state_after, u.prev_hash, u.hash, u.policy_revision, u.clock, u.worker \
-         FROM UNNEST($2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::text[], $7::text[], $8::text[], \
-                     $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::text[], \
-                     $16::text[], $17::jsonb[], $18::jsonb[], $19::text[], $20::text[], $21::text[], \
-                     $22::timestamptz[], $23::text[]) \
-              AS u(seq, run_id, plan_id, item_id, policy, policy_sha256, rule, action, storage, bucket, key, \
-                   version_id, size, outcome, reason, state_before, state_after, prev_hash, hash, \
-                   policy_revision, clock, worker)",
+         SELECT u.seq, $1, $2, $3, u.item_id, $4, $5, u.rule, u.action, $6, $7, u.key, u.version_id, u.size, \
+                u.outcome, u.reason, u.state_before, u.state_after, u.prev_hash, u.hash, $8, $9, $10 \
+         FROM UNNEST($11::int8[], $12::int8[], $13::text[], $14::text[], $15::text[], $16::text[], \
+                     $17::int8[], $18::text[], $19::text[], $20::jsonb[], $21::jsonb[], $22::text[], \
+                     $23::text[]) \
+              AS u(seq, item_id, rule, action, key, version_id, size, outcome, reason, state_before, \
+                   state_after, prev_hash, hash)",
     )
     .bind(at)
+    .bind(cx.run_id)
+    .bind(cx.plan_id)
+    .bind(cx.policy)
+    .bind(cx.policy_sha256)
+    .bind(cx.storage)
+    .bind(cx.bucket)
+    .bind(cx.policy_revision)
+    .bind(cx.clock)
+    .bind(cx.worker)
     .bind(rows.seq)
-    .bind(rows.run_id)
-    .bind(rows.plan_id)
     .bind(rows.item_id)
-    .bind(rows.policy)
-    .bind(rows.policy_sha256)
     .bind(rows.rule)
     .bind(rows.action)
-    .bind(rows.storage)
-    .bind(rows.bucket)
     .bind(rows.key)
     .bind(rows.version_id)
     .bind(rows.size)
@@ -96,27 +146,19 @@ pub async fn append(conn: &mut PgConnection, events: &[NewEvent]) -> Result<(), 
     .bind(rows.state_after)
     .bind(rows.prev_hash)
     .bind(rows.hash)
-    .bind(rows.policy_revision)
-    .bind(rows.clock)
-    .bind(rows.worker)
     .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
-/// Events as columns, for one `INSERT ... SELECT FROM UNNEST`.
+/// The per-event columns of events that share a [`Context`], for one `INSERT ... SELECT FROM
+/// UNNEST`.
 #[derive(Default)]
 struct Columns<'e> {
     seq: Vec<i64>,
-    run_id: Vec<Option<i64>>,
-    plan_id: Vec<Option<i64>>,
     item_id: Vec<Option<i64>>,
-    policy: Vec<&'e str>,
-    policy_sha256: Vec<&'e str>,
     rule: Vec<&'e str>,
     action: Vec<&'e str>,
-    storage: Vec<&'e str>,
-    bucket: Vec<&'e str>,
     key: Vec<&'e str>,
     version_id: Vec<Option<&'e str>>,
     size: Vec<i64>,
@@ -126,23 +168,14 @@ struct Columns<'e> {
     state_after: Vec<&'e serde_json::Value>,
     prev_hash: Vec<String>,
     hash: Vec<String>,
-    policy_revision: Vec<Option<&'e str>>,
-    clock: Vec<Option<chrono::DateTime<Utc>>>,
-    worker: Vec<Option<&'e str>>,
 }
 
 impl<'e> Columns<'e> {
     fn push(&mut self, seq: i64, e: &'e NewEvent, prev_hash: String, hash: String) {
         self.seq.push(seq);
-        self.run_id.push(e.run_id);
-        self.plan_id.push(e.plan_id);
         self.item_id.push(e.item_id);
-        self.policy.push(&e.policy);
-        self.policy_sha256.push(&e.policy_sha256);
         self.rule.push(&e.rule);
         self.action.push(&e.action);
-        self.storage.push(&e.storage);
-        self.bucket.push(&e.bucket);
         self.key.push(&e.key);
         self.version_id.push(e.version_id.as_deref());
         self.size.push(e.size);
@@ -152,8 +185,5 @@ impl<'e> Columns<'e> {
         self.state_after.push(&e.state_after);
         self.prev_hash.push(prev_hash);
         self.hash.push(hash);
-        self.policy_revision.push(e.policy_revision.as_deref());
-        self.clock.push(e.clock);
-        self.worker.push(e.worker.as_deref());
     }
 }

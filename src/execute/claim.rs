@@ -141,21 +141,6 @@ pub async fn finish(
     Ok(done.into_iter().collect())
 }
 
-/// Marks the plan applied once no item is open.
-pub async fn close_if_finished(pool: &PgPool, plan: &PlanSummary) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE plans SET state = 'applied' WHERE id = $1 AND state = 'planned' AND NOT EXISTS \
-         (SELECT 1 FROM plan_items WHERE id BETWEEN $2 AND $3 AND plan_id = $1 \
-                                     AND state IN ('pending', 'claimed'))",
-    )
-    .bind(plan.plan_id)
-    .bind(plan.item_ids.map(|ids| ids.first))
-    .bind(plan.item_ids.map(|ids| ids.last))
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
 /// The ids of the items this process holds claims on (claimed, not yet recorded), for the
 /// heartbeat to renew.
 #[derive(Debug, Clone, Default)]
@@ -203,26 +188,36 @@ pub async fn heartbeat(pool: PgPool, held: Held, worker: String, ttl: chrono::Du
     }
 }
 
-/// How long to wait before looking for work again: `None` when no item is open any more, no
-/// wait when some are pending (given back, or passed over while another claim held them), else
-/// until the first of the other workers' claims expires (they may finish first).
+/// How long to wait before looking for work again: `None` when no item is open any more (the
+/// plan is then marked applied, in the same statement), no wait when some are pending (given
+/// back, or passed over while another claim held them), else until the first of the other
+/// workers' claims expires (they may finish first).
 pub async fn next_expiry(
     pool: &PgPool,
     plan: &PlanSummary,
 ) -> Result<Option<std::time::Duration>, sqlx::Error> {
-    let (pending, seconds): (bool, Option<f64>) = sqlx::query_as(
-        "SELECT coalesce(bool_or(state = 'pending'), false), \
-                extract(epoch FROM min(claimed_until) FILTER (WHERE state = 'claimed') - now())::float8 \
-         FROM plan_items WHERE id BETWEEN $2 AND $3 AND plan_id = $1 \
-                           AND state IN ('pending', 'claimed')",
+    let (open, pending, seconds): (bool, bool, Option<f64>) = sqlx::query_as(
+        "WITH open AS ( \
+             SELECT count(*) > 0 AS is_open, coalesce(bool_or(state = 'pending'), false) AS pending, \
+                    extract(epoch FROM min(claimed_until) FILTER (WHERE state = 'claimed') - now())::float8 AS wait \
+             FROM plan_items WHERE id BETWEEN $2 AND $3 AND plan_id = $1 \
+                               AND state IN ('pending', 'claimed')), \
+         closed AS ( \
+             UPDATE plans SET state = 'applied' \
+             WHERE id = $1 AND state = 'planned' AND NOT (SELECT is_open FROM open)) \
+         SELECT is_open, pending, wait FROM open",
     )
     .bind(plan.plan_id)
     .bind(plan.item_ids.map(|ids| ids.first))
     .bind(plan.item_ids.map(|ids| ids.last))
     .fetch_one(pool)
     .await?;
+    if !open {
+        return Ok(None);
+    }
     if pending {
         return Ok(Some(std::time::Duration::ZERO));
     }
-    Ok(seconds.map(|s| std::time::Duration::from_secs_f64(s.clamp(0.1, 1.0))))
+    let wait = seconds.map_or(0.0, |s| s.clamp(0.1, 1.0));
+    Ok(Some(std::time::Duration::from_secs_f64(wait)))
 }

@@ -52,7 +52,6 @@ pub async fn run(
     };
     heartbeat.abort();
     result?;
-    claim::close_if_finished(pool, plan).await?;
     Ok(shared
         .report
         .into_inner()
@@ -60,7 +59,7 @@ pub async fn run(
 }
 
 /// Works until nothing is left to claim, then waits for other workers' claims to end (finished,
-/// or expired and taken over here).
+/// or expired and taken over here); the plan is then marked applied.
 async fn until_finished(shared: &Shared<'_, '_>) -> Result<(), ApplyError> {
     let plan_id = shared.plan.plan_id;
     loop {
