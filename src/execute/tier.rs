@@ -57,7 +57,8 @@ impl PerItem for Tier {
             .await
         {
             Err(err) if err.kind == ErrorKind::Precondition => return Ok(copy_refused(&head)),
-            other => other?,
+            Err(err) => return landed(cx, item, class, err).await,
+            Ok(copied) => copied,
         };
         Ok(ItemResult::done(json!({
             "storage_class": class,
@@ -65,6 +66,32 @@ impl PerItem for Tier {
             "etag": copied.etag,
         })))
     }
+}
+
+/// A failed copy may have landed: when the connection drops after the server copied, the SDK
+/// retries, and the retry is refused (S3 and RGW answer `InvalidRequest` to a copy onto itself
+/// that changes nothing). Done when the object is now in `class` with the planned content,
+/// else the copy's error.
+async fn landed(
+    cx: &Cx<'_>,
+    item: &Item,
+    class: &str,
+    err: StorageError,
+) -> Result<ItemResult, StorageError> {
+    let head = match cx.store.head(cx.bucket, &item.key, None).await {
+        Ok(head) => head,
+        Err(_) => return Err(err),
+    };
+    let same = head.etag == item.etag && head.size == item.size;
+    if !same || head.storage_class.as_deref().unwrap_or("STANDARD") != class {
+        return Err(err);
+    }
+    Ok(ItemResult::done(json!({
+        "storage_class": class,
+        "version_id": head.version_id,
+        "etag": head.etag,
+        "note": format!("the copy landed; its answer was lost ({err})"),
+    })))
 }
 
 /// The planned ETag to make a copy of a version without an id (the null version, a store

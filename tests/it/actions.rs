@@ -109,6 +109,52 @@ async fn tier_changes_the_class_in_place_and_keeps_metadata_headers_and_tags(poo
 }
 
 #[sqlx::test]
+async fn a_tier_whose_copy_landed_but_whose_answer_was_lost_is_done(pool: PgPool) {
+    let store = store().await;
+    let bucket = new_bucket(&store, "tier-lost", BucketOptions::default()).await;
+    put_bytes(&store, &bucket, "models/a.bin", body(100), &described()).await;
+    let rules = format!("    - name: cold\n      when: {{ key: {{ prefix: models/ }} }}\n      then: {{ tier: {{ storageClass: {}, force: true }} }}\n", cold());
+    let dir = PolicyDir::new(&policy_yaml("lost", &bucket, "", &rules));
+    let plan = scan_and_plan(&pool, &store, &dir.load(), "lost").await;
+
+    let mut through = Flaky::new(store.clone(), 1000, None);
+    through.lost_copy_answers = true;
+    let report = apply(&pool, &through, &plan).await;
+    assert_eq!(report.of("cold", "tier", Outcome::Done).0, 1, "{report:?}");
+    let head = store.head(&bucket, "models/a.bin", None).await.unwrap();
+    assert_eq!(head.storage_class.as_deref(), Some(cold()));
+    let after: (serde_json::Value,) = sqlx::query_as(
+        "SELECT state_after FROM audit_events WHERE plan_id = $1 AND key = 'models/a.bin'",
+    )
+    .bind(plan.plan_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let note = after.0["note"].as_str().unwrap_or_default();
+    assert!(
+        note.starts_with("the copy landed; its answer was lost"),
+        "{after:?}"
+    );
+}
+
+#[sqlx::test]
+async fn a_failed_copy_that_did_not_land_stays_failed(pool: PgPool) {
+    let store = store().await;
+    let bucket = new_bucket(&store, "tier-failed", BucketOptions::default()).await;
+    put_bytes(&store, &bucket, "models/a.bin", body(100), &described()).await;
+    let rules = "    - name: odd\n      when: { key: { prefix: models/ } }\n      then: { tier: { storageClass: NO_SUCH_CLASS, force: true } }\n";
+    let dir = PolicyDir::new(&policy_yaml("odd", &bucket, "", rules));
+    let plan = scan_and_plan(&pool, &store, &dir.load(), "odd").await;
+    let report = apply(&pool, &store, &plan).await;
+    assert_eq!(report.of("odd", "tier", Outcome::Failed).0, 1, "{report:?}");
+    let head = store.head(&bucket, "models/a.bin", None).await.unwrap();
+    assert_eq!(
+        head.storage_class.as_deref().unwrap_or("STANDARD"),
+        "STANDARD"
+    );
+}
+
+#[sqlx::test]
 async fn objects_over_the_copy_limit_are_tiered_part_by_part(pool: PgPool) {
     // 5 MiB parts (S3's minimum) stand in for the 5 GiB CopyObject limit.
     let store = store().await.with_part_sizes(5 << 20, 5 << 20);

@@ -22,6 +22,9 @@ pub struct Flaky {
     pub calls: Arc<Mutex<Vec<ListCall>>>,
     /// Answer a delete that Object Lock refuses with a bare AccessDenied, as Ceph's RGW does.
     pub terse_locks: bool,
+    /// Copy, then answer as the SDK's retry of a copy whose answer a reset lost: S3 and RGW
+    /// refuse a copy onto itself that changes nothing.
+    pub lost_copy_answers: bool,
 }
 
 impl Flaky {
@@ -33,6 +36,7 @@ impl Flaky {
             pages: AtomicUsize::new(0),
             calls: Arc::default(),
             terse_locks: false,
+            lost_copy_answers: false,
         }
     }
 
@@ -110,7 +114,14 @@ impl ObjectStore for Flaky {
         Ok(answers.into_iter().map(|a| a.map_err(terse)).collect())
     }
     async fn copy(&self, r: &CopyRequest) -> Result<Copied, StorageError> {
-        self.inner.copy(r).await
+        let copied = self.inner.copy(r).await?;
+        if self.lost_copy_answers {
+            let message = "InvalidRequest: This copy request is illegal because it is trying to \
+                           copy an object to itself without changing the object's metadata, \
+                           storage class, website redirect location or encryption attributes.";
+            return Err(StorageError::new(ErrorKind::Invalid, "CopyObject", message));
+        }
+        Ok(copied)
     }
     async fn upload(&self, u: &Upload, body: ByteStream) -> Result<Copied, StorageError> {
         self.inner.upload(u, body).await

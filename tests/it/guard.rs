@@ -30,7 +30,7 @@ async fn archive_case(pool: &PgPool, then: &str, extra: &str) -> (String, String
     let rules =
         format!("    - {{ name: vault, when: {{ key: {{ prefix: ds/ }} }}, then: {then} }}\n");
     let dir = PolicyDir::with_storage_extra(
-        "  costs: aws-us-east-1\n",
+        &costs(),
         &format!("{}{extra}", policy_yaml("guard", &bucket, "", &rules)),
     );
     let scanned = shelflife(pool, dir.path(), &["scan"]);
@@ -102,18 +102,38 @@ async fn a_tiny_object_archive_into_glacier_is_skipped_with_the_deciding_figures
     assert!(live_keys(&store, &archive).await.is_empty());
 }
 
+/// The Storage's prices: AWS's, and on Ceph its COLD class priced as GLACIER, so that the
+/// guard judges a move into COLD as it judges one into GLACIER on AWS.
+fn costs() -> String {
+    if on_ceph() {
+        "  costs: { base: aws-us-east-1, classes: { COLD: { perGbMonth: 0.0036, \
+         minStorageDuration: 90d, perObjectOverhead: 40KiB, transitionPer1000: 0.03 } } }\n"
+            .into()
+    } else {
+        "  costs: aws-us-east-1\n".into()
+    }
+}
+
+/// GLACIER, or the class that stands for it on Ceph (see [`costs`]).
+fn glacier() -> &'static str {
+    if on_ceph() {
+        "COLD"
+    } else {
+        "GLACIER"
+    }
+}
+
 #[sqlx::test]
 async fn force_overrides_the_guard(pool: PgPool) {
-    let case = archive_case(
-        &pool,
-        "{ archive: { bucket: VAULT, storageClass: GLACIER, force: true } }",
-        "",
-    )
-    .await;
+    let then = format!(
+        "{{ archive: {{ bucket: VAULT, storageClass: {}, force: true }} }}",
+        glacier()
+    );
+    let case = archive_case(&pool, &then, "").await;
     let store = store().await;
     for copy in assert_archived(&case, "").await {
         let head = store.head(&case.3, &copy, None).await.expect("head");
-        assert_eq!(head.storage_class.as_deref(), Some("GLACIER"), "{copy}");
+        assert_eq!(head.storage_class.as_deref(), Some(glacier()), "{copy}");
     }
 }
 

@@ -74,7 +74,15 @@ async fn noncurrent_versions_beyond_the_newest_and_expired_markers_are_removed(p
         "the expired marker is gone: {left:#?}"
     );
     let hidden: Vec<_> = left.iter().filter(|v| v.key == "hidden").collect();
-    assert_eq!(hidden.len(), 2, "hidden keeps its marker and its version");
+    assert!(
+        hidden.iter().any(|v| v.is_latest && v.is_delete_marker)
+            && hidden.iter().filter(|v| !v.is_delete_marker).count() == 1,
+        "hidden keeps its marker and its version: {hidden:#?}"
+    );
+    // Deleting the absent key wrote a marker beneath the version where the server does so (RGW,
+    // as S3; moto writes none). It is not expired (a version stands over it), so it stays.
+    let markers_beneath = usize::from(on_ceph());
+    assert_eq!(hidden.len(), 2 + markers_beneath, "{hidden:#?}");
 }
 
 const SELECTION_RULES: &str = "    - name: keep-pinned

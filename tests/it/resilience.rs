@@ -105,7 +105,12 @@ async fn an_apply_through_throttling_and_resets_finishes_with_one_event_per_item
             > 5
     );
     assert!(injected.resets.load(std::sync::atomic::Ordering::SeqCst) > 5);
-    assert_eq!(report.count(Outcome::Done), 240, "{report:?}");
+    let reasons: Vec<(Option<String>,)> =
+        sqlx::query_as("SELECT reason FROM audit_events WHERE outcome <> 'done'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(report.count(Outcome::Done), 240, "{report:?} {reasons:?}");
     assert_eq!(open_items(&pool, plan.plan_id).await, 0);
     assert_one_event_per_item(&pool, plan.plan_id).await;
     let live = live_keys(&store, &bucket).await;

@@ -75,6 +75,12 @@ fn md5_base64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Md5::digest(data))
 }
 
+/// Says `Content-Length: 0` on a request without a body: the SDK sends UploadPartCopy with none,
+/// and RGW refuses that (`MissingContentLength`).
+fn with_empty_body(req: &mut aws_smithy_runtime_api::client::orchestrator::HttpRequest) {
+    req.headers_mut().insert("content-length", "0");
+}
+
 impl S3Store {
     /// Copies a large source part by part into a new multipart upload that carries the source's
     /// metadata, content headers and tags. A failed copy aborts the upload.
@@ -117,6 +123,8 @@ impl S3Store {
                 .copy_source(&source)
                 .set_copy_source_if_match(req.source_if_match.clone())
                 .copy_source_range(format!("bytes={start}-{end}"))
+                .customize()
+                .mutate_request(with_empty_body)
                 .send()
                 .await
                 .map_err(|e| map_err(format!("UploadPartCopy {}", url(new.bucket, new.key)), e));
