@@ -6,6 +6,7 @@ mod audit;
 mod changed;
 mod cli;
 mod docs;
+mod end_to_end;
 mod explain;
 mod export;
 mod facts;
