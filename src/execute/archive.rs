@@ -263,7 +263,7 @@ async fn ensure_retention(
         return Ok(Ok(()));
     }
     let version = addressable(copied.version_id.as_deref());
-    to.put_retention(&dest.bucket, &dest.key, version, wanted)
+    to.put_retention(&dest.bucket, &dest.key, version, wanted, false)
         .await?;
     let now = to.head(&dest.bucket, &dest.key, version).await?;
     Ok(match holds(&now.retention) {

@@ -48,7 +48,13 @@ impl PerItem for Retain {
         }
         cx.pace(&item.key, 1).await;
         cx.store
-            .put_retention(cx.bucket, &item.key, item.real_version(), &wanted)
+            .put_retention(
+                cx.bucket,
+                &item.key,
+                item.real_version(),
+                &wanted,
+                item.param_bool("bypassGovernance"),
+            )
             .await?;
         Ok(ItemResult::done(state(&wanted)))
     }

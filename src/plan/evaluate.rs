@@ -54,6 +54,9 @@ pub enum Block {
     LegalHold,
     /// Retention until then (the version becomes eligible at that moment).
     Retained(LockMode, DateTime<Utc>),
+    /// GOVERNANCE retention until then, which a COMPLIANCE `lock` may change only with
+    /// `bypassGovernance` (S3 refuses the change otherwise); eligible once it has run out.
+    Governed(DateTime<Utc>),
 }
 
 impl Block {
@@ -61,7 +64,7 @@ impl Block {
     pub fn eligible_at(&self) -> Option<DateTime<Utc>> {
         match self {
             Block::LegalHold => None,
-            Block::Retained(_, until) => Some(*until),
+            Block::Retained(_, until) | Block::Governed(until) => Some(*until),
         }
     }
 }
@@ -78,6 +81,11 @@ impl std::fmt::Display for Block {
                     until.to_rfc3339()
                 )
             }
+            Block::Governed(until) => write!(
+                f,
+                "GOVERNANCE retention until {}; changing it to COMPLIANCE needs bypassGovernance: true",
+                until.to_rfc3339()
+            ),
         }
     }
 }
@@ -251,6 +259,9 @@ fn decide_with(
                 Some(None) => {}
             }
         }
+        if let Some(block) = mode_change_block(&rule.then, facts) {
+            return Decision::Blocked(i, block);
+        }
         let guard = prices.filter(|_| !rule.then.forced());
         match guard.and_then(|p| horizon::uneconomic(policy, i, facts, p)) {
             Some(why) => _ = uneconomic.get_or_insert(Decision::Uneconomic(i, why)),
@@ -290,6 +301,22 @@ pub fn already_done(action: &Action, f: &Facts) -> bool {
     }
 }
 
+/// A COMPLIANCE `lock` over GOVERNANCE retention in force, without `bypassGovernance`: S3 (and
+/// RGW) refuse to change the mode without the governance bypass.
+fn mode_change_block(action: &Action, f: &Facts) -> Option<Block> {
+    let Action::Lock(lock) = action else {
+        return None;
+    };
+    match f.retention().flatten() {
+        Some((LockMode::Governance, until))
+            if until > f.as_of && lock.mode == LockMode::Compliance && !lock.bypass_governance =>
+        {
+            Some(Block::Governed(until))
+        }
+        _ => None,
+    }
+}
+
 /// The retention a `lock` action sets on the version: its own, extended to any longer
 /// retention in force and never weaker than COMPLIANCE when that is in force.
 pub fn lock_target(lock: &Lock, f: &Facts) -> (LockMode, DateTime<Utc>) {
@@ -316,7 +343,11 @@ pub fn item_params(action: &Action, f: &Facts) -> serde_json::Value {
     match action {
         Action::Lock(lock) => {
             let (mode, until) = lock_target(lock, f);
-            serde_json::json!({ "mode": mode, "retainUntil": until.to_rfc3339() })
+            let mut params = serde_json::json!({ "mode": mode, "retainUntil": until.to_rfc3339() });
+            if lock.bypass_governance {
+                params["bypassGovernance"] = true.into();
+            }
+            params
         }
         other => other.params(),
     }

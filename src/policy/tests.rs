@@ -345,3 +345,15 @@ spec:
     assert!(target::bucket_name("Legacy_Ceph.Bucket-1").is_ok());
     assert!(target::bucket_name(&"b".repeat(256)).is_err());
 }
+
+#[test]
+fn an_archive_lock_has_no_governance_to_bypass() {
+    let errors = errors_of(&policy_text(
+        "    - name: r\n      then: { archive: { bucket: vault, lock: { mode: COMPLIANCE, retainFor: 7y, bypassGovernance: true } } }\n",
+    ));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("policy.yaml:8:100: logs/r: an archive locks a new copy"),
+        "{errors:?}"
+    );
+}

@@ -277,12 +277,15 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// server refuses a corrupted part; the answer is the new version and its ETag.
     async fn upload(&self, upload: &Upload, body: ByteStream) -> Result<Copied, StorageError>;
 
+    /// Sets the version's retention; `bypass_governance` sends S3's governance bypass, needed
+    /// to change GOVERNANCE retention in force into COMPLIANCE.
     async fn put_retention(
         &self,
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
         retention: &Retention,
+        bypass_governance: bool,
     ) -> Result<(), StorageError>;
 
     async fn put_legal_hold(

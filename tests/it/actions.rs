@@ -185,6 +185,42 @@ const LOCK_RULES: &str = "    - name: hold
       then: { lock: { mode: GOVERNANCE, retainFor: 30d } }
 ";
 
+/// A version under GOVERNANCE retention (a day) and a COMPLIANCE `lock` rule over it, applied.
+async fn governance_to_compliance(pool: &PgPool, bypass: bool) -> (S3Store, String, i64) {
+    let store = store().await;
+    let bucket = new_bucket(&store, "upgrade", BucketOptions::OBJECT_LOCK).await;
+    let mut governed = described();
+    governed.retention = Some((LockMode::Governance, Utc::now() + Duration::days(1)));
+    put_bytes(&store, &bucket, "models/v1.bin", body(10), &governed).await;
+    let rules = format!("    - name: promote\n      when: {{ key: {{ prefix: models/ }} }}\n      then: {{ lock: {{ mode: COMPLIANCE, retainFor: 2d, bypassGovernance: {bypass} }} }}\n");
+    let dir = PolicyDir::new(&policy_yaml("upgrade", &bucket, "", &rules));
+    let plan = scan_and_plan(pool, &store, &dir.load(), "upgrade").await;
+    assert_eq!(plan.changes(), usize::from(bypass) as i64, "{plan:?}");
+    apply(pool, &store, &plan).await;
+    (store, bucket, plan.plan_id)
+}
+
+#[sqlx::test]
+async fn governance_retention_becomes_compliance_only_with_the_bypass(pool: PgPool) {
+    let (store, bucket, plan_id) = governance_to_compliance(&pool, false).await;
+    let (state, reason) = outcome_of(&pool, plan_id, "models/v1.bin").await;
+    assert_eq!(state, "blocked");
+    assert!(reason.unwrap().contains("needs bypassGovernance: true"));
+    let head = store.head(&bucket, "models/v1.bin", None).await.unwrap();
+    assert_eq!(head.retention.unwrap().mode, LockMode::Governance);
+
+    let (store, bucket, plan_id) = governance_to_compliance(&pool, true).await;
+    assert_eq!(outcome_of(&pool, plan_id, "models/v1.bin").await.0, "done");
+    let retention = store
+        .head(&bucket, "models/v1.bin", None)
+        .await
+        .unwrap()
+        .retention;
+    let retention = retention.expect("retention");
+    assert_eq!(retention.mode, LockMode::Compliance);
+    assert!(retention.retain_until > Utc::now() + Duration::days(1));
+}
+
 #[sqlx::test]
 async fn lock_legal_hold_and_tag_actions_leave_the_versions_as_the_rules_say(pool: PgPool) {
     let store = store().await;
@@ -211,7 +247,7 @@ async fn lock_legal_hold_and_tag_actions_leave_the_versions_as_the_rules_say(poo
     };
     let version = raced.version_id.as_deref();
     store
-        .put_retention(&bucket, "models/raced.bin", version, &compliance)
+        .put_retention(&bucket, "models/raced.bin", version, &compliance, false)
         .await
         .unwrap();
 

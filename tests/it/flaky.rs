@@ -132,8 +132,9 @@ impl ObjectStore for Flaky {
         k: &str,
         v: Option<&str>,
         r: &Retention,
+        bypass: bool,
     ) -> Result<(), StorageError> {
-        self.inner.put_retention(b, k, v, r).await
+        self.inner.put_retention(b, k, v, r, bypass).await
     }
     async fn put_legal_hold(
         &self,

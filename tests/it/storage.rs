@@ -63,7 +63,7 @@ async fn retention_and_legal_hold_can_be_set_and_a_locked_version_refuses_deleti
         retain_until: until,
     };
     store
-        .put_retention(&bucket, "released/v1.bin", v, &retention)
+        .put_retention(&bucket, "released/v1.bin", v, &retention, false)
         .await
         .unwrap();
     store

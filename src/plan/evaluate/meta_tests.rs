@@ -177,6 +177,7 @@ fn a_lock_already_long_enough_is_not_planned_again() {
     let seven_years = Lock {
         mode: crate::storage::LockMode::Compliance,
         retain: Retain::For(Duration::days(7 * 365)),
+        bypass_governance: false,
     };
     let p = policy(
         AgeSource::LastModified,
@@ -194,10 +195,44 @@ fn a_lock_already_long_enough_is_not_planned_again() {
     r.retain_until = Some(r.last_modified + Duration::days(7 * 365));
     assert_eq!(decide_one(&p, &r), Decision::NoMatch);
     r.lock_mode = Some("GOVERNANCE".into());
+    let until = r.retain_until.unwrap();
+    assert_eq!(
+        decide_one(&p, &r),
+        Decision::Blocked(0, Block::Governed(until)),
+        "S3 changes GOVERNANCE into COMPLIANCE only with the governance bypass"
+    );
+    let bypass = Lock {
+        bypass_governance: true,
+        ..seven_years
+    };
+    let p = policy(
+        AgeSource::LastModified,
+        vec![rule(
+            "lock",
+            VersionScope::Current,
+            vec![],
+            Action::Lock(bypass),
+        )],
+    );
     assert_eq!(
         decide_one(&p, &r),
         Decision::Change(0),
-        "GOVERNANCE is upgraded"
+        "GOVERNANCE is upgraded with the bypass"
+    );
+    r.retain_until = Some(now() - Duration::days(1));
+    let p = policy(
+        AgeSource::LastModified,
+        vec![rule(
+            "lock",
+            VersionScope::Current,
+            vec![],
+            Action::Lock(seven_years),
+        )],
+    );
+    assert_eq!(
+        decide_one(&p, &r),
+        Decision::Change(0),
+        "GOVERNANCE retention that has run out is no obstacle"
     );
 }
 
@@ -288,6 +323,7 @@ fn a_lock_never_shortens_or_weakens_retention_in_force() {
     let lock = |mode, days| Lock {
         mode,
         retain: Retain::For(Duration::days(days)),
+        bypass_governance: false,
     };
     let p = policy(AgeSource::LastModified, vec![]);
     let r = locked("COMPLIANCE", 30, false);

@@ -59,6 +59,14 @@ impl ActionKind for ArchiveWire {
             ok &= cx.require(dest, Capability::ObjectLock, "archive with a lock");
         }
         let lock = match self.lock {
+            Some(wire) if wire.bypass_governance => {
+                let at = ["lock", "bypassGovernance"];
+                cx.error(
+                    &at,
+                    "an archive locks a new copy: there is no retention to bypass",
+                );
+                return None;
+            }
             Some(wire) => Some(wire.lock(cx, &["lock"])?),
             None => None,
         };

@@ -18,6 +18,10 @@ pub struct LockWire {
     pub retain_for: Option<String>,
     /// Retain until this date (`2031-01-01` or RFC 3339).
     pub retain_until: Option<String>,
+    /// Turn GOVERNANCE retention in force into COMPLIANCE (S3's governance bypass, which the
+    /// caller's role must be allowed). Without it such versions are planned as blocked.
+    #[serde(default)]
+    pub bypass_governance: bool,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
@@ -38,6 +42,8 @@ pub enum Retain {
 pub struct Lock {
     pub mode: LockMode,
     pub retain: Retain,
+    /// May turn GOVERNANCE retention in force into COMPLIANCE.
+    pub bypass_governance: bool,
 }
 
 impl Lock {
@@ -52,8 +58,11 @@ impl Lock {
 
 impl Serialize for Lock {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Lock", 2)?;
+        let mut st = s.serialize_struct("Lock", 3)?;
         st.serialize_field("mode", &self.mode)?;
+        if self.bypass_governance {
+            st.serialize_field("bypassGovernance", &true)?;
+        }
         match self.retain {
             Retain::For(d) => st.serialize_field("retainForSeconds", &d.num_seconds())?,
             Retain::Until(t) => st.serialize_field("retainUntil", &t.to_rfc3339())?,
@@ -102,7 +111,11 @@ impl LockWire {
             ModeWire::Governance => LockMode::Governance,
             ModeWire::Compliance => LockMode::Compliance,
         };
-        Some(Lock { mode, retain })
+        Some(Lock {
+            mode,
+            retain,
+            bypass_governance: self.bypass_governance,
+        })
     }
 }
 

@@ -188,6 +188,7 @@ impl ObjectStore for S3Store {
         key: &str,
         version_id: Option<&str>,
         retention: &Retention,
+        bypass_governance: bool,
     ) -> Result<(), StorageError> {
         let mode = match retention.mode {
             LockMode::Compliance => ObjectLockRetentionMode::Compliance,
@@ -200,6 +201,7 @@ impl ObjectStore for S3Store {
             .bucket(bucket)
             .key(key)
             .set_version_id(version_id.map(str::to_string))
+            .set_bypass_governance_retention(bypass_governance.then_some(true))
             .retention(
                 ObjectLockRetention::builder()
                     .mode(mode)
