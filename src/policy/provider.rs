@@ -28,6 +28,10 @@ pub struct Capabilities {
     /// condition to a server that ignores it deletes anyway (some do), so only providers known
     /// to enforce it get one; the others are HEADed and compared just before the delete.
     pub conditional_delete: ConditionalDelete,
+    /// Evidence that the provider's servers ignore delete conditions, where it is known:
+    /// validation then refuses `conditionalDelete: batch` or `single`, which would delete a
+    /// changed object.
+    pub drops_delete_conditions: Option<&'static str>,
     /// The per-prefix request rate the provider documents as safe to start at, which `apply`
     /// then adapts; `None` where none is documented (no client-side limit until SlowDown).
     pub prefix_requests_per_second: Option<u32>,
@@ -104,6 +108,7 @@ impl Provider {
             tagging: true,
             list_object_versions: true,
             conditional_delete: ConditionalDelete::None,
+            drops_delete_conditions: None,
             prefix_requests_per_second: None,
         };
         let none = Capabilities {
@@ -114,6 +119,7 @@ impl Provider {
             tagging: false,
             list_object_versions: false,
             conditional_delete: ConditionalDelete::None,
+            drops_delete_conditions: None,
             prefix_requests_per_second: None,
         };
         match self {
@@ -148,7 +154,14 @@ impl Provider {
                 prefix_requests_per_second: Some(1000),
                 ..none
             },
-            Provider::Ceph | Provider::Generic => all,
+            Provider::Ceph => Capabilities {
+                drops_delete_conditions: Some(
+                    "Ceph 16.2's RADOS Gateway deleted an object whose ETag no longer matched \
+                     If-Match",
+                ),
+                ..all
+            },
+            Provider::Generic => all,
             Provider::Garage => none,
         }
     }

@@ -35,14 +35,17 @@ pub fn storage(
         check_endpoint(r, name, wire.provider, endpoint.as_deref());
     }
     let costs = wire.costs.and_then(|v| cost_table(r, name, v));
-    if wire.provider == Provider::Ceph
-        && matches!(wire.conditional_delete, Some(c) if c != ConditionalDeleteWire::None)
-    {
-        // A condition the server drops deletes the changed object: refuse it outright.
-        let msg = "provider ceph does not enforce delete conditions (Ceph 16.2's RADOS Gateway \
-                   deleted an object whose ETag no longer matched If-Match); leave \
-                   conditionalDelete out, so each object is checked with HEAD just before";
-        r.error(name, &path(&["spec", "conditionalDelete"]), msg);
+    let drops = wire.provider.capabilities().drops_delete_conditions;
+    if let (Some(evidence), Some(c)) = (drops, wire.conditional_delete) {
+        if c != ConditionalDeleteWire::None {
+            // A condition the server drops deletes the changed object: refuse it outright.
+            let msg = format!(
+                "provider {} does not enforce delete conditions ({evidence}); leave \
+                 conditionalDelete out, so each object is checked with HEAD just before",
+                wire.provider.name()
+            );
+            r.error(name, &path(&["spec", "conditionalDelete"]), &msg);
+        }
     }
     if wire.requests_per_second == Some(0) {
         let msg = "requestsPerSecond must be at least 1 (leave it out for no fixed ceiling)";
