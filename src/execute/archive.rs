@@ -244,8 +244,6 @@ async fn copy(
     to.upload(&upload, body).await
 }
 
-/// Whether the copy holds the source's bytes: sizes equal, and ETags equal when both are plain
-/// MD5s; otherwise (multipart ETags) both bodies are read and their SHA-256 compared.
 /// The copy holds the retention the rule asked for: where the server dropped it (Ceph's RGW
 /// 16.2 ignores Object Lock headers on CopyObject), it is set on the copy now, and a copy that
 /// still lacks it fails verification, so the source is kept.
@@ -272,6 +270,9 @@ async fn ensure_retention(
     })
 }
 
+/// Whether the copy holds the source's bytes: sizes equal, and ETags equal when both are plain
+/// MD5s; otherwise (multipart ETags) both bodies are read and their SHA-256 compared. The copy
+/// must also hold the rule's retention ([`ensure_retention`]).
 async fn verify(
     cx: &Cx<'_>,
     to: &dyn ObjectStore,

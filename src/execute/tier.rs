@@ -32,7 +32,7 @@ impl PerItem for Tier {
         let now = head.storage_class.as_deref().unwrap_or("STANDARD");
         let change = difference(item, &head);
         // An earlier attempt's copy is a new version with the same content.
-        let earlier = item.attempts > 1 && head.etag == item.etag && head.size == item.size;
+        let earlier = item.attempts > 1 && same_bytes(item, &head);
         if now == class && (change.is_none() || earlier) {
             let state = json!({ "storage_class": class, "version_id": head.version_id });
             return Ok(already(item, format!("already in {class}"), state));
@@ -68,6 +68,12 @@ impl PerItem for Tier {
     }
 }
 
+/// Whether the current version has the bytes the plan saw: a copy onto itself (ours) keeps
+/// ETag and size and changes only the version and the date.
+fn same_bytes(item: &Item, head: &crate::storage::ObjectHead) -> bool {
+    head.etag == item.etag && head.size == item.size
+}
+
 /// A failed copy may have landed: when the connection drops after the server copied, the SDK
 /// retries, and the retry is refused (S3 and RGW answer `InvalidRequest` to a copy onto itself
 /// that changes nothing). Done when the object is now in `class` with the planned content,
@@ -82,8 +88,7 @@ async fn landed(
         Ok(head) => head,
         Err(_) => return Err(err),
     };
-    let same = head.etag == item.etag && head.size == item.size;
-    if !same || head.storage_class.as_deref().unwrap_or("STANDARD") != class {
+    if !same_bytes(item, &head) || head.storage_class.as_deref().unwrap_or("STANDARD") != class {
         return Err(err);
     }
     Ok(ItemResult::done(json!({
