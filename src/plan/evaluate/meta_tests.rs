@@ -179,15 +179,14 @@ fn a_lock_already_long_enough_is_not_planned_again() {
         retain: Retain::For(Duration::days(7 * 365)),
         bypass_governance: false,
     };
-    let p = policy(
-        AgeSource::LastModified,
-        vec![rule(
-            "lock",
-            VersionScope::Current,
-            vec![],
-            Action::Lock(seven_years),
-        )],
-    );
+    let locking = |lock: Lock| {
+        let then = Action::Lock(lock);
+        policy(
+            AgeSource::LastModified,
+            vec![rule("lock", VersionScope::Current, vec![], then)],
+        )
+    };
+    let p = locking(seven_years);
     let mut r = row("m", now() - Duration::days(10));
     r.head_fetched = true;
     assert_eq!(decide_one(&p, &r), Decision::Change(0));
@@ -205,30 +204,12 @@ fn a_lock_already_long_enough_is_not_planned_again() {
         bypass_governance: true,
         ..seven_years
     };
-    let p = policy(
-        AgeSource::LastModified,
-        vec![rule(
-            "lock",
-            VersionScope::Current,
-            vec![],
-            Action::Lock(bypass),
-        )],
-    );
     assert_eq!(
-        decide_one(&p, &r),
+        decide_one(&locking(bypass), &r),
         Decision::Change(0),
         "GOVERNANCE is upgraded with the bypass"
     );
     r.retain_until = Some(now() - Duration::days(1));
-    let p = policy(
-        AgeSource::LastModified,
-        vec![rule(
-            "lock",
-            VersionScope::Current,
-            vec![],
-            Action::Lock(seven_years),
-        )],
-    );
     assert_eq!(
         decide_one(&p, &r),
         Decision::Change(0),
