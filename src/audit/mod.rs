@@ -58,17 +58,16 @@ pub async fn append(conn: &mut PgConnection, events: &[NewEvent]) -> Result<(), 
     while let Some(first) = rest.first() {
         // One statement per run of events with the same context (normally the whole batch):
         // the context goes as single values, so the server decodes it once, not per event.
-        let same = rest
-            .iter()
-            .take_while(|e| Context::of(e) == Context::of(first));
-        let (group, after) = rest.split_at(same.count());
+        let cx = Context::of(first);
+        let same = rest.iter().take_while(|e| Context::of(e) == cx).count();
+        let (group, after) = rest.split_at(same);
         let mut rows = Columns::default();
         for e in group {
             seq += 1;
             let hash = Canonical::new(seq, at, e).hash(&prev);
             rows.push(seq, e, std::mem::replace(&mut prev, hash.clone()), hash);
         }
-        insert(conn, at, Context::of(first), rows).await?;
+        insert(conn, at, cx, rows).await?;
         rest = after;
     }
     Ok(())
