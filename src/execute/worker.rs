@@ -1,5 +1,6 @@
-//! The apply loop: `concurrency` batch loops claim items, act on them, and hand each chunk's
-//! outcomes to the recorder ([`super::record`]), while a heartbeat renews the claims.
+//! The apply loop: a claimer claims batches of items ahead of `concurrency` batch loops, which
+//! act on them and hand each chunk's outcomes to the recorder ([`super::record`]), while a
+//! heartbeat renews the claims.
 
 use super::claim::{self, Held, Item};
 use super::record::{self, Acted};
@@ -8,7 +9,7 @@ use crate::audit::Outcome;
 use crate::plan::PlanSummary;
 use crate::storage::StorageError;
 use sqlx::PgPool;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use tokio::sync::mpsc;
 
@@ -74,35 +75,42 @@ async fn until_finished(shared: &Shared<'_, '_>) -> Result<(), ApplyError> {
     }
 }
 
-/// One pass over the plan: runs the batch loops and the recorder until nothing is left to
-/// claim (or one of them failed), and until every chunk acted on is recorded. The loops share
-/// `cursor`, the highest id claimed so far, and claim above it.
+/// One pass over the plan: a claimer, the batch loops and the recorder run until nothing is
+/// left to claim (or one of them failed), and until every chunk acted on is recorded.
+///
+/// The claimer keeps one claimed batch ready per loop, so that a loop whose request returned
+/// takes its next batch at once: loops that claimed for themselves finished their requests
+/// together (the server interleaves them) and then left it idle while they all claimed.
 async fn claim_all(shared: &Shared<'_, '_>) -> Result<(), ApplyError> {
-    let (cursor, stop) = (AtomicI64::new(0), AtomicBool::new(false));
+    let stop = AtomicBool::new(false);
     let loops = shared.cx.opts.concurrency.max(1);
+    let (ready_tx, ready_rx) = mpsc::channel(loops);
+    let ready = tokio::sync::Mutex::new(ready_rx);
     let (queue, received) = mpsc::channel(loops);
-    let work = (0..loops).map(|_| work(shared, queue.clone(), &cursor, &stop));
+    let claimer = claimer(shared, ready_tx, &stop);
+    let work = (0..loops).map(|_| work(shared, &ready, queue.clone(), &stop));
     let work = futures::future::join_all(work);
     drop(queue);
     let recorder = record::recorder(shared, received, &stop);
-    let (results, recorded) = tokio::join!(work, recorder);
+    let (claimed, results, recorded) = tokio::join!(claimer, work, recorder);
+    give_back_ready(shared, ready.into_inner()).await?;
     if let Some(err) = results.into_iter().find_map(Result::err) {
         return Err(err);
     }
+    claimed?;
     Ok(recorded?)
 }
 
-/// One batch loop; stops the others (through `stop`) when it fails, giving back the items it
-/// has not acted on.
-async fn work(
+/// Claims batch after batch, each above the last, and hands them to the loops until nothing is
+/// left, `stop` or shutdown is set, or the loops stopped taking batches.
+async fn claimer(
     shared: &Shared<'_, '_>,
-    queue: mpsc::Sender<Acted>,
-    cursor: &AtomicI64,
+    ready: mpsc::Sender<Vec<Item>>,
     stop: &AtomicBool,
 ) -> Result<(), ApplyError> {
     let (pool, opts) = (shared.pool, shared.cx.opts);
+    let mut after = 0;
     while !stop.load(Ordering::Relaxed) && !opts.shutdown.load(Ordering::Relaxed) {
-        let after = cursor.load(Ordering::Relaxed);
         let items = match claim::claim(pool, shared.plan, opts, after).await {
             Ok(items) if items.is_empty() => return Ok(()),
             Ok(items) => items,
@@ -112,14 +120,64 @@ async fn work(
             }
         };
         shared.held.add(&items);
-        cursor.fetch_max(items.last().map_or(after, |i| i.id), Ordering::Relaxed);
-        if let Err((err, unacted)) = process(shared, items, &queue).await {
-            stop.store(true, Ordering::Relaxed);
-            claim::release(pool, &unacted, &opts.worker).await?;
-            shared.held.remove(&unacted);
-            return Err(err);
+        after = items.last().map_or(after, |i| i.id);
+        if let Err(mpsc::error::SendError(items)) = ready.send(items).await {
+            release(shared, &items).await?;
+            return Ok(());
         }
     }
+    Ok(())
+}
+
+/// One batch loop: acts on ready batches until none is left or `stop` or shutdown is set; on a
+/// failure it sets `stop` and gives back the items it has not acted on. Either way it then
+/// closes `ready`, which stops the claimer.
+async fn work(
+    shared: &Shared<'_, '_>,
+    ready: &tokio::sync::Mutex<mpsc::Receiver<Vec<Item>>>,
+    queue: mpsc::Sender<Acted>,
+    stop: &AtomicBool,
+) -> Result<(), ApplyError> {
+    let opts = shared.cx.opts;
+    let result = loop {
+        if stop.load(Ordering::Relaxed) || opts.shutdown.load(Ordering::Relaxed) {
+            break Ok(());
+        }
+        let Some(items) = ready.lock().await.recv().await else {
+            break Ok(());
+        };
+        if let Err((err, unacted)) = process(shared, items, &queue).await {
+            stop.store(true, Ordering::Relaxed);
+            break release(shared, &unacted)
+                .await
+                .map_err(ApplyError::from)
+                .and(Err(err));
+        }
+    };
+    ready.lock().await.close();
+    result
+}
+
+/// Gives back the batches claimed and never taken by a loop (the apply stopped early).
+async fn give_back_ready(
+    shared: &Shared<'_, '_>,
+    mut ready: mpsc::Receiver<Vec<Item>>,
+) -> Result<(), sqlx::Error> {
+    ready.close();
+    let mut unacted = Vec::new();
+    while let Ok(items) = ready.try_recv() {
+        unacted.extend(items);
+    }
+    release(shared, &unacted).await
+}
+
+/// Gives claimed items back: they stay pending for the next run (or another worker).
+async fn release(shared: &Shared<'_, '_>, items: &[Item]) -> Result<(), sqlx::Error> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    claim::release(shared.pool, items, &shared.cx.opts.worker).await?;
+    shared.held.remove(items);
     Ok(())
 }
 
