@@ -27,8 +27,9 @@ pub struct Item {
 }
 
 impl Item {
-    /// The version as the plan saw it, for the audit trail.
-    pub fn state_before(&self, as_of: DateTime<Utc>) -> serde_json::Value {
+    /// The version as the plan saw it, for the audit trail; `plan_clock` is the plan's clock
+    /// as the audit trail writes times ([`crate::audit::format_time`]).
+    pub fn state_before(&self, plan_clock: &str) -> serde_json::Value {
         serde_json::json!({
             "version_id": self.version_id,
             "is_latest": self.is_latest,
@@ -36,7 +37,7 @@ impl Item {
             "etag": self.etag,
             "last_modified": crate::audit::format_time(self.last_modified),
             "storage_class": self.storage_class,
-            "plan_clock": crate::audit::format_time(as_of),
+            "plan_clock": plan_clock,
         })
     }
 

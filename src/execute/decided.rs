@@ -66,6 +66,7 @@ pub(super) async fn record(
         }
         recorded += batch.len() as u64;
         after = batch.last().map_or(after, |d| d.item.id);
+        let plan_clock = crate::audit::format_time(plan.as_of);
         let events: Vec<_> = batch
             .iter()
             .map(|d| {
@@ -74,7 +75,7 @@ pub(super) async fn record(
                     plan,
                     &d.item,
                     &d.result(),
-                    d.item.state_before(plan.as_of),
+                    d.item.state_before(&plan_clock),
                 )
             })
             .collect();
