@@ -39,7 +39,7 @@ enum Command {
     /// spread over 16 folders. With `--report BUCKET --prefix P`, also publish a CSV.gz S3
     /// Inventory report of them there (so a benchmark can scan 100k objects without moto's
     /// listing, which slows down quadratically with bucket size), and with `--keys FILE` write
-    /// their keys, one per line.
+    /// their keys and ETags, one tab-separated pair per line.
     SeedBucket {
         #[arg(long)]
         bucket: String,
@@ -59,13 +59,17 @@ enum Command {
         #[arg(long)]
         bucket: String,
     },
-    /// The raw baseline of the apply benchmark: DeleteObjects over the keys in `keys`, in
-    /// batches of `batch`, `concurrency` requests at a time, with no bookkeeping.
+    /// The raw baseline of the apply benchmark: DeleteObjects over the keys in `keys` (written
+    /// by `seed-bucket --keys`), in batches of `batch`, `concurrency` requests at a time, with
+    /// no bookkeeping. With `--if-match`, each object carries its ETag (the `ETag` element),
+    /// as apply's conditional deletes do.
     RawDelete {
         #[arg(long)]
         bucket: String,
         #[arg(long)]
         keys: PathBuf,
+        #[arg(long)]
+        if_match: bool,
         #[arg(long, default_value_t = 1000)]
         batch: usize,
         #[arg(long, default_value_t = 4)]
@@ -145,7 +149,8 @@ async fn main() -> Result<()> {
             if let Some(path) = keys {
                 let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
                 for v in &seeded {
-                    writeln!(out, "{}", v.key)?;
+                    let etag = v.etag.as_deref().unwrap_or_default();
+                    writeln!(out, "{}\t{etag}", v.key)?;
                 }
                 out.flush()?;
             }
@@ -160,9 +165,22 @@ async fn main() -> Result<()> {
         Command::RawDelete {
             bucket,
             keys,
+            if_match,
             batch,
             concurrency,
-        } => raw_delete(&store, &bucket, &keys, batch, concurrency).await,
+        } => {
+            let store = if if_match {
+                let storage = Storage {
+                    conditional_delete: shelflife::policy::ConditionalDelete::Batch,
+                    ..storage
+                };
+                S3Store::connect(&storage, &RetryConfig::default()).await?
+            } else {
+                store
+            };
+            let targets = delete_targets(&keys, if_match)?;
+            raw_delete(&store, &bucket, &targets, batch, concurrency).await
+        }
         Command::AuditAppend { .. } | Command::FilterCount { .. } => {
             unreachable!("handled above")
         }
@@ -387,18 +405,26 @@ async fn list_keys(store: &S3Store, bucket: &str) -> Result<()> {
     Ok(())
 }
 
+/// The targets in a `seed-bucket --keys` file: key, tab, ETag per line.
+fn delete_targets(keys: &PathBuf, if_match: bool) -> Result<Vec<DeleteTarget>> {
+    let text = std::fs::read_to_string(keys)?;
+    text.lines()
+        .map(|line| {
+            let (key, etag) = line.split_once('\t').context("a line without a tab")?;
+            let mut target = DeleteTarget::new(key, None);
+            target.if_match = if_match.then(|| etag.to_string());
+            Ok(target)
+        })
+        .collect()
+}
+
 async fn raw_delete(
     store: &S3Store,
     bucket: &str,
-    keys: &PathBuf,
+    targets: &[DeleteTarget],
     batch: usize,
     concurrency: usize,
 ) -> Result<()> {
-    let text = std::fs::read_to_string(keys)?;
-    let targets: Vec<DeleteTarget> = text
-        .lines()
-        .map(|key| DeleteTarget::new(key, None))
-        .collect();
     let failed: usize = stream::iter(targets.chunks(batch.max(1)))
         .map(|chunk| store.delete_batch(bucket, chunk, false))
         .buffer_unordered(concurrency.max(1))
