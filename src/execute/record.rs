@@ -39,7 +39,7 @@ pub(super) async fn recorder(
             }
         }
         let started = std::time::Instant::now();
-        if let Err(err) = record(shared, &mut group).await {
+        if let Err(err) = record(shared, &group).await {
             stop.store(true, Ordering::Relaxed);
             return Err(err);
         }
@@ -57,41 +57,28 @@ pub(super) async fn recorder(
     Ok(())
 }
 
-/// Writes the items' final states and their audit events in one transaction. The events take
-/// the items' keys and version ids and the results' reasons and states over (moved, not
-/// copied: twenty thousand events per apply of as many deletes).
-async fn record(shared: &Shared<'_, '_>, group: &mut [Acted]) -> Result<(), sqlx::Error> {
+/// Writes the items' final states and their audit events in one transaction.
+async fn record(shared: &Shared<'_, '_>, group: &[Acted]) -> Result<(), sqlx::Error> {
     let (cx, plan) = (shared.cx, shared.plan);
     // A forecast applied on purpose says so in every event it causes.
     let forecast = cx.opts.allow_future_clock && plan.as_of > Utc::now();
     let plan_clock = crate::audit::format_time(plan.as_of);
+    let items: Vec<&Item> = group.iter().flat_map(|(items, _)| items).collect();
+    let results: Vec<&ItemResult> = group.iter().flat_map(|(_, results)| results).collect();
     let mut tx = shared.pool.begin().await?;
-    let finished = {
-        let items: Vec<&Item> = group.iter().flat_map(|(items, _)| items).collect();
-        let results: Vec<&ItemResult> = group.iter().flat_map(|(_, results)| results).collect();
-        claim::finish(&mut tx, &items, &results, &cx.opts.worker).await?
-    };
+    let finished = claim::finish(&mut tx, &items, &results, &cx.opts.worker).await?;
     let mut events = Vec::with_capacity(finished.len());
     let mut counted = Vec::with_capacity(finished.len());
-    let acted = group
-        .iter_mut()
-        .flat_map(|(items, results)| items.iter_mut().zip(results));
-    for (item, result) in acted {
+    for (item, result) in items.into_iter().zip(results) {
         if !finished.contains(&item.id) {
             continue; // another worker took this claim over; it records the outcome
         }
+        counted.push((item, result.outcome));
         let mut state_before = item.state_before(&plan_clock);
         if forecast {
             state_before["future_clock_allowed"] = true.into();
         }
-        events.push(NewEvent {
-            key: std::mem::take(&mut item.key),
-            version_id: item.version_id.take(),
-            reason: result.reason.take(),
-            state_after: result.state_after.take(),
-            ..event_context(cx, plan, item, result.outcome, state_before)
-        });
-        counted.push((&*item, result.outcome));
+        events.push(event(cx, plan, item, result, state_before));
     }
     audit::append(&mut tx, &events).await?;
     tx.commit().await?;
@@ -110,23 +97,6 @@ pub(super) fn event(
     state_before: serde_json::Value,
 ) -> NewEvent {
     NewEvent {
-        key: item.key.clone(),
-        version_id: item.version_id.clone(),
-        reason: result.reason.clone(),
-        state_after: result.state_after.clone(),
-        ..event_context(cx, plan, item, result.outcome, state_before)
-    }
-}
-
-/// An item's event without its key, version id, reason and state after.
-fn event_context(
-    cx: &Cx<'_>,
-    plan: &PlanSummary,
-    item: &Item,
-    outcome: crate::audit::Outcome,
-    state_before: serde_json::Value,
-) -> NewEvent {
-    NewEvent {
         run_id: cx.opts.run_id,
         plan_id: Some(plan.plan_id),
         item_id: Some(item.id),
@@ -136,13 +106,13 @@ fn event_context(
         action: item.action.clone(),
         storage: plan.storage.clone(),
         bucket: plan.bucket.clone(),
-        key: String::new(),
-        version_id: None,
+        key: item.key.clone(),
+        version_id: item.version_id.clone(),
         size: item.size,
-        outcome,
-        reason: None,
+        outcome: result.outcome,
+        reason: result.reason.clone(),
         state_before,
-        state_after: serde_json::Value::Null,
+        state_after: result.state_after.clone(),
         policy_revision: plan.policy_revision.clone(),
         clock: Some(plan.as_of),
         worker: Some(cx.opts.worker.clone()),
