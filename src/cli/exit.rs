@@ -5,6 +5,7 @@ use crate::execute::ApplyError;
 use crate::inventory::ScanError;
 use crate::plan::PlanError;
 use crate::policy::Invalid;
+use crate::restore::RestoreError;
 use crate::storage::{ErrorKind, StorageError};
 
 /// The process exit codes of every command.
@@ -51,6 +52,13 @@ fn for_sqlx(err: &sqlx::Error) -> Exit {
 }
 
 /// The exit code for an error, from the first error in its chain that has a known kind.
+fn for_plan(err: &PlanError) -> Exit {
+    match err {
+        PlanError::NoSnapshot { .. } | PlanError::NotFound(_) => Exit::Invalid,
+        PlanError::Db(e) => for_sqlx(e),
+    }
+}
+
 pub fn code_for(err: &anyhow::Error) -> Exit {
     for cause in err.chain() {
         if cause.is::<Invalid>() || cause.is::<UsageError>() {
@@ -68,9 +76,15 @@ pub fn code_for(err: &anyhow::Error) -> Exit {
             };
         }
         if let Some(e) = cause.downcast_ref::<PlanError>() {
+            return for_plan(e);
+        }
+        if let Some(e) = cause.downcast_ref::<RestoreError>() {
             return match e {
-                PlanError::NoSnapshot { .. } | PlanError::NotFound(_) => Exit::Invalid,
-                PlanError::Db(e) => for_sqlx(e),
+                RestoreError::Plan(e) => for_plan(e),
+                RestoreError::OutsideTarget { .. } | RestoreError::Unversioned { .. } => {
+                    Exit::Invalid
+                }
+                RestoreError::Db(e) => for_sqlx(e),
             };
         }
         if let Some(e) = cause.downcast_ref::<ScanError>() {

@@ -8,6 +8,7 @@ mod output;
 mod plan;
 mod prune;
 mod report;
+mod restore;
 mod run;
 mod scan;
 mod serve;
@@ -82,6 +83,9 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Execute saved plans.
     Apply(apply::ApplyArgs),
+    /// Plan bringing a policy's target (or a prefix of it) back to how it was at a moment, from
+    /// its object versions; saved as a plan that `apply` applies. Changes nothing itself.
+    Restore(restore::RestoreArgs),
     /// Scan, plan and apply each selected policy: by default those due by their schedule.
     /// One process per policy at a time; a policy running elsewhere is skipped.
     Run(run::RunArgs),
@@ -168,6 +172,7 @@ pub async fn main() -> std::process::ExitCode {
         Command::Scan(args) => scan::run(&app, args).await,
         Command::Plan(args) => plan::run(&app, args).await,
         Command::Apply(args) => apply::run(&app, args).await,
+        Command::Restore(args) => restore::run(&app, args).await,
         Command::Explain(args) => explain::run(&app, args).await,
         Command::Run(args) => run::run(&app, args).await,
         Command::Serve(args) => serve::run(&app, args).await,

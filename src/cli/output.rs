@@ -100,7 +100,7 @@ pub fn cost_figures(c: &Cost) -> String {
     )
 }
 
-fn render_line(out: &mut String, line: &ActionLine) {
+pub(super) fn render_line(out: &mut String, line: &ActionLine) {
     let held = line.blocked.objects + line.uneconomic.objects;
     if line.objects == 0 && held == 0 {
         return;
@@ -154,7 +154,7 @@ fn render_line(out: &mut String, line: &ActionLine) {
     }
 }
 
-fn render_limits(out: &mut String, s: &PlanSummary) {
+pub(super) fn render_limits(out: &mut String, s: &PlanSummary) {
     let l = &s.limits;
     let mut parts = Vec::new();
     if let Some(max) = l.max_objects {
@@ -209,9 +209,13 @@ pub fn render_apply(plan: &PlanSummary, report: &ApplyReport) -> String {
             bytes(*size)
         );
     }
+    let since = match plan.restore {
+        Some(_) => "plan",
+        None => "scan",
+    };
     let _ = writeln!(
         out,
-        "  total: {} done, {} skipped, {} changed since scan, {} blocked, {} failed",
+        "  total: {} done, {} skipped, {} changed since {since}, {} blocked, {} failed",
         report.count(Outcome::Done),
         report.count(Outcome::Skipped),
         report.count(Outcome::Changed),
@@ -223,7 +227,7 @@ pub fn render_apply(plan: &PlanSummary, report: &ApplyReport) -> String {
 
 /// Where the snapshot's state came from and how old it is, e.g. `, from the S3 Inventory
 /// report of 2026-11-20T01:00:00Z (3d 13h old)`.
-fn freshness(s: &PlanSummary, now: chrono::DateTime<chrono::Utc>) -> String {
+pub(super) fn freshness(s: &PlanSummary, now: chrono::DateTime<chrono::Utc>) -> String {
     let Some(taken) = s.snapshot_taken_at else {
         return String::new();
     };

@@ -28,6 +28,9 @@ pub struct ScanArgs {
     /// Resume an interrupted scan of a target started less than this long ago (0h: never).
     #[arg(long, value_name = "DURATION", default_value = "24h")]
     pub resume_within: String,
+    /// Say what was scanned on stderr (for commands whose stdout is JSON).
+    #[arg(skip)]
+    pub to_stderr: bool,
 }
 
 impl ScanArgs {
@@ -91,7 +94,7 @@ pub async fn scan_policies(
             }
         }
         .with_context(|| format!("scan of {target} failed"))?;
-        println!(
+        let line = format!(
             "scanned {target}{}: {} versions, {} in {:.1}s (scan {}{})",
             match source {
                 Source::List => String::new(),
@@ -104,6 +107,10 @@ pub async fn scan_policies(
             summary.scan_id,
             if summary.resumed { ", resumed" } else { "" }
         );
+        match args.to_stderr {
+            true => eprintln!("{line}"),
+            false => println!("{line}"),
+        }
     }
     Ok(Exit::Ok)
 }

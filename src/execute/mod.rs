@@ -15,6 +15,7 @@ mod delete;
 mod lock;
 mod pace;
 mod record;
+mod restore;
 mod tag;
 mod tier;
 mod worker;
@@ -235,6 +236,7 @@ fn kind_for(action: &str) -> Option<&'static dyn ActionKind> {
         "lock" => Some(&lock::Retain),
         "legalHold" => Some(&lock::LegalHold),
         "tag" => Some(&tag::Tag),
+        crate::restore::ACTION => Some(&restore::Restore),
         _ => None,
     }
 }

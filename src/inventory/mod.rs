@@ -15,7 +15,7 @@ mod prune;
 pub mod report;
 mod run;
 mod snapshot;
-mod table;
+pub(crate) mod table;
 
 pub use copy::{LockState, RowBuffer};
 pub use metadata::{ScanOptions, DEFAULT_METADATA_MAX_AGE, DEFAULT_RESUME_WITHIN};

@@ -251,6 +251,20 @@ pub fn cost(
     })
 }
 
+/// What copying `row` back over newer content (a restore) costs: one copy request, reading it
+/// out of its class, and the storage of the new current version (the versions it covers stay,
+/// noncurrent); `None` without a price for its class.
+pub fn restore_cost(prices: &Prices, row: &InventoryRow) -> Option<Cost> {
+    let table = prices.source.as_ref()?;
+    let class = table.class(class_of(row))?;
+    Some(Cost {
+        requests: table.request_per_1000 / 1000.0,
+        transfer: class.retrieval_per_gb * row.size.max(0) as f64 / GB,
+        monthly_after: monthly(class, row.size),
+        ..Cost::default()
+    })
+}
+
 /// Whether the cost guard judges `action` on `row`: a tier, or an archive that changes the
 /// version's class. Those are moves made to save money. An archive to another bucket or
 /// Storage in the same class (or none named) is made for other reasons (a separate, locked

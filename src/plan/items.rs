@@ -87,11 +87,23 @@ impl ItemBatch {
     }
 
     pub fn push(&mut self, rule: &Rule, params: &str, row: &InventoryRow, start: Start) {
+        self.push_as(&rule.name, rule.then.kind(), params, row, start);
+    }
+
+    /// An item of `action` under the name `rule` (restores and undos name their steps so).
+    pub fn push_as(
+        &mut self,
+        rule: &str,
+        action: &str,
+        params: &str,
+        row: &InventoryRow,
+        start: Start,
+    ) {
         let b = &mut self.buf;
         b.extend_from_slice(&FIELDS.to_be_bytes());
         int8(b, self.plan_id);
-        text(b, Some(&rule.name));
-        text(b, Some(rule.then.kind()));
+        text(b, Some(rule));
+        text(b, Some(action));
         text(b, Some(params));
         text(b, Some(&row.key));
         text(b, row.version_id.as_deref());

@@ -4,10 +4,10 @@
 pub mod cost;
 pub mod evaluate;
 pub mod explain;
-mod items;
+pub(crate) mod items;
 mod prune;
 pub mod pushdown;
-mod sample;
+pub mod sample;
 mod summary;
 
 pub use cost::{usd, Cost, Prices};
@@ -58,29 +58,52 @@ pub async fn create(
     let mut summary = PlanSummary::new(policy, &target, snapshot.scan_id, snapshot.objects, as_of);
     summary.snapshot_taken_at = Some(snapshot.taken_at);
     summary.snapshot_from_report = snapshot.from_report;
-    let file = policy.file.clone();
-    summary.policy_revision = tokio::task::spawn_blocking(move || crate::policy::revision(&file))
-        .await
-        .unwrap_or(None);
+    summary.policy_revision = revision_of(policy).await;
     let mut tx = pool.begin().await?;
-    summary.plan_id = sqlx::query_scalar(
-        "INSERT INTO plans (as_of, policy, policy_sha256, storage, bucket, scan_id, state, summary, \
-                            policy_revision) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'planned', '{}', $7) RETURNING id",
-    )
-    .bind(as_of)
-    .bind(&policy.name)
-    .bind(&policy.sha256)
-    .bind(&target.storage)
-    .bind(&target.bucket)
-    .bind(snapshot.scan_id)
-    .bind(&summary.policy_revision)
-    .fetch_one(&mut *tx)
-    .await?;
+    summary.plan_id = insert(&mut tx, &summary).await?;
     let filter = pushdown::filter(policy, as_of);
     let query = snapshot_query(policy, snapshot, &target, None, Some(&filter));
     evaluate_snapshot(pool, &mut tx, policy, prices, &query, &mut summary).await?;
     summary.finish(&policy.limits);
+    save(&mut tx, &summary).await?;
+    tx.commit().await?;
+    Ok(summary)
+}
+
+/// The git revision of `policy`'s file, read off the async threads.
+pub(crate) async fn revision_of(policy: &Policy) -> Option<String> {
+    let file = policy.file.clone();
+    tokio::task::spawn_blocking(move || crate::policy::revision(&file))
+        .await
+        .unwrap_or(None)
+}
+
+/// Inserts the row of a plan about to be written; its id.
+pub(crate) async fn insert(
+    tx: &mut Transaction<'_, Postgres>,
+    summary: &PlanSummary,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO plans (as_of, policy, policy_sha256, storage, bucket, scan_id, state, summary, \
+                            policy_revision) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'planned', '{}', $7) RETURNING id",
+    )
+    .bind(summary.as_of)
+    .bind(&summary.policy)
+    .bind(&summary.policy_sha256)
+    .bind(&summary.storage)
+    .bind(&summary.bucket)
+    .bind(summary.scan_id)
+    .bind(&summary.policy_revision)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// Saves a finished plan's summary, state and item range.
+pub(crate) async fn save(
+    tx: &mut Transaction<'_, Postgres>,
+    summary: &PlanSummary,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE plans SET state = $2, refusal = $3, summary = $4, first_item = $5, \
                           last_item = $6 WHERE id = $1",
@@ -88,13 +111,12 @@ pub async fn create(
     .bind(summary.plan_id)
     .bind(summary.state.as_str())
     .bind(&summary.refusal)
-    .bind(sqlx::types::Json(&summary))
+    .bind(sqlx::types::Json(summary))
     .bind(summary.item_ids.map(|ids| ids.first))
     .bind(summary.item_ids.map(|ids| ids.last))
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
-    tx.commit().await?;
-    Ok(summary)
+    Ok(())
 }
 
 /// How many versions of the latest snapshot of `policy`'s target its rules' filter lets
@@ -116,7 +138,7 @@ pub async fn filter_count(
 }
 
 /// The latest complete snapshot of `target`, `policy`'s.
-async fn snapshot_of(
+pub(crate) async fn snapshot_of(
     pool: &PgPool,
     policy: &Policy,
     target: &ScanTarget,
@@ -130,7 +152,9 @@ async fn snapshot_of(
 }
 
 /// A transaction set up to read a whole snapshot.
-async fn snapshot_reader(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+pub(crate) async fn snapshot_reader(
+    pool: &PgPool,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     for setting in inventory::SNAPSHOT_SETTINGS {
         sqlx::query(setting).execute(&mut *tx).await?;

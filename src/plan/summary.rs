@@ -151,6 +151,9 @@ pub struct PlanSummary {
     /// never applied, can no longer be.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items_pruned_at: Option<DateTime<Utc>>,
+    /// For a plan made by `restore`: what it restores, and what it leaves and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<crate::restore::RestoreInfo>,
     /// Where the plan's items are (`None`: it has none); kept in `plans`, not in the summary.
     #[serde(skip)]
     #[schemars(skip)]
@@ -201,6 +204,7 @@ impl PlanSummary {
             state: PlanState::Planned,
             refusal: None,
             items_pruned_at: None,
+            restore: None,
             item_ids: None,
         }
     }
@@ -311,9 +315,14 @@ impl PlanSummary {
 
 impl ActionLine {
     fn new(rule: &Rule) -> Self {
+        ActionLine::named(&rule.name, rule.then.kind())
+    }
+
+    /// An empty line of `action` under the name `rule`.
+    pub fn named(rule: &str, action: &str) -> Self {
         ActionLine {
-            rule: rule.name.clone(),
-            action: rule.then.kind().to_string(),
+            rule: rule.to_string(),
+            action: action.to_string(),
             objects: 0,
             bytes: 0,
             samples: Vec::new(),

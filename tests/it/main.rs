@@ -28,6 +28,7 @@ mod proxy;
 mod pushgateway;
 mod report;
 mod resilience;
+mod restore;
 mod retention;
 mod scan;
 mod schedule;

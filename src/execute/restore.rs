@@ -1,0 +1,245 @@
+//! Restore items (`shelflife restore`): make a key's current version the one current at the
+//! plan's moment, and only while the key is still as the plan saw it. The item names the
+//! version that was current when the restore was planned; a key whose current version is
+//! another one now is `changed` (`changed since plan`) and left alone, so a write made after
+//! the plan is never covered by an old version.
+//!
+//! - `copy`: CopyObject of the version current at the moment over the key;
+//! - `unmark`: the delete markers written since, removed by their version ids;
+//! - `mark`: a delete marker on a key created after the moment.
+//!
+//! A retried item (its earlier claim lapsed, maybe after acting) recognises its own work: the
+//! key already shows the restored content, or fewer of the planned markers.
+
+use super::check::refused;
+use super::claim::Item;
+use super::{ActionKind, Cx, ItemResult};
+use crate::audit::Outcome;
+use crate::storage::{CopyRequest, DeleteTarget, ErrorKind, StorageError};
+use async_trait::async_trait;
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde_json::json;
+
+/// Items of one batch worked on at once.
+const IN_FLIGHT: usize = 16;
+
+/// The reason every restore step gives when the key is not as the plan saw it.
+pub const CHANGED_SINCE_PLAN: &str = "changed since plan";
+
+pub struct Restore;
+
+#[async_trait]
+impl ActionKind for Restore {
+    async fn execute(&self, cx: &Cx<'_>, items: &[Item]) -> Result<Vec<ItemResult>, StorageError> {
+        let work: Vec<_> = items.iter().map(|item| one(cx, item)).collect();
+        stream::iter(work)
+            .buffered(IN_FLIGHT)
+            .map(|result| match result {
+                Err(err) if !err.is_retryable() => Ok(refused(err)),
+                other => other,
+            })
+            .try_collect()
+            .await
+    }
+}
+
+async fn one(cx: &Cx<'_>, item: &Item) -> Result<ItemResult, StorageError> {
+    let now = current(cx, &item.key, item.is_delete_marker).await?;
+    match item.param_str("op") {
+        Some("copy") => copy_back(cx, item, now).await,
+        Some("unmark") => unmark(cx, item, now).await,
+        Some("mark") => mark(cx, item, now).await,
+        other => Ok(ItemResult::new(
+            Outcome::Failed,
+            Some(format!("unknown restore step {other:?}")),
+            json!({}),
+        )),
+    }
+}
+
+/// A key's current version as it is now.
+#[derive(Debug, Clone, PartialEq)]
+struct Current {
+    version_id: String,
+    is_delete_marker: bool,
+    etag: Option<String>,
+}
+
+/// The key's current version: by HEAD, or, where a delete marker is expected or HEAD finds no
+/// object (a marker is current, or the key has no versions left), by listing the key.
+async fn current(
+    cx: &Cx<'_>,
+    key: &str,
+    marker_expected: bool,
+) -> Result<Option<Current>, StorageError> {
+    cx.pace(key, 1).await;
+    if !marker_expected {
+        match cx.store.head(cx.bucket, key, None).await {
+            Ok(head) => {
+                return Ok(Some(Current {
+                    version_id: version_name(head.version_id.as_deref()),
+                    is_delete_marker: false,
+                    etag: head.etag,
+                }))
+            }
+            Err(err) if err.kind == ErrorKind::NotFound => {}
+            Err(err) => return Err(err),
+        }
+    }
+    let mut pages = cx.store.list(cx.bucket, key, false, None);
+    let Some(page) = pages.try_next().await? else {
+        return Ok(None);
+    };
+    Ok(page
+        .versions
+        .into_iter()
+        .find(|v| v.key == key)
+        .map(|v| Current {
+            version_id: version_name(v.version_id.as_deref()),
+            is_delete_marker: v.is_delete_marker,
+            etag: v.etag,
+        }))
+}
+
+/// A version id as plans store it: `null` for the null version.
+fn version_name(version_id: Option<&str>) -> String {
+    version_id.unwrap_or("null").to_string()
+}
+
+fn planned(item: &Item) -> String {
+    version_name(item.version_id.as_deref())
+}
+
+fn changed(now: Option<&Current>, planned: &str) -> ItemResult {
+    let what = match now {
+        None => format!("the key has no versions any more, the plan saw {planned}"),
+        Some(c) if c.is_delete_marker => {
+            format!(
+                "delete marker {} is current, the plan saw {planned}",
+                c.version_id
+            )
+        }
+        Some(c) => format!(
+            "version {} is current, the plan saw {planned}",
+            c.version_id
+        ),
+    };
+    ItemResult::new(
+        Outcome::Changed,
+        Some(format!("{CHANGED_SINCE_PLAN}: {what}")),
+        json!({ "version_id": now.map(|c| &c.version_id) }),
+    )
+}
+
+fn earlier(what: &str, state_after: serde_json::Value) -> ItemResult {
+    let reason = format!("{what} by an earlier attempt");
+    ItemResult::new(Outcome::Done, Some(reason), state_after)
+}
+
+fn same_etag(a: Option<&str>, b: Option<&str>) -> bool {
+    let bare = |e: Option<&str>| e.map(|e| e.trim_matches('"').to_string());
+    a.is_some() && bare(a) == bare(b)
+}
+
+async fn copy_back(
+    cx: &Cx<'_>,
+    item: &Item,
+    now: Option<Current>,
+) -> Result<ItemResult, StorageError> {
+    let source = item.param_str("source_version_id").unwrap_or("null");
+    let source_etag = item.param_str("source_etag");
+    match &now {
+        Some(c) if c.version_id == planned(item) => {}
+        Some(c)
+            if item.attempts > 1
+                && !c.is_delete_marker
+                && same_etag(c.etag.as_deref(), source_etag) =>
+        {
+            let after = json!({ "restored_version_id": source, "version_id": c.version_id });
+            return Ok(earlier("copied back", after));
+        }
+        other => return Ok(changed(other.as_ref(), &planned(item))),
+    }
+    cx.pace(&item.key, 1).await;
+    let request = CopyRequest {
+        source_bucket: cx.bucket.to_string(),
+        source_key: item.key.clone(),
+        source_version_id: Some(source.to_string()),
+        source_if_match: source_etag.map(str::to_string),
+        source_size: item.size,
+        dest_bucket: cx.bucket.to_string(),
+        dest_key: item.key.clone(),
+        storage_class: item.param_str("storage_class").map(str::to_string),
+        retention: None,
+    };
+    match cx.store.copy(&request).await {
+        Ok(copied) => Ok(ItemResult::done(json!({
+            "restored_version_id": source,
+            "version_id": copied.version_id,
+            "etag": copied.etag,
+        }))),
+        Err(err) if err.kind == ErrorKind::NotFound => Ok(ItemResult::skipped(format!(
+            "version {source} to restore no longer exists"
+        ))),
+        Err(err) => Err(err),
+    }
+}
+
+async fn unmark(
+    cx: &Cx<'_>,
+    item: &Item,
+    now: Option<Current>,
+) -> Result<ItemResult, StorageError> {
+    let markers: Vec<String> = item
+        .params
+        .get("markers")
+        .and_then(|m| serde_json::from_value(m.clone()).ok())
+        .unwrap_or_default();
+    let restores = item.param_str("restores").unwrap_or("null");
+    let after = json!({ "removed_markers": markers, "version_id": restores });
+    match &now {
+        Some(c) if c.is_delete_marker && markers.contains(&c.version_id) => {}
+        Some(c) if item.attempts > 1 && c.version_id == restores => {
+            return Ok(earlier("markers removed", after));
+        }
+        other => return Ok(changed(other.as_ref(), &planned(item))),
+    }
+    for chunk in markers.chunks(1000) {
+        let targets: Vec<DeleteTarget> = chunk
+            .iter()
+            .map(|id| DeleteTarget::new(&item.key, Some(id.clone())))
+            .collect();
+        cx.pace(&item.key, 1).await;
+        let answers = cx.store.delete_batch(cx.bucket, &targets, false).await?;
+        // A marker already gone was removed by an earlier attempt (or by someone, to the same end).
+        let refusal = answers
+            .into_iter()
+            .filter_map(Result::err)
+            .find(|err| err.kind != ErrorKind::NotFound);
+        if let Some(err) = refusal {
+            return Ok(refused(err));
+        }
+    }
+    Ok(ItemResult::done(after))
+}
+
+async fn mark(cx: &Cx<'_>, item: &Item, now: Option<Current>) -> Result<ItemResult, StorageError> {
+    match &now {
+        Some(c) if c.version_id == planned(item) && !c.is_delete_marker => {}
+        Some(c) if item.attempts > 1 && c.is_delete_marker => {
+            let after = json!({ "delete_marker_version_id": c.version_id });
+            return Ok(earlier("delete marker written", after));
+        }
+        other => return Ok(changed(other.as_ref(), &planned(item))),
+    }
+    let target = DeleteTarget::new(&item.key, None);
+    cx.pace(&item.key, 1).await;
+    let answer = cx.store.delete_batch(cx.bucket, &[target], false).await?;
+    match answer.into_iter().next() {
+        Some(Ok(deleted)) => Ok(ItemResult::done(json!({
+            "delete_marker_version_id": deleted.delete_marker_version_id,
+        }))),
+        Some(Err(err)) => Ok(refused(err)),
+        None => Ok(ItemResult::skipped("the server did not answer for the key")),
+    }
+}

@@ -1,0 +1,281 @@
+//! `shelflife restore`: a versioned prefix brought back to a moment, in place, through the
+//! ordinary plan → apply path. Overwritten keys get the old content back as a new version;
+//! keys only deleted since lose their delete markers (no copy: the old version id is current
+//! again); keys created since are kept and listed, or (`--remove-newer`) hidden by a marker;
+//! a key written between the restore plan and its apply is left alone (`changed since plan`).
+
+use crate::helpers::*;
+use chrono::{DateTime, Utc};
+use shelflife::storage::s3::{BucketOptions, PutOptions, S3Store};
+use shelflife::storage::ObjectStore;
+use sqlx::PgPool;
+
+const KEEP_ALL: &str = "    - { name: nothing, when: { key: { prefix: zzz/ } }, then: keep }\n";
+
+fn run_ok(pool: &PgPool, dir: &PolicyDir, args: &[&str]) -> String {
+    let out = shelflife(pool, dir.path(), args);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", describe(&out));
+    stdout(&out)
+}
+
+/// Waits long enough that what is written next has a later Last-Modified (whole seconds on
+/// some servers) than everything written before; the moment everything before was written.
+async fn moment_after(store: &S3Store, bucket: &str) -> DateTime<Utc> {
+    let newest = versions(store, bucket)
+        .await
+        .iter()
+        .map(|v| v.last_modified)
+        .max()
+        .expect("versions");
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    newest
+}
+
+fn version_of(all: &[shelflife::storage::ObjectVersion], key: &str) -> Option<String> {
+    all.iter()
+        .find(|v| v.key == key && v.is_latest)
+        .and_then(|v| v.version_id.clone())
+}
+
+fn plan_id(text: &str) -> String {
+    let rest = text.split("Restore plan ").nth(1).expect("a restore plan");
+    rest.split_whitespace().next().unwrap().to_string()
+}
+
+/// The state at the moment: a/over, a/gone, a/gone-twice, a/same, a/raced, b/other. After it:
+/// a/over overwritten, a/gone deleted, a/gone-twice deleted, recreated and deleted again,
+/// a/raced overwritten, a/new created, b/other overwritten (outside `--prefix a/`).
+async fn history(store: &S3Store, bucket: &str) -> DateTime<Utc> {
+    let cold = PutOptions {
+        storage_class: Some(cold().into()),
+        content: shelflife::storage::ContentHeaders {
+            content_type: Some("application/x-checkpoint".into()),
+            ..Default::default()
+        },
+        ..PutOptions::default()
+    };
+    store
+        .put_object(bucket, "a/over", b"over: as it was".to_vec(), &cold)
+        .await
+        .expect("put");
+    for key in ["a/gone", "a/gone-twice", "a/same", "a/raced", "b/other"] {
+        put(store, bucket, key, &format!("{key}: as it was")).await;
+    }
+    let moment = moment_after(store, bucket).await;
+    put(store, bucket, "a/over", "over: overwritten").await;
+    delete(store, bucket, "a/gone", None).await;
+    delete(store, bucket, "a/gone-twice", None).await;
+    put(store, bucket, "a/gone-twice", "recreated").await;
+    delete(store, bucket, "a/gone-twice", None).await;
+    put(store, bucket, "a/raced", "raced: overwritten").await;
+    put(store, bucket, "a/new", "created after").await;
+    put(store, bucket, "b/other", "other: overwritten").await;
+    moment
+}
+
+#[sqlx::test]
+async fn a_prefix_comes_back_as_it_was_and_later_writes_survive(pool: PgPool) {
+    let store = store().await;
+    let bucket = new_bucket(&store, "restore", BucketOptions::VERSIONED).await;
+    let moment = history(&store, &bucket).await;
+    let gone_version = versions(&store, &bucket)
+        .await
+        .into_iter()
+        .find(|v| v.key == "a/gone" && !v.is_delete_marker)
+        .and_then(|v| v.version_id);
+    let dir = PolicyDir::new(&policy_yaml("models", &bucket, "", KEEP_ALL));
+    let as_of = moment.to_rfc3339();
+
+    // No inventory yet: the restore scans first.
+    let planned = run_ok(
+        &pool,
+        &dir,
+        &[
+            "restore", "--policy", "models", "--as-of", &as_of, "--prefix", "a/",
+        ],
+    );
+    assert!(planned.contains("copy back"), "{planned}");
+    assert!(planned.contains("5 keys changed since then"), "{planned}");
+    assert!(
+        planned.contains("newer, kept: 1 keys") && planned.contains("\"a/new\""),
+        "{planned}"
+    );
+    assert!(
+        planned.contains("Plan ") && planned.contains(": 4 keys"),
+        "{planned}"
+    );
+    let id = plan_id(&planned);
+    // Written after the restore was planned: never covered by the old version.
+    put(&store, &bucket, "a/raced", "raced: written after the plan").await;
+
+    let applied = run_ok(&pool, &dir, &["apply", "--plan", &id, "--yes"]);
+    assert!(
+        applied.contains("total: 3 done, 0 skipped, 1 changed since plan"),
+        "{applied}"
+    );
+    for (key, body) in [
+        ("a/over", "over: as it was"),
+        ("a/gone", "a/gone: as it was"),
+        ("a/gone-twice", "a/gone-twice: as it was"),
+        ("a/same", "a/same: as it was"),
+        ("a/raced", "raced: written after the plan"),
+        ("a/new", "created after"),
+        ("b/other", "other: overwritten"),
+    ] {
+        assert_eq!(read(&store, &bucket, key).await, body.as_bytes(), "{key}");
+    }
+    let all = versions(&store, &bucket).await;
+    assert_eq!(
+        version_of(&all, "a/gone"),
+        gone_version,
+        "markers removed, the old version current again, nothing copied"
+    );
+    let head = store.head(&bucket, "a/over", None).await.expect("head");
+    assert_eq!(head.storage_class.as_deref(), Some(cold()), "class kept");
+    assert_eq!(
+        head.content.content_type.as_deref(),
+        Some("application/x-checkpoint"),
+        "content headers kept"
+    );
+    let events: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT key, rule, outcome FROM audit_events WHERE action = 'restore' ORDER BY key",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let expected = [
+        ("a/gone", "remove delete markers", "done"),
+        ("a/gone-twice", "copy back", "done"),
+        ("a/over", "copy back", "done"),
+        ("a/raced", "copy back", "changed"),
+    ];
+    let expected: Vec<(String, String, String)> = expected
+        .iter()
+        .map(|(k, r, o)| (k.to_string(), r.to_string(), o.to_string()))
+        .collect();
+    assert_eq!(events, expected);
+    let reason: String =
+        sqlx::query_scalar("SELECT reason FROM audit_events WHERE outcome = 'changed'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(
+        reason.starts_with("changed since plan: version "),
+        "{reason}"
+    );
+    let verified = shelflife(&pool, dir.path(), &["audit", "verify"]);
+    assert_eq!(verified.status.code(), Some(0), "{}", describe(&verified));
+}
+
+#[sqlx::test]
+async fn remove_newer_hides_keys_created_since_and_deletes_no_version(pool: PgPool) {
+    let store = store().await;
+    let bucket = new_bucket(&store, "restore-newer", BucketOptions::VERSIONED).await;
+    let moment = history(&store, &bucket).await;
+    let before = versions(&store, &bucket).await;
+    let dir = PolicyDir::new(&policy_yaml("models", &bucket, "", KEEP_ALL));
+    run_ok(&pool, &dir, &["scan"]);
+    let as_of = moment.to_rfc3339();
+    let out = shelflife(
+        &pool,
+        dir.path(),
+        &[
+            "restore",
+            "--policy",
+            "models",
+            "--as-of",
+            &as_of,
+            "--remove-newer",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let lines = plan["actions"].as_array().unwrap();
+    let objects = |rule: &str| {
+        lines.iter().find(|l| l["rule"] == rule).unwrap()["objects"]
+            .as_i64()
+            .unwrap()
+    };
+    assert_eq!(objects("copy back"), 4, "{plan}");
+    assert_eq!(objects("remove delete markers"), 1);
+    assert_eq!(objects("remove newer"), 1);
+    assert_eq!(plan["restore"]["newer_kept"]["objects"], 0);
+    let id = plan["plan_id"].as_i64().unwrap().to_string();
+
+    run_ok(&pool, &dir, &["apply", "--plan", &id, "--yes"]);
+    let mut live = live_keys(&store, &bucket).await;
+    live.sort();
+    assert_eq!(
+        live,
+        [
+            "a/gone",
+            "a/gone-twice",
+            "a/over",
+            "a/raced",
+            "a/same",
+            "b/other"
+        ]
+    );
+    assert_eq!(
+        read(&store, &bucket, "b/other").await,
+        b"b/other: as it was"
+    );
+    let after = versions(&store, &bucket).await;
+    for version in before.iter().filter(|v| !v.is_delete_marker) {
+        assert!(
+            after.iter().any(|a| a.version_id == version.version_id),
+            "version {:?} of {} was deleted",
+            version.version_id,
+            version.key
+        );
+    }
+    // Applied again: nothing left to do, nothing acted on twice.
+    let again = run_ok(&pool, &dir, &["apply", "--plan", &id, "--yes"]);
+    assert!(again.contains("nothing left to do"), "{again}");
+}
+
+#[sqlx::test]
+async fn an_unversioned_bucket_or_a_prefix_outside_the_target_is_refused(pool: PgPool) {
+    let store = store().await;
+    let bucket = new_bucket(&store, "restore-flat", BucketOptions::default()).await;
+    put(&store, &bucket, "a/k", "x").await;
+    let spec =
+        "  target: { storage: local, bucket: BUCKET, prefixes: [a/] }\n".replace("BUCKET", &bucket);
+    let yaml = policy_yaml("flat", &bucket, "", KEEP_ALL).replace(
+        &format!("  target: {{ storage: local, bucket: {bucket} }}\n"),
+        &spec,
+    );
+    let dir = PolicyDir::new(&yaml);
+    let out = shelflife(
+        &pool,
+        dir.path(),
+        &["restore", "--policy", "flat", "--as-of", "-1h"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("has no object versions"),
+        "{}",
+        describe(&out)
+    );
+    let outside = shelflife(
+        &pool,
+        dir.path(),
+        &[
+            "restore", "--policy", "flat", "--as-of", "-1h", "--prefix", "b/",
+        ],
+    );
+    assert_eq!(outside.status.code(), Some(2), "{}", describe(&outside));
+    assert!(
+        String::from_utf8_lossy(&outside.stderr).contains("is not inside policy flat's target"),
+        "{}",
+        describe(&outside)
+    );
+    let future = shelflife(
+        &pool,
+        dir.path(),
+        &["restore", "--policy", "flat", "--as-of", "+1h"],
+    );
+    assert_eq!(future.status.code(), Some(2), "{}", describe(&future));
+}
