@@ -81,9 +81,9 @@ pub fn code_for(err: &anyhow::Error) -> Exit {
         if let Some(e) = cause.downcast_ref::<RestoreError>() {
             return match e {
                 RestoreError::Plan(e) => for_plan(e),
-                RestoreError::OutsideTarget { .. } | RestoreError::Unversioned { .. } => {
-                    Exit::Invalid
-                }
+                RestoreError::OutsideTarget { .. }
+                | RestoreError::Unversioned { .. }
+                | RestoreError::NothingDone(_) => Exit::Invalid,
                 RestoreError::Db(e) => for_sqlx(e),
             };
         }

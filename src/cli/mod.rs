@@ -86,6 +86,10 @@ enum Command {
     /// Plan bringing a policy's target (or a prefix of it) back to how it was at a moment, from
     /// its object versions; saved as a plan that `apply` applies. Changes nothing itself.
     Restore(restore::RestoreArgs),
+    /// Plan the reverse of what a run (or a plan) did, from the audit trail: delete markers
+    /// removed, archives and tiers copied back, tags and legal holds put back; what cannot be
+    /// undone is listed with why. Saved as plans that `apply` applies. Changes nothing itself.
+    Undo(restore::UndoArgs),
     /// Scan, plan and apply each selected policy: by default those due by their schedule.
     /// One process per policy at a time; a policy running elsewhere is skipped.
     Run(run::RunArgs),
@@ -173,6 +177,7 @@ pub async fn main() -> std::process::ExitCode {
         Command::Plan(args) => plan::run(&app, args).await,
         Command::Apply(args) => apply::run(&app, args).await,
         Command::Restore(args) => restore::run(&app, args).await,
+        Command::Undo(args) => restore::undo(&app, args).await,
         Command::Explain(args) => explain::run(&app, args).await,
         Command::Run(args) => run::run(&app, args).await,
         Command::Serve(args) => serve::run(&app, args).await,

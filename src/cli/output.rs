@@ -209,9 +209,9 @@ pub fn render_apply(plan: &PlanSummary, report: &ApplyReport) -> String {
             bytes(*size)
         );
     }
-    let since = match plan.restore {
-        Some(_) => "plan",
-        None => "scan",
+    let since = match plan.restore.is_some() || plan.undo.is_some() {
+        true => "plan",
+        false => "scan",
     };
     let _ = writeln!(
         out,

@@ -1,4 +1,5 @@
-//! `shelflife restore`: plan the way back to a moment, saved as a plan that `apply` applies.
+//! `shelflife restore` and `shelflife undo`: plan the way back, to a moment or from what a run
+//! did, saved as plans that `apply` applies.
 
 use super::context::{select, App};
 use super::exit::{Exit, UsageError};
@@ -29,6 +30,42 @@ pub struct RestoreArgs {
     remove_newer: bool,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct UndoArgs {
+    /// Reverse what this run did (one undo plan per plan it applied).
+    #[arg(long, value_name = "ID")]
+    run: Option<i64>,
+    /// Reverse what was done of this plan, by every run that applied it.
+    #[arg(long, value_name = "ID")]
+    plan: Option<i64>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+pub async fn undo(app: &App, args: UndoArgs) -> Result<Exit> {
+    let scope = match (args.run, args.plan) {
+        (Some(run), _) => restore::Scope::Run(run),
+        (None, Some(plan)) => restore::Scope::Plan(plan),
+        (None, None) => return Err(UsageError("give --run ID or --plan ID".into()).into()),
+    };
+    let pool = app.pool().await?;
+    let plans = restore::undo::create(&pool, scope)
+        .await
+        .with_context(|| format!("planning the undo of {scope}"))?;
+    match args.format {
+        Format::Json => {
+            let json = serde_json::json!({ "plans": plans });
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+        Format::Text => {
+            let texts: Vec<String> = plans.iter().map(render_restore).collect();
+            print!("{}", texts.join("\n"));
+        }
+    }
+    Ok(Exit::Ok)
 }
 
 pub async fn run(app: &App, args: RestoreArgs) -> Result<Exit> {
@@ -71,46 +108,32 @@ pub async fn run(app: &App, args: RestoreArgs) -> Result<Exit> {
     })
 }
 
-/// A restore plan as reviewers read it.
+/// A restore or undo plan as reviewers read it.
 pub fn render_restore(s: &PlanSummary) -> String {
     let mut out = String::new();
-    let Some(r) = &s.restore else {
-        return super::output::render_plan(s);
+    let (heading, cannot) = match (&s.restore, &s.undo) {
+        (Some(r), _) => (restore_heading(s, r), &r.cannot),
+        (None, Some(u)) => (undo_heading(s, u), &u.cannot),
+        (None, None) => return super::output::render_plan(s),
     };
-    let under = match r.prefix.as_str() {
-        "" => String::new(),
-        p => format!(" under {p:?}"),
-    };
-    let _ = writeln!(
-        out,
-        "Restore plan {} for policy {}: {}{under}, back to {}",
-        s.plan_id,
-        s.policy,
-        s.target(),
-        time(&r.to)
-    );
-    let _ = writeln!(
-        out,
-        "  snapshot: scan {}, {} object versions{}",
-        s.scan_id,
-        s.population,
-        freshness(s, Utc::now())
-    );
-    let _ = writeln!(out, "  {} keys changed since then", r.keys_changed);
+    out.push_str(&heading);
     for line in &s.actions {
         render_line(&mut out, line);
     }
-    withheld(&mut out, "newer, kept", &r.newer_kept);
-    withheld(&mut out, "cannot restore", &r.cannot);
+    let kept = s.restore.as_ref().map(|r| &r.newer_kept);
+    if let Some(kept) = kept {
+        withheld(&mut out, "newer, kept", kept);
+    }
+    withheld(&mut out, "cannot be brought back", cannot);
     render_limits(&mut out, s);
     let _ = writeln!(
         out,
-        "Plan {}: {} keys ({}) to restore or remove, {} newer kept, {} cannot be restored{}.",
+        "Plan {}: {} objects ({}) to bring back or remove, {} newer kept, {} cannot be brought back{}.",
         s.plan_id,
         s.changes(),
         bytes(s.change_bytes()),
-        r.newer_kept.objects,
-        r.cannot.objects,
+        kept.map_or(0, |k| k.objects),
+        cannot.objects,
         cost(s)
     );
     if s.state != PlanState::Refused && s.changes() > 0 {
@@ -121,6 +144,39 @@ pub fn render_restore(s: &PlanSummary) -> String {
         );
     }
     out
+}
+
+fn restore_heading(s: &PlanSummary, r: &restore::RestoreInfo) -> String {
+    let under = match r.prefix.as_str() {
+        "" => String::new(),
+        p => format!(" under {p:?}"),
+    };
+    format!(
+        "Restore plan {} for policy {}: {}{under}, back to {}\n  snapshot: scan {}, {} object \
+         versions{}\n  {} keys changed since then\n",
+        s.plan_id,
+        s.policy,
+        s.target(),
+        time(&r.to),
+        s.scan_id,
+        s.population,
+        freshness(s, Utc::now()),
+        r.keys_changed
+    )
+}
+
+fn undo_heading(s: &PlanSummary, u: &restore::UndoInfo) -> String {
+    let of = match u.run_id {
+        Some(run) => format!("what run {run} did with plan {}", u.of_plan),
+        None => format!("what was done of plan {}", u.of_plan),
+    };
+    format!(
+        "Undo plan {} for policy {}: {}, reversing {of}\n  {} events of things done read\n",
+        s.plan_id,
+        s.policy,
+        s.target(),
+        u.events
+    )
 }
 
 fn cost(s: &PlanSummary) -> String {

@@ -34,11 +34,13 @@ impl Decided {
 }
 
 /// Appends an event for every item of `plan` the planner decided and that has none yet, in
-/// batches. Under the chain's lock, so that workers starting together record each item once.
+/// batches, and counts it in `report`. Under the chain's lock, so that workers starting
+/// together record each item once.
 pub(super) async fn record(
     pool: &PgPool,
     cx: &Cx<'_>,
     plan: &PlanSummary,
+    report: &std::sync::Mutex<super::ApplyReport>,
 ) -> Result<u64, sqlx::Error> {
     let Some(ids) = plan.item_ids else {
         return Ok(0);
@@ -81,5 +83,9 @@ pub(super) async fn record(
             .collect();
         audit::append(&mut tx, &events).await?;
         tx.commit().await?;
+        let mut report = report.lock().expect("report lock");
+        for d in &batch {
+            report.add(&d.item, d.result().outcome);
+        }
     }
 }

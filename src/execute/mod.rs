@@ -10,6 +10,7 @@
 mod archive;
 mod check;
 mod claim;
+mod copy_back;
 mod decided;
 mod delete;
 mod lock;
@@ -18,6 +19,7 @@ mod record;
 mod restore;
 mod tag;
 mod tier;
+mod undo;
 mod worker;
 
 pub use claim::Item;
@@ -236,7 +238,7 @@ fn kind_for(action: &str) -> Option<&'static dyn ActionKind> {
         "lock" => Some(&lock::Retain),
         "legalHold" => Some(&lock::LegalHold),
         "tag" => Some(&tag::Tag),
-        crate::restore::ACTION => Some(&restore::Restore),
+        crate::restore::ACTION | crate::restore::UNDO => Some(&restore::Restore),
         _ => None,
     }
 }

@@ -15,7 +15,7 @@ use super::check::refused;
 use super::claim::Item;
 use super::{ActionKind, Cx, ItemResult};
 use crate::audit::Outcome;
-use crate::storage::{CopyRequest, DeleteTarget, ErrorKind, StorageError};
+use crate::storage::{DeleteTarget, ErrorKind, StorageError};
 use async_trait::async_trait;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde_json::json;
@@ -44,11 +44,29 @@ impl ActionKind for Restore {
 }
 
 async fn one(cx: &Cx<'_>, item: &Item) -> Result<ItemResult, StorageError> {
-    let now = current(cx, &item.key, item.is_delete_marker).await?;
+    let mut result = step(cx, item).await?;
+    // An undo's event names the event it reverses.
+    if let (Some(seq), Some(after)) = (
+        item.params.get("undoes"),
+        result.state_after.as_object_mut(),
+    ) {
+        after.insert("undoes".into(), seq.clone());
+    }
+    Ok(result)
+}
+
+async fn step(cx: &Cx<'_>, item: &Item) -> Result<ItemResult, StorageError> {
+    let versioned_step = matches!(item.param_str("op"), Some("copy" | "unmark" | "mark"));
+    let now = match versioned_step {
+        true => current(cx, &item.key, item.is_delete_marker).await?,
+        false => None,
+    };
     match item.param_str("op") {
-        Some("copy") => copy_back(cx, item, now).await,
+        Some("copy") => super::copy_back::copy_back(cx, item, now).await,
         Some("unmark") => unmark(cx, item, now).await,
         Some("mark") => mark(cx, item, now).await,
+        Some("tags") => super::undo::tags_back(cx, item).await,
+        Some("hold") => super::undo::hold_back(cx, item).await,
         other => Ok(ItemResult::new(
             Outcome::Failed,
             Some(format!("unknown restore step {other:?}")),
@@ -59,10 +77,11 @@ async fn one(cx: &Cx<'_>, item: &Item) -> Result<ItemResult, StorageError> {
 
 /// A key's current version as it is now.
 #[derive(Debug, Clone, PartialEq)]
-struct Current {
-    version_id: String,
-    is_delete_marker: bool,
-    etag: Option<String>,
+pub(super) struct Current {
+    pub version_id: String,
+    pub is_delete_marker: bool,
+    pub etag: Option<String>,
+    pub last_modified: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The key's current version: by HEAD, or, where a delete marker is expected or HEAD finds no
@@ -80,6 +99,7 @@ async fn current(
                     version_id: version_name(head.version_id.as_deref()),
                     is_delete_marker: false,
                     etag: head.etag,
+                    last_modified: head.last_modified,
                 }))
             }
             Err(err) if err.kind == ErrorKind::NotFound => {}
@@ -98,6 +118,7 @@ async fn current(
             version_id: version_name(v.version_id.as_deref()),
             is_delete_marker: v.is_delete_marker,
             etag: v.etag,
+            last_modified: Some(v.last_modified),
         }))
 }
 
@@ -106,11 +127,11 @@ fn version_name(version_id: Option<&str>) -> String {
     version_id.unwrap_or("null").to_string()
 }
 
-fn planned(item: &Item) -> String {
+pub(super) fn planned(item: &Item) -> String {
     version_name(item.version_id.as_deref())
 }
 
-fn changed(now: Option<&Current>, planned: &str) -> ItemResult {
+pub(super) fn changed(now: Option<&Current>, planned: &str) -> ItemResult {
     let what = match now {
         None => format!("the key has no versions any more, the plan saw {planned}"),
         Some(c) if c.is_delete_marker => {
@@ -131,58 +152,14 @@ fn changed(now: Option<&Current>, planned: &str) -> ItemResult {
     )
 }
 
-fn earlier(what: &str, state_after: serde_json::Value) -> ItemResult {
+pub(super) fn earlier(what: &str, state_after: serde_json::Value) -> ItemResult {
     let reason = format!("{what} by an earlier attempt");
     ItemResult::new(Outcome::Done, Some(reason), state_after)
 }
 
-fn same_etag(a: Option<&str>, b: Option<&str>) -> bool {
+pub(super) fn same_etag(a: Option<&str>, b: Option<&str>) -> bool {
     let bare = |e: Option<&str>| e.map(|e| e.trim_matches('"').to_string());
     a.is_some() && bare(a) == bare(b)
-}
-
-async fn copy_back(
-    cx: &Cx<'_>,
-    item: &Item,
-    now: Option<Current>,
-) -> Result<ItemResult, StorageError> {
-    let source = item.param_str("source_version_id").unwrap_or("null");
-    let source_etag = item.param_str("source_etag");
-    match &now {
-        Some(c) if c.version_id == planned(item) => {}
-        Some(c)
-            if item.attempts > 1
-                && !c.is_delete_marker
-                && same_etag(c.etag.as_deref(), source_etag) =>
-        {
-            let after = json!({ "restored_version_id": source, "version_id": c.version_id });
-            return Ok(earlier("copied back", after));
-        }
-        other => return Ok(changed(other.as_ref(), &planned(item))),
-    }
-    cx.pace(&item.key, 1).await;
-    let request = CopyRequest {
-        source_bucket: cx.bucket.to_string(),
-        source_key: item.key.clone(),
-        source_version_id: Some(source.to_string()),
-        source_if_match: source_etag.map(str::to_string),
-        source_size: item.size,
-        dest_bucket: cx.bucket.to_string(),
-        dest_key: item.key.clone(),
-        storage_class: item.param_str("storage_class").map(str::to_string),
-        retention: None,
-    };
-    match cx.store.copy(&request).await {
-        Ok(copied) => Ok(ItemResult::done(json!({
-            "restored_version_id": source,
-            "version_id": copied.version_id,
-            "etag": copied.etag,
-        }))),
-        Err(err) if err.kind == ErrorKind::NotFound => Ok(ItemResult::skipped(format!(
-            "version {source} to restore no longer exists"
-        ))),
-        Err(err) => Err(err),
-    }
 }
 
 async fn unmark(

@@ -47,7 +47,7 @@ pub async fn run(
         cx.opts.worker.clone(),
         cx.opts.claim_ttl,
     ));
-    let result = match super::decided::record(pool, cx, plan).await {
+    let result = match super::decided::record(pool, cx, plan, &shared.report).await {
         Ok(_) => until_finished(&shared).await,
         Err(err) => Err(err.into()),
     };

@@ -154,6 +154,9 @@ pub struct PlanSummary {
     /// For a plan made by `restore`: what it restores, and what it leaves and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<crate::restore::RestoreInfo>,
+    /// For a plan made by `undo`: what it reverses, and what it cannot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo: Option<crate::restore::UndoInfo>,
     /// Where the plan's items are (`None`: it has none); kept in `plans`, not in the summary.
     #[serde(skip)]
     #[schemars(skip)]
@@ -205,6 +208,7 @@ impl PlanSummary {
             refusal: None,
             items_pruned_at: None,
             restore: None,
+            undo: None,
             item_ids: None,
         }
     }

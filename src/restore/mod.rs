@@ -10,8 +10,10 @@
 //! No version is ever deleted, and keys that cannot be restored now are listed with why.
 
 mod step;
+pub mod undo;
 
 pub use step::{is_frozen, step, Step, FROZEN_CLASSES};
+pub use undo::{Scope, UndoInfo};
 
 use crate::inventory::{self, InventoryRow, ScanTarget};
 use crate::plan::items::{self, ItemBatch, Start};
@@ -26,6 +28,8 @@ use sqlx::PgPool;
 
 /// The action of every restore item.
 pub const ACTION: &str = "restore";
+/// The action of every undo item.
+pub const UNDO: &str = "undo";
 /// The plan lines (and item rule names) of the three steps, in this order.
 pub const COPY_BACK: &str = "copy back";
 pub const UNMARK: &str = "remove delete markers";
@@ -43,6 +47,8 @@ pub enum RestoreError {
     },
     #[error("the inventory of {target} has no object versions (the bucket is not versioned): there is nothing to restore from")]
     Unversioned { target: ScanTarget },
+    #[error("{0} did nothing that can be undone (no audit event with outcome done)")]
+    NothingDone(String),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
 }
@@ -319,7 +325,7 @@ fn copy_params(source: &InventoryRow) -> serde_json::Value {
     })
 }
 
-fn withhold(held: &mut Withheld, row: &InventoryRow, reason: &str) {
+pub(crate) fn withhold(held: &mut Withheld, row: &InventoryRow, reason: &str) {
     held.objects += 1;
     held.bytes += row.size;
     let sample = || plan::WithheldSample {

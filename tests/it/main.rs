@@ -34,3 +34,4 @@ mod scan;
 mod schedule;
 mod serve;
 mod storage;
+mod undo;

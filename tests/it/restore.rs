@@ -101,7 +101,7 @@ async fn a_prefix_comes_back_as_it_was_and_later_writes_survive(pool: PgPool) {
         "{planned}"
     );
     assert!(
-        planned.contains("Plan ") && planned.contains(": 4 keys"),
+        planned.contains(": 4 objects (") && planned.contains("to bring back or remove"),
         "{planned}"
     );
     let id = plan_id(&planned);

@@ -1,0 +1,202 @@
+//! The `copy` step of restore and undo plans: content copied back over a key.
+//!
+//! - From a version of the key itself (a restore's copy back, an undone tier): the key's current
+//!   version must still be the one the plan saw (by version id, and by ETag where the plan
+//!   recorded one, which is what tells content apart on an unversioned bucket).
+//! - From an archive copy (an undone archive; `source_bucket` set, on the plan's storage or
+//!   another): nothing may have been written to the key since the archive (`since`), and the
+//!   archive copy must still have the ETag and size recorded when it was made.
+
+use super::claim::Item;
+use super::restore::{changed, earlier, planned, same_etag, Current};
+use super::{Cx, ItemResult};
+use crate::audit::Outcome;
+use crate::storage::{Copied, CopyRequest, ErrorKind, ObjectStore, StorageError, Upload};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+/// Where the content comes from.
+struct Source<'a> {
+    storage: &'a str,
+    bucket: &'a str,
+    key: &'a str,
+    version_id: Option<&'a str>,
+    etag: Option<&'a str>,
+}
+
+fn source<'a>(cx: &'a Cx<'_>, item: &'a Item) -> Source<'a> {
+    let version = item.param_str("source_version_id");
+    // A copy of the current version onto itself (an undone tier) is addressed by key: the
+    // check below already tied the key to that version.
+    let own = item.param_str("source_bucket").is_none() && version == Some(&planned(item));
+    Source {
+        storage: item.param_str("source_storage").unwrap_or(cx.storage),
+        bucket: item.param_str("source_bucket").unwrap_or(cx.bucket),
+        key: item.param_str("source_key").unwrap_or(&item.key),
+        version_id: version.filter(|_| !own),
+        etag: item.param_str("source_etag"),
+    }
+}
+
+pub(super) async fn copy_back(
+    cx: &Cx<'_>,
+    item: &Item,
+    now: Option<Current>,
+) -> Result<ItemResult, StorageError> {
+    let from = source(cx, item);
+    let after = |version: Option<&str>| {
+        json!({ "restored_version_id": item.param_str("source_version_id"),
+                "from": format!("s3://{}/{}", from.bucket, from.key), "version_id": version })
+    };
+    let done_before = item.attempts > 1
+        && now
+            .as_ref()
+            .is_some_and(|c| !c.is_delete_marker && same_etag(c.etag.as_deref(), from.etag));
+    if done_before {
+        let version = now.as_ref().map(|c| c.version_id.as_str());
+        return Ok(earlier("copied back", after(version)));
+    }
+    if let Some(unexpected) = unexpected(item, now.as_ref()) {
+        return Ok(unexpected);
+    }
+    let Some(store) = cx.store_named(from.storage) else {
+        let reason = format!("no client for storage {:?}", from.storage);
+        return Ok(ItemResult::new(Outcome::Failed, Some(reason), json!({})));
+    };
+    cx.pace(&item.key, 1).await;
+    let copied = match from.storage == cx.storage {
+        true => copy(cx, item, &from).await,
+        false => transfer(cx, store, item, &from).await,
+    };
+    match copied {
+        Ok(Ok(copied)) => {
+            let mut state = after(copied.version_id.as_deref());
+            state["etag"] = json!(copied.etag);
+            Ok(ItemResult::done(state))
+        }
+        Ok(Err(result)) => Ok(result),
+        Err(err) if err.kind == ErrorKind::NotFound => Ok(ItemResult::skipped(format!(
+            "the version to copy back (s3://{}/{} {}) no longer exists",
+            from.bucket,
+            from.key,
+            from.version_id.unwrap_or("current")
+        ))),
+        Err(err) if err.kind == ErrorKind::Precondition => Ok(ItemResult::new(
+            Outcome::Changed,
+            Some(format!(
+                "{}: the source's ETag is no longer {}",
+                super::restore::CHANGED_SINCE_PLAN,
+                from.etag.unwrap_or_default()
+            )),
+            json!({}),
+        )),
+        Err(err) => Err(err),
+    }
+}
+
+/// `Some` outcome when the key is not as the plan expects it.
+fn unexpected(item: &Item, now: Option<&Current>) -> Option<ItemResult> {
+    if let Some(since) = item.param_str("since") {
+        let since = DateTime::parse_from_rfc3339(since)
+            .ok()?
+            .with_timezone(&Utc);
+        let written_since = now.filter(|c| !c.is_delete_marker).is_some_and(|c| {
+            c.last_modified
+                .is_some_and(|at| at > since + chrono::Duration::seconds(1))
+        });
+        return written_since.then(|| changed(now, &format!("nothing written since {since}")));
+    }
+    let planned = planned(item);
+    let etag = || same_etag(now?.etag.as_deref(), item.etag.as_deref()).then_some(());
+    let same = match (&item.version_id, now) {
+        // No version recorded: the content is known by its ETag alone.
+        (None, Some(c)) => !c.is_delete_marker && etag().is_some(),
+        (Some(_), Some(c)) => c.version_id == planned && (item.etag.is_none() || etag().is_some()),
+        (_, None) => false,
+    };
+    (!same).then(|| changed(now, &planned))
+}
+
+/// A server-side copy on the plan's storage; the source is first checked to have the size
+/// recorded (its ETag is the copy's condition).
+async fn copy(
+    cx: &Cx<'_>,
+    item: &Item,
+    from: &Source<'_>,
+) -> Result<Result<Copied, ItemResult>, StorageError> {
+    // A version of the key itself is immutable; an archive copy is checked.
+    let archived = item.param_str("source_bucket").is_some();
+    if archived {
+        if let Err(result) = verify_size(cx.store, item, from).await? {
+            return Ok(Err(result));
+        }
+    }
+    let request = CopyRequest {
+        source_bucket: from.bucket.to_string(),
+        source_key: from.key.to_string(),
+        source_version_id: from.version_id.map(str::to_string),
+        source_if_match: from.etag.map(str::to_string),
+        source_size: item.size,
+        dest_bucket: cx.bucket.to_string(),
+        dest_key: item.key.clone(),
+        storage_class: item.param_str("storage_class").map(str::to_string),
+        retention: None,
+    };
+    cx.store.copy(&request).await.map(Ok)
+}
+
+/// A copy from another storage, streamed: body, metadata, content headers and tags.
+async fn transfer(
+    cx: &Cx<'_>,
+    store: &dyn ObjectStore,
+    item: &Item,
+    from: &Source<'_>,
+) -> Result<Result<Copied, ItemResult>, StorageError> {
+    let head = match verify_size(store, item, from).await? {
+        Ok(head) => head,
+        Err(result) => return Ok(Err(result)),
+    };
+    if from.etag.is_some() && !same_etag(head.etag.as_deref(), from.etag) {
+        return Err(StorageError::new(
+            ErrorKind::Precondition,
+            format!("HeadObject s3://{}/{}", from.bucket, from.key),
+            "ETag differs",
+        ));
+    }
+    let tags = store
+        .get_tags(from.bucket, from.key, from.version_id)
+        .await?;
+    let body = store.get(from.bucket, from.key, from.version_id).await?;
+    let upload = Upload {
+        bucket: cx.bucket.to_string(),
+        key: item.key.clone(),
+        size: head.size,
+        storage_class: item.param_str("storage_class").map(str::to_string),
+        metadata: head.metadata,
+        content: head.content,
+        tags,
+        retention: None,
+    };
+    cx.store.upload(&upload, body).await.map(Ok)
+}
+
+/// HEADs the source: failed when its size is not the one recorded.
+async fn verify_size(
+    store: &dyn ObjectStore,
+    item: &Item,
+    from: &Source<'_>,
+) -> Result<Result<crate::storage::ObjectHead, ItemResult>, StorageError> {
+    let head = store.head(from.bucket, from.key, from.version_id).await?;
+    if head.size == item.size {
+        return Ok(Ok(head));
+    }
+    let reason = format!(
+        "s3://{}/{} has {} bytes, {} were recorded: not copied back",
+        from.bucket, from.key, head.size, item.size
+    );
+    Ok(Err(ItemResult::new(
+        Outcome::Failed,
+        Some(reason),
+        json!({}),
+    )))
+}

@@ -1,0 +1,139 @@
+//! `shelflife undo --run ID`: the reverse of a run, planned from its audit events and applied
+//! like any plan. Deletes lose their delete markers, archives and tiers are copied back, tags
+//! and legal holds are put back; a permanent delete and COMPLIANCE retention are listed as
+//! impossible to undo, and a key written after the run is left alone.
+
+use crate::helpers::*;
+use shelflife::storage::s3::{BucketOptions, PutOptions, S3Store};
+use shelflife::storage::ObjectStore;
+use sqlx::PgPool;
+use std::collections::BTreeMap;
+
+fn run_ok(pool: &PgPool, dir: &PolicyDir, args: &[&str]) -> String {
+    let out = shelflife(pool, dir.path(), args);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", describe(&out));
+    stdout(&out)
+}
+
+fn rules(archive: &str) -> String {
+    format!(
+        "    - {{ name: drop, when: {{ key: {{ prefix: d/ }} }}, then: delete }}
+    - {{ name: purge, when: {{ key: {{ prefix: p/ }} }}, then: {{ delete: {{ permanent: true }} }} }}
+    - {{ name: cool, when: {{ key: {{ prefix: t/ }} }}, then: {{ tier: {{ storageClass: {}, force: true }} }} }}
+    - {{ name: away, when: {{ key: {{ prefix: r/ }} }}, then: {{ archive: {{ bucket: {archive}, prefix: old/, force: true }} }} }}
+    - {{ name: label, when: {{ key: {{ prefix: g/ }} }}, then: {{ tag: {{ set: {{ stage: archived }}, remove: [team] }} }} }}
+    - {{ name: hold, when: {{ key: {{ prefix: h/ }} }}, then: {{ legalHold: on }} }}
+    - {{ name: seal, when: {{ key: {{ prefix: l/ }} }}, then: {{ lock: {{ mode: COMPLIANCE, retainFor: 1d }} }} }}
+",
+        cold()
+    )
+}
+
+const KEYS: [&str; 8] = ["d/1", "d/2", "p/1", "t/1", "r/1", "g/1", "h/1", "l/1"];
+
+async fn seed_keys(store: &S3Store, bucket: &str) {
+    let tagged = PutOptions {
+        tags: BTreeMap::from([("team".to_string(), "ml".to_string())]),
+        ..PutOptions::default()
+    };
+    for key in KEYS {
+        let body = format!("{key}: the data").into_bytes();
+        store
+            .put_object(bucket, key, body, &tagged)
+            .await
+            .expect("put");
+    }
+}
+
+fn undo_plan_id(text: &str) -> String {
+    let rest = text.split("Undo plan ").nth(1).expect("an undo plan");
+    rest.split_whitespace().next().unwrap().to_string()
+}
+
+#[sqlx::test]
+async fn a_run_is_undone_and_what_cannot_be_is_listed(pool: PgPool) {
+    let store = store().await;
+    let bucket = new_bucket(&store, "undo", BucketOptions::OBJECT_LOCK).await;
+    let archive = new_bucket(&store, "undo-arch", BucketOptions::VERSIONED).await;
+    seed_keys(&store, &bucket).await;
+    let d1 = versions(&store, &bucket)
+        .await
+        .into_iter()
+        .find(|v| v.key == "d/1");
+    let dir = PolicyDir::new(&policy_yaml("ops", &bucket, "", &rules(&archive)));
+    run_ok(&pool, &dir, &["scan"]);
+    run_ok(&pool, &dir, &["plan"]);
+    let applied = run_ok(&pool, &dir, &["apply", "--yes"]);
+    assert!(applied.contains("total: 8 done"), "{applied}");
+    let run: i64 = sqlx::query_scalar("SELECT max(id) FROM runs WHERE command = 'apply'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    // After the run, someone writes d/2 again: the undo must not remove anything over it.
+    put(&store, &bucket, "d/2", "d/2: written after the run").await;
+
+    let planned = run_ok(&pool, &dir, &["undo", "--run", &run.to_string()]);
+    assert!(
+        planned.contains("8 events of things done read"),
+        "{planned}"
+    );
+    assert!(
+        planned.contains("cannot be brought back: 2 keys"),
+        "{planned}"
+    );
+    assert!(planned.contains("was deleted permanently"), "{planned}");
+    assert!(
+        planned.contains("Object Lock retention is never shortened"),
+        "{planned}"
+    );
+    let id = undo_plan_id(&planned);
+    let undone = run_ok(&pool, &dir, &["apply", "--plan", &id, "--yes"]);
+    assert!(
+        undone.contains("total: 5 done, 0 skipped, 1 changed since plan, 2 blocked, 0 failed"),
+        "{undone}"
+    );
+
+    let mut live = live_keys(&store, &bucket).await;
+    live.sort();
+    assert_eq!(live, ["d/1", "d/2", "g/1", "h/1", "l/1", "r/1", "t/1"]);
+    let now = versions(&store, &bucket).await;
+    let d1_now = now.iter().find(|v| v.key == "d/1" && v.is_latest);
+    assert_eq!(
+        d1_now.map(|v| &v.version_id),
+        d1.as_ref().map(|v| &v.version_id),
+        "the delete marker removed: the very version is current again"
+    );
+    assert_eq!(
+        read(&store, &bucket, "d/2").await,
+        b"d/2: written after the run"
+    );
+    assert_eq!(read(&store, &bucket, "r/1").await, b"r/1: the data");
+    assert_eq!(
+        live_keys(&store, &archive).await,
+        ["old/r/1"],
+        "the archive copy stays"
+    );
+    let tiered = store.head(&bucket, "t/1", None).await.unwrap();
+    assert_ne!(tiered.storage_class.as_deref(), Some(cold()), "tiered back");
+    let tags = store.get_tags(&bucket, "g/1", None).await.unwrap();
+    assert_eq!(
+        tags,
+        BTreeMap::from([("team".to_string(), "ml".to_string())])
+    );
+    let held = store.head(&bucket, "h/1", None).await.unwrap();
+    assert!(!held.legal_hold, "the legal hold released");
+
+    // Each undo event names the event it reverses.
+    let linked: i64 = count(
+        &pool,
+        "SELECT count(*) FROM audit_events u JOIN audit_events o \
+           ON o.seq = (u.state_after->>'undoes')::bigint \
+         WHERE u.action = 'undo' AND u.outcome = 'done' AND o.key = u.key AND o.outcome = 'done'",
+    )
+    .await;
+    assert_eq!(linked, 5);
+    let verified = shelflife(&pool, dir.path(), &["audit", "verify"]);
+    assert_eq!(verified.status.code(), Some(0), "{}", describe(&verified));
+    let nothing = shelflife(&pool, dir.path(), &["undo", "--run", "999999"]);
+    assert_eq!(nothing.status.code(), Some(2), "{}", describe(&nothing));
+}
