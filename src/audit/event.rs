@@ -19,10 +19,14 @@ pub enum Outcome {
     Changed,
     /// A run began (`run.start` events).
     Started,
+    /// A thaw of an archived version was asked for (or is still in progress): the item stays
+    /// open until a later apply finds it thawed. Its events carry no item id, so the item's
+    /// final event can follow.
+    Thawing,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; 8] = [
         Outcome::Done,
         Outcome::Skipped,
         Outcome::Blocked,
@@ -30,6 +34,7 @@ impl Outcome {
         Outcome::Uneconomic,
         Outcome::Changed,
         Outcome::Started,
+        Outcome::Thawing,
     ];
 
     /// The stored name; the table's CHECK constraint admits only these.
@@ -46,6 +51,7 @@ impl Outcome {
             Outcome::Uneconomic => "uneconomic",
             Outcome::Changed => "changed",
             Outcome::Started => "started",
+            Outcome::Thawing => "thawing",
         }
     }
 

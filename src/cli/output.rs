@@ -213,9 +213,13 @@ pub fn render_apply(plan: &PlanSummary, report: &ApplyReport) -> String {
         true => "plan",
         false => "scan",
     };
+    let thawing = match report.count(Outcome::Thawing) {
+        0 => String::new(),
+        n => format!(", {n} thawing (apply again once thawed)"),
+    };
     let _ = writeln!(
         out,
-        "  total: {} done, {} skipped, {} changed since {since}, {} blocked, {} failed",
+        "  total: {} done, {} skipped, {} changed since {since}, {} blocked, {} failed{thawing}",
         report.count(Outcome::Done),
         report.count(Outcome::Skipped),
         report.count(Outcome::Changed),

@@ -9,6 +9,7 @@ use super::scan::{scan_policies, ScanArgs};
 use super::Format;
 use crate::plan::{self, PlanState, PlanSummary, Prices, Withheld};
 use crate::restore;
+use crate::storage::ThawTier;
 use anyhow::{Context, Result};
 use chrono::Utc;
 use std::fmt::Write;
@@ -28,19 +29,48 @@ pub struct RestoreArgs {
     /// No version is ever deleted.
     #[arg(long)]
     remove_newer: bool,
+    #[command(flatten)]
+    thaw: ThawArgs,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
 }
 
+/// Thawing versions in archived classes (GLACIER, DEEP_ARCHIVE) before they are copied.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ThawArgs {
+    /// Thaw archived versions first (RestoreObject), readable for this many days; the plan's
+    /// items wait as `thawing` and a later `apply` completes them. Without it they are listed
+    /// as not restorable.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=3650))]
+    thaw_days: Option<u32>,
+    /// The thaw's speed and price: Expedited, Standard or Bulk.
+    #[arg(long, value_name = "TIER", default_value = "Standard", value_parser = parse_tier)]
+    thaw_tier: ThawTier,
+}
+
+impl ThawArgs {
+    fn thaw(&self) -> Option<restore::Thaw> {
+        self.thaw_days.map(|days| restore::Thaw {
+            days,
+            tier: self.thaw_tier,
+        })
+    }
+}
+
+fn parse_tier(text: &str) -> Result<ThawTier, String> {
+    ThawTier::parse(text).ok_or_else(|| format!("{text:?}: expected Expedited, Standard or Bulk"))
+}
+
 #[derive(Debug, clap::Args)]
-#[group(required = true, multiple = false)]
 pub struct UndoArgs {
     /// Reverse what this run did (one undo plan per plan it applied).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", conflicts_with = "plan", required_unless_present = "plan")]
     run: Option<i64>,
     /// Reverse what was done of this plan, by every run that applied it.
     #[arg(long, value_name = "ID")]
     plan: Option<i64>,
+    #[command(flatten)]
+    thaw: ThawArgs,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
 }
@@ -52,7 +82,7 @@ pub async fn undo(app: &App, args: UndoArgs) -> Result<Exit> {
         (None, None) => return Err(UsageError("give --run ID or --plan ID".into()).into()),
     };
     let pool = app.pool().await?;
-    let plans = restore::undo::create(&pool, scope)
+    let plans = restore::undo::create(&pool, scope, args.thaw.thaw())
         .await
         .with_context(|| format!("planning the undo of {scope}"))?;
     match args.format {
@@ -93,6 +123,7 @@ pub async fn run(app: &App, args: RestoreArgs) -> Result<Exit> {
         to,
         prefix: args.prefix,
         remove_newer: args.remove_newer,
+        thaw: args.thaw.thaw(),
     };
     let prices = Prices::for_policy(&set, policy);
     let summary = restore::create(&pool, &request, &prices)

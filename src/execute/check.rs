@@ -145,6 +145,7 @@ mod tests {
             legal_hold: false,
             metadata: Default::default(),
             content: Default::default(),
+            thaw: None,
         }
     }
 

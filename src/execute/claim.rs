@@ -61,11 +61,13 @@ impl Item {
 /// Claims up to `batch_size` open items with ids above `after`: pending ones, and claimed ones
 /// whose claim expired. Claims walk the primary key over the plan's ids from where the last one
 /// ended, so that none walks over the items finished so far.
+/// Items `thawing` are claimed again when last checked before `started` (this apply's start):
+/// each apply looks at them once.
 pub async fn claim(
     pool: &PgPool,
     plan: &PlanSummary,
     opts: &ApplyOptions,
-    after: i64,
+    (after, started): (i64, DateTime<Utc>),
 ) -> Result<Vec<Item>, sqlx::Error> {
     let Some(ids) = plan.item_ids else {
         return Ok(Vec::new());
@@ -76,7 +78,8 @@ pub async fn claim(
              claimed_until = now() + make_interval(secs => $3), attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM plan_items \
                       WHERE id BETWEEN $5 AND $6 AND plan_id = $1 \
-                        AND (state = 'pending' OR (state = 'claimed' AND claimed_until < now())) \
+                        AND (state = 'pending' OR (state = 'claimed' AND claimed_until < now()) \
+                             OR (state = 'thawing' AND finished_at < $7)) \
                       ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED) \
          RETURNING id, rule, action, params, key, version_id, is_latest, is_delete_marker, size, etag, \
                    last_modified, storage_class, attempts",
@@ -87,6 +90,7 @@ pub async fn claim(
     .bind(opts.batch_size.clamp(1, 1000))
     .bind(from)
     .bind(to)
+    .bind(started)
     .fetch_all(pool)
     .await?;
     items.sort_by_key(|i| i.id);
@@ -199,13 +203,16 @@ pub async fn next_expiry(
 ) -> Result<Option<std::time::Duration>, sqlx::Error> {
     let (open, pending, seconds): (bool, bool, Option<f64>) = sqlx::query_as(
         "WITH open AS ( \
-             SELECT count(*) > 0 AS is_open, coalesce(bool_or(state = 'pending'), false) AS pending, \
+             SELECT count(*) FILTER (WHERE state <> 'thawing') > 0 AS is_open, \
+                    coalesce(bool_or(state = 'thawing'), false) AS thawing, \
+                    coalesce(bool_or(state = 'pending'), false) AS pending, \
                     extract(epoch FROM min(claimed_until) FILTER (WHERE state = 'claimed') - now())::float8 AS wait \
              FROM plan_items WHERE id BETWEEN $2 AND $3 AND plan_id = $1 \
-                               AND state IN ('pending', 'claimed')), \
+                               AND state IN ('pending', 'claimed', 'thawing')), \
          closed AS ( \
              UPDATE plans SET state = 'applied' \
-             WHERE id = $1 AND state = 'planned' AND NOT (SELECT is_open FROM open)) \
+             WHERE id = $1 AND state = 'planned' \
+               AND NOT (SELECT is_open OR thawing FROM open)) \
          SELECT is_open, pending, wait FROM open",
     )
     .bind(plan.plan_id)

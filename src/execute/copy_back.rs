@@ -11,7 +11,7 @@ use super::claim::Item;
 use super::restore::{changed, earlier, planned, same_etag, Current};
 use super::{Cx, ItemResult};
 use crate::audit::Outcome;
-use crate::storage::{Copied, CopyRequest, ErrorKind, ObjectStore, StorageError, Upload};
+use crate::storage::{Copied, CopyRequest, ErrorKind, ObjectStore, StorageError, ThawTier, Upload};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -63,6 +63,11 @@ pub(super) async fn copy_back(
         let reason = format!("no client for storage {:?}", from.storage);
         return Ok(ItemResult::new(Outcome::Failed, Some(reason), json!({})));
     };
+    if let Some(thaw) = item.params.get("thaw") {
+        if let Some(waiting) = thawed(store, &from, thaw).await? {
+            return Ok(waiting);
+        }
+    }
     cx.pace(&item.key, 1).await;
     let copied = match from.storage == cx.storage {
         true => copy(cx, item, &from).await,
@@ -199,4 +204,40 @@ async fn verify_size(
         Some(reason),
         json!({}),
     )))
+}
+
+/// `None` when the source can be copied (not in an archived class, or thawed); otherwise asks
+/// for its thaw (once: the server keeps one in progress) and the item waits as `thawing`.
+async fn thawed(
+    store: &dyn ObjectStore,
+    from: &Source<'_>,
+    thaw: &serde_json::Value,
+) -> Result<Option<ItemResult>, StorageError> {
+    let head = store.head(from.bucket, from.key, from.version_id).await?;
+    if !crate::restore::is_frozen(head.storage_class.as_deref()) {
+        return Ok(None);
+    }
+    let waiting = |reason: String| {
+        let state = json!({ "thaw": thaw, "storage_class": head.storage_class });
+        Some(ItemResult::new(Outcome::Thawing, Some(reason), state))
+    };
+    match &head.thaw {
+        Some(t) if !t.ongoing => Ok(None),
+        Some(_) => Ok(waiting("still thawing; apply again later".into())),
+        None => {
+            let days = thaw.get("days").and_then(|d| d.as_u64()).unwrap_or(1) as u32;
+            let tier = thaw
+                .get("tier")
+                .and_then(|t| t.as_str())
+                .and_then(ThawTier::parse);
+            let tier = tier.unwrap_or(ThawTier::Standard);
+            store
+                .thaw(from.bucket, from.key, from.version_id, days, tier)
+                .await?;
+            Ok(waiting(format!(
+                "thaw asked for ({} tier, readable for {days} days once done); apply again later",
+                tier.as_str()
+            )))
+        }
+    }
 }

@@ -96,10 +96,12 @@ pub(super) fn event(
     result: &ItemResult,
     state_before: serde_json::Value,
 ) -> NewEvent {
+    // A thawing item is not finished: its final event, with the item id, comes later.
+    let item_id = (result.outcome != crate::audit::Outcome::Thawing).then_some(item.id);
     NewEvent {
         run_id: cx.opts.run_id,
         plan_id: Some(plan.plan_id),
-        item_id: Some(item.id),
+        item_id,
         policy: plan.policy.clone(),
         policy_sha256: plan.policy_sha256.clone(),
         rule: item.rule.clone(),

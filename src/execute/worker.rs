@@ -24,6 +24,9 @@ pub(super) struct Shared<'a, 'c> {
     pub report: Mutex<ApplyReport>,
     /// Claims taken and not yet recorded, renewed by the heartbeat.
     pub held: Held,
+    /// When this apply began, by the database's clock: `thawing` items last looked at before
+    /// it are looked at again.
+    pub started: chrono::DateTime<chrono::Utc>,
 }
 
 pub async fn run(
@@ -31,10 +34,12 @@ pub async fn run(
     cx: &Cx<'_>,
     plan: &PlanSummary,
 ) -> Result<ApplyReport, ApplyError> {
+    let started = sqlx::query_scalar("SELECT now()").fetch_one(pool).await?;
     let shared = Shared {
         pool,
         cx,
         plan,
+        started,
         report: Mutex::new(ApplyReport {
             plan_id: plan.plan_id,
             ..Default::default()
@@ -111,7 +116,7 @@ async fn claimer(
     let (pool, opts) = (shared.pool, shared.cx.opts);
     let mut after = 0;
     while !stop.load(Ordering::Relaxed) && !opts.shutdown.load(Ordering::Relaxed) {
-        let items = match claim::claim(pool, shared.plan, opts, after).await {
+        let items = match claim::claim(pool, shared.plan, opts, (after, shared.started)).await {
             Ok(items) if items.is_empty() => return Ok(()),
             Ok(items) => items,
             Err(err) => {

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// The outcomes charted per day, in stacking order.
-const OUTCOMES: [Series; 6] = [
+const OUTCOMES: [Series; 7] = [
     Series {
         name: "done",
         color: "#2a8a5a",
@@ -35,6 +35,10 @@ const OUTCOMES: [Series; 6] = [
     Series {
         name: "failed",
         color: "#c8413b",
+    },
+    Series {
+        name: "thawing",
+        color: "#7fc4d9",
     },
 ];
 

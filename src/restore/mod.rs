@@ -63,6 +63,23 @@ pub struct Request<'a> {
     pub prefix: Option<String>,
     /// Put a delete marker on keys created after the moment (default: keep and list them).
     pub remove_newer: bool,
+    /// Thaw versions in archived classes first (default: list them as not restorable).
+    pub thaw: Option<Thaw>,
+}
+
+/// How archived versions are thawed before they are copied back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thaw {
+    /// How long the thawed copy stays readable.
+    pub days: u32,
+    pub tier: crate::storage::ThawTier,
+}
+
+impl Thaw {
+    /// The item parameter the copy step reads.
+    pub fn param(&self) -> serde_json::Value {
+        json!({ "days": self.days, "tier": self.tier.as_str() })
+    }
 }
 
 /// What a restore plan restores, and what it leaves and why (saved with the plan).
@@ -276,11 +293,18 @@ impl<'a> Planner<'a> {
                     Start::Pending,
                 );
             }
+            Step::Frozen { source } if self.req.thaw.is_some() => {
+                let cost = cost::restore_cost(self.prices, source);
+                self.summary.record(0, source, cost);
+                let mut params = copy_params(source);
+                params["thaw"] = self.req.thaw.map(|t| t.param()).into();
+                self.push(COPY_BACK, current, source, &params, Start::Pending);
+            }
             Step::Frozen { source } => {
                 let class = source.storage_class.as_deref().unwrap_or_default();
                 let reason = format!(
                     "cannot restore: version {} is in {class} and must be thawed before it \
-                     can be copied (RestoreObject)",
+                     can be copied (pass --thaw-days N)",
                     source.version_id.as_deref().unwrap_or("null")
                 );
                 withhold(&mut self.info().cannot, source, &reason);

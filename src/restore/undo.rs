@@ -76,7 +76,11 @@ struct Done {
 }
 
 /// Plans the reverse of everything `scope` did: one plan per plan it applied.
-pub async fn create(pool: &PgPool, scope: Scope) -> Result<Vec<PlanSummary>, RestoreError> {
+pub async fn create(
+    pool: &PgPool,
+    scope: Scope,
+    thaw: Option<super::Thaw>,
+) -> Result<Vec<PlanSummary>, RestoreError> {
     let (run, plan) = match scope {
         Scope::Run(id) => (Some(id), None),
         Scope::Plan(id) => (None, Some(id)),
@@ -95,12 +99,17 @@ pub async fn create(pool: &PgPool, scope: Scope) -> Result<Vec<PlanSummary>, Res
     }
     let mut undone = Vec::with_capacity(plans.len());
     for of in plans {
-        undone.push(undo_plan(pool, run, of).await?);
+        undone.push(undo_plan(pool, run, of, thaw).await?);
     }
     Ok(undone)
 }
 
-async fn undo_plan(pool: &PgPool, run: Option<i64>, of: i64) -> Result<PlanSummary, RestoreError> {
+async fn undo_plan(
+    pool: &PgPool,
+    run: Option<i64>,
+    of: i64,
+    thaw: Option<super::Thaw>,
+) -> Result<PlanSummary, RestoreError> {
     let original = plan::load(pool, of).await?;
     let mut summary = PlanSummary {
         plan_id: 0,
@@ -128,7 +137,7 @@ async fn undo_plan(pool: &PgPool, run: Option<i64>, of: i64) -> Result<PlanSumma
     let mut tx = pool.begin().await?;
     summary.plan_id = plan::insert(&mut tx, &summary).await?;
     let (batches, received) = tokio::sync::mpsc::channel(4);
-    let reading = read(pool, run, of, &mut summary, batches);
+    let reading = read(pool, (run, of), thaw, &mut summary, batches);
     let (_, item_ids) = tokio::try_join!(reading, items::write(&mut tx, received))?;
     summary.item_ids = item_ids;
     summary.finish(&Limits::default());
@@ -139,8 +148,8 @@ async fn undo_plan(pool: &PgPool, run: Option<i64>, of: i64) -> Result<PlanSumma
 
 async fn read(
     pool: &PgPool,
-    run: Option<i64>,
-    of: i64,
+    (run, of): (Option<i64>, i64),
+    thaw: Option<super::Thaw>,
     summary: &mut PlanSummary,
     batches: tokio::sync::mpsc::Sender<Vec<u8>>,
 ) -> Result<(), sqlx::Error> {
@@ -155,7 +164,7 @@ async fn read(
     .fetch(pool);
     let mut batch = ItemBatch::new(summary.plan_id);
     while let Some(done) = events.try_next().await? {
-        add(summary, &mut batch, &done);
+        add(summary, &mut batch, &done, thaw);
         if batch.is_full() {
             if let Some(encoded) = batch.take() {
                 if batches.send(encoded).await.is_err() {
@@ -171,7 +180,7 @@ async fn read(
 }
 
 /// Plans the reverse of one event.
-fn add(summary: &mut PlanSummary, batch: &mut ItemBatch, done: &Done) {
+fn add(summary: &mut PlanSummary, batch: &mut ItemBatch, done: &Done, thaw: Option<super::Thaw>) {
     let mut row = InventoryRow {
         key: done.key.clone(),
         version_id: done.version_id.clone(),
@@ -182,7 +191,7 @@ fn add(summary: &mut PlanSummary, batch: &mut ItemBatch, done: &Done) {
     };
     let info = summary.undo.as_mut().expect("an undo plan");
     info.events += 1;
-    match reverse(done, &mut row) {
+    match reverse(done, &mut row, thaw) {
         Ok((step, mut params)) => {
             params["undoes"] = json!(done.seq);
             summary.record(step, &row, None);
@@ -206,7 +215,11 @@ fn text(value: &Value, name: &str) -> Option<String> {
 
 /// The step (index into [`STEPS`]) and parameters that reverse `done`, with `row` set to the
 /// state the key must be in; or why it cannot be reversed.
-fn reverse(done: &Done, row: &mut InventoryRow) -> Result<(usize, Value), String> {
+fn reverse(
+    done: &Done,
+    row: &mut InventoryRow,
+    thaw: Option<super::Thaw>,
+) -> Result<(usize, Value), String> {
     let (before, after) = (&done.state_before.0, &done.state_after.0);
     let version = done.version_id.clone().unwrap_or_else(|| "null".into());
     match done.action.as_str() {
@@ -231,9 +244,23 @@ fn reverse(done: &Done, row: &mut InventoryRow) -> Result<(usize, Value), String
                 "storage_class": before.get("storage_class"),
                 "since": crate::audit::format_time(done.at),
             });
-            match text(&dest, "bucket") {
-                Some(_) => Ok((1, params)),
-                None => Err("the event records no archive copy".into()),
+            let class = text(&dest, "storage_class");
+            match (
+                text(&dest, "bucket"),
+                super::is_frozen(class.as_deref()),
+                thaw,
+            ) {
+                (None, ..) => Err("the event records no archive copy".into()),
+                (Some(_), false, _) => Ok((1, params)),
+                (Some(_), true, Some(thaw)) => {
+                    let mut params = params;
+                    params["thaw"] = thaw.param();
+                    Ok((1, params))
+                }
+                (Some(_), true, None) => Err(format!(
+                    "the archive copy is in {} and must be thawed first (pass --thaw-days N)",
+                    class.unwrap_or_default()
+                )),
             }
         }
         "tier" => {

@@ -79,6 +79,57 @@ pub struct ObjectHead {
     pub legal_hold: bool,
     pub metadata: BTreeMap<String, String>,
     pub content: ContentHeaders,
+    /// A thaw of an archived class asked for (S3's `x-amz-restore`), `None` when never asked.
+    pub thaw: Option<Thaw>,
+}
+
+/// The state of a version's thaw (S3's RestoreObject on GLACIER and DEEP_ARCHIVE).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thaw {
+    /// Still being thawed; readable once `false`.
+    pub ongoing: bool,
+    /// Until when the thawed copy stays readable, as the server wrote it.
+    pub expiry: Option<String>,
+}
+
+impl Thaw {
+    /// Parses `x-amz-restore`: `ongoing-request="false", expiry-date="Fri, 21 Dec 2012 ..."`.
+    pub fn parse(header: &str) -> Thaw {
+        let expiry = header
+            .split_once("expiry-date=\"")
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .map(|(date, _)| date.to_string());
+        Thaw {
+            ongoing: header.contains("ongoing-request=\"true\""),
+            expiry,
+        }
+    }
+}
+
+/// How fast (and at what price) a thaw is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ThawTier {
+    Expedited,
+    Standard,
+    Bulk,
+}
+
+impl ThawTier {
+    pub const ALL: [ThawTier; 3] = [ThawTier::Expedited, ThawTier::Standard, ThawTier::Bulk];
+
+    pub fn parse(text: &str) -> Option<ThawTier> {
+        ThawTier::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(text))
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThawTier::Expedited => "Expedited",
+            ThawTier::Standard => "Standard",
+            ThawTier::Bulk => "Bulk",
+        }
+    }
 }
 
 /// The content headers a copy carries over with the body.
@@ -272,6 +323,24 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
 
     async fn copy(&self, request: &CopyRequest) -> Result<Copied, StorageError>;
 
+    /// Asks for a thaw of an archived version (S3's RestoreObject): readable for `days` once
+    /// done. Asking again while one is in progress is not an error.
+    async fn thaw(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        days: u32,
+        tier: ThawTier,
+    ) -> Result<(), StorageError> {
+        let _ = (version_id, days, tier);
+        Err(StorageError::new(
+            ErrorKind::Invalid,
+            format!("RestoreObject s3://{bucket}/{key}"),
+            "this store cannot thaw archived versions",
+        ))
+    }
+
     /// Writes `body` (exactly `upload.size` bytes) with bounded memory: one request for a small
     /// body, part by part otherwise. Each request carries the MD5 of what it sends, so the
     /// server refuses a corrupted part; the answer is the new version and its ETag.
@@ -310,4 +379,25 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         version_id: Option<&str>,
         tags: &Tags,
     ) -> Result<(), StorageError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thaw_header_says_whether_it_is_done_and_until_when() {
+        let done =
+            Thaw::parse(r#"ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT""#);
+        assert!(!done.ongoing);
+        assert_eq!(
+            done.expiry.as_deref(),
+            Some("Fri, 21 Dec 2012 00:00:00 GMT")
+        );
+        let ongoing = Thaw::parse(r#"ongoing-request="true""#);
+        assert!(ongoing.ongoing);
+        assert_eq!(ongoing.expiry, None);
+        assert_eq!(ThawTier::parse("bulk"), Some(ThawTier::Bulk));
+        assert_eq!(ThawTier::parse("fast"), None);
+    }
 }

@@ -137,3 +137,81 @@ async fn a_run_is_undone_and_what_cannot_be_is_listed(pool: PgPool) {
     let nothing = shelflife(&pool, dir.path(), &["undo", "--run", "999999"]);
     assert_eq!(nothing.status.code(), Some(2), "{}", describe(&nothing));
 }
+
+/// An archive into GLACIER is undone by thawing the archive copy first: the first apply asks
+/// for the thaw and leaves the item `thawing`, a later apply finds it thawed and copies it back.
+/// (moto implements RestoreObject and `x-amz-restore`; Ceph has no GLACIER class.)
+#[sqlx::test]
+async fn an_archive_in_glacier_is_thawed_then_copied_back_by_a_second_apply(pool: PgPool) {
+    if on_ceph() {
+        return;
+    }
+    let store = store().await;
+    let bucket = new_bucket(&store, "thaw", BucketOptions::VERSIONED).await;
+    let archive = new_bucket(&store, "thaw-arch", BucketOptions::VERSIONED).await;
+    put(&store, &bucket, "r/1", "r/1: the data").await;
+    let rules = format!("    - {{ name: deep, when: {{ key: {{ prefix: r/ }} }}, then: {{ archive: {{ bucket: {archive}, storageClass: GLACIER, force: true }} }} }}\n");
+    let dir = PolicyDir::new(&policy_yaml("cold", &bucket, "", &rules));
+    run_ok(&pool, &dir, &["scan"]);
+    run_ok(&pool, &dir, &["plan"]);
+    run_ok(&pool, &dir, &["apply", "--yes"]);
+    assert_eq!(live_keys(&store, &bucket).await, Vec::<String>::new());
+    let run: i64 = sqlx::query_scalar("SELECT max(id) FROM runs WHERE command = 'apply'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let run = run.to_string();
+
+    let frozen = run_ok(&pool, &dir, &["undo", "--run", &run]);
+    assert!(
+        frozen.contains("must be thawed first (pass --thaw-days N)"),
+        "{frozen}"
+    );
+    let planned = run_ok(
+        &pool,
+        &dir,
+        &[
+            "undo",
+            "--run",
+            &run,
+            "--thaw-days",
+            "2",
+            "--thaw-tier",
+            "bulk",
+        ],
+    );
+    let id = undo_plan_id(&planned);
+    let first = run_ok(&pool, &dir, &["apply", "--plan", &id, "--yes"]);
+    assert!(
+        first.contains("1 thawing (apply again once thawed)"),
+        "{first}"
+    );
+    assert_eq!(
+        live_keys(&store, &bucket).await,
+        Vec::<String>::new(),
+        "nothing copied yet"
+    );
+    let thawed = store.head(&archive, "r/1", None).await.unwrap();
+    assert!(thawed.thaw.is_some(), "RestoreObject was sent: {thawed:?}");
+
+    let second = run_ok(&pool, &dir, &["apply", "--plan", &id, "--yes"]);
+    assert!(second.contains("total: 1 done"), "{second}");
+    assert_eq!(read(&store, &bucket, "r/1").await, b"r/1: the data");
+    let events: Vec<(String, Option<i64>)> = sqlx::query_as(
+        "SELECT outcome, item_id FROM audit_events WHERE action = 'undo' ORDER BY seq",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0].0, "thawing");
+    assert_eq!(events[0].1, None, "the thaw is not the item's final event");
+    assert_eq!(events[1].0, "done");
+    assert!(events[1].1.is_some());
+    let state: String = sqlx::query_scalar("SELECT state FROM plans WHERE id = $1")
+        .bind(id.parse::<i64>().unwrap())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "applied");
+}

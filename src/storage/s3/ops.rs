@@ -125,7 +125,41 @@ impl ObjectStore for S3Store {
                 content_encoding: out.content_encoding().map(str::to_string),
                 content_language: out.content_language().map(str::to_string),
             },
+            thaw: out.restore().map(Thaw::parse),
         })
+    }
+
+    async fn thaw(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        days: u32,
+        tier: ThawTier,
+    ) -> Result<(), StorageError> {
+        use aws_sdk_s3::types::{GlacierJobParameters, RestoreRequest, Tier};
+        let job = GlacierJobParameters::builder()
+            .tier(Tier::from(tier.as_str()))
+            .build()
+            .map_err(|e| StorageError::new(ErrorKind::Invalid, "RestoreObject", e.to_string()))?;
+        let request = RestoreRequest::builder()
+            .days(i32::try_from(days).unwrap_or(i32::MAX))
+            .glacier_job_parameters(job)
+            .build();
+        let answer = self
+            .client
+            .restore_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_string))
+            .restore_request(request)
+            .send()
+            .await;
+        match answer {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("RestoreAlreadyInProgress") => Ok(()),
+            Err(e) => Err(map_err(format!("RestoreObject {}", url(bucket, key)), e)),
+        }
     }
 
     async fn delete_batch(
