@@ -38,7 +38,7 @@ impl PerItem for Archive {
             return Ok(ItemResult::new(Outcome::Failed, Some(reason), json!({})));
         };
         let head = match find(cx, item).await? {
-            Found::Present(head) => head,
+            Found::Present(head) => *head,
             Found::Settled(result) => return finished_earlier(to, item, &dest, result).await,
         };
         cx.pace(&item.key, 3).await;

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 /// The version as it is now, or the outcome when it must not be touched.
 pub enum Found {
-    Present(ObjectHead),
+    Present(Box<ObjectHead>),
     Settled(ItemResult),
 }
 
@@ -37,7 +37,7 @@ pub async fn find(cx: &Cx<'_>, item: &Item) -> Result<Found, StorageError> {
     if let Some(change) = difference(item, &head) {
         return Ok(Found::Settled(changed(&head, &change)));
     }
-    Ok(Found::Present(head))
+    Ok(Found::Present(Box::new(head)))
 }
 
 /// The reason every action gives when the object is not the content the plan decided on.

@@ -23,7 +23,7 @@ impl PerItem for Retain {
             ));
         };
         let head = match find(cx, item).await? {
-            Found::Present(head) => head,
+            Found::Present(head) => *head,
             Found::Settled(result) => return Ok(result),
         };
         let state = |r: &Retention| json!({ "mode": r.mode, "retain_until": crate::audit::format_time(r.retain_until) });
@@ -89,7 +89,7 @@ impl PerItem for LegalHold {
     async fn one(&self, cx: &Cx<'_>, item: &Item) -> Result<ItemResult, StorageError> {
         let on = item.params.as_bool().unwrap_or(false);
         let head = match find(cx, item).await? {
-            Found::Present(head) => head,
+            Found::Present(head) => *head,
             Found::Settled(result) => return Ok(result),
         };
         let state = json!({ "legal_hold": on });
