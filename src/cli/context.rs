@@ -162,3 +162,11 @@ fn current_uid() -> String {
         })
         .unwrap_or_else(|| "unknown".into())
 }
+
+/// `s3://BUCKET/KEY` as (bucket, key).
+pub fn object_url(url: &str) -> Result<(&str, &str), UsageError> {
+    url.strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+        .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+        .ok_or_else(|| UsageError(format!("{url:?} is not s3://BUCKET/KEY")))
+}

@@ -32,12 +32,7 @@ pub struct ExplainArgs {
 
 pub async fn run(app: &App, args: ExplainArgs) -> Result<Exit> {
     let as_of = parse_clock(args.as_of.as_deref(), Utc::now())?;
-    let (bucket, key) = args
-        .url
-        .strip_prefix("s3://")
-        .and_then(|rest| rest.split_once('/'))
-        .filter(|(b, k)| !b.is_empty() && !k.is_empty())
-        .ok_or_else(|| UsageError(format!("{:?} is not s3://BUCKET/KEY", args.url)))?;
+    let (bucket, key) = super::context::object_url(&args.url)?;
     let set = app.load_some_policies()?;
     let targeting = |p: &&Policy| {
         p.target.bucket == bucket

@@ -4,6 +4,7 @@ mod apply;
 mod context;
 mod exit;
 mod explain;
+mod locate;
 mod output;
 mod plan;
 mod prune;
@@ -90,6 +91,9 @@ enum Command {
     /// removed, archives and tiers copied back, tags and legal holds put back; what cannot be
     /// undone is listed with why. Saved as plans that `apply` applies. Changes nothing itself.
     Undo(restore::UndoArgs),
+    /// Where did an object go: its versions in the inventory, what each policy, plan and run
+    /// did to it (archive destinations included), its state now, and thaws in progress.
+    Locate(locate::LocateArgs),
     /// Scan, plan and apply each selected policy: by default those due by their schedule.
     /// One process per policy at a time; a policy running elsewhere is skipped.
     Run(run::RunArgs),
@@ -178,6 +182,7 @@ pub async fn main() -> std::process::ExitCode {
         Command::Apply(args) => apply::run(&app, args).await,
         Command::Restore(args) => restore::run(&app, args).await,
         Command::Undo(args) => restore::undo(&app, args).await,
+        Command::Locate(args) => locate::run(&app, args).await,
         Command::Explain(args) => explain::run(&app, args).await,
         Command::Run(args) => run::run(&app, args).await,
         Command::Serve(args) => serve::run(&app, args).await,

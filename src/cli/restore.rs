@@ -64,7 +64,12 @@ fn parse_tier(text: &str) -> Result<ThawTier, String> {
 #[derive(Debug, clap::Args)]
 pub struct UndoArgs {
     /// Reverse what this run did (one undo plan per plan it applied).
-    #[arg(long, value_name = "ID", conflicts_with = "plan", required_unless_present = "plan")]
+    #[arg(
+        long,
+        value_name = "ID",
+        conflicts_with = "plan",
+        required_unless_present = "plan"
+    )]
     run: Option<i64>,
     /// Reverse what was done of this plan, by every run that applied it.
     #[arg(long, value_name = "ID")]

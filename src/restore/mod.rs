@@ -9,6 +9,7 @@
 //!
 //! No version is ever deleted, and keys that cannot be restored now are listed with why.
 
+pub mod locate;
 mod step;
 pub mod undo;
 

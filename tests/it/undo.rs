@@ -134,6 +134,43 @@ async fn a_run_is_undone_and_what_cannot_be_is_listed(pool: PgPool) {
     assert_eq!(linked, 5);
     let verified = shelflife(&pool, dir.path(), &["audit", "verify"]);
     assert_eq!(verified.status.code(), Some(0), "{}", describe(&verified));
+
+    // Where did r/1 go, and where did it come back from?
+    let url = format!("s3://{bucket}/r/1");
+    let located = run_ok(&pool, &dir, &["locate", &url]);
+    assert!(located.contains("rule away: archive done"), "{located}");
+    assert!(
+        located.contains(&format!("→ s3://{archive}/old/r/1 version ")),
+        "{located}"
+    );
+    assert!(
+        located.contains("rule copy back from archive: undo done"),
+        "{located}"
+    );
+    assert!(located.contains("now: version "), "{located}");
+    let arrived = run_ok(&pool, &dir, &["locate", &format!("s3://{archive}/old/r/1")]);
+    assert!(
+        arrived.contains(&format!("archived here from s3://{bucket}/r/1")),
+        "{arrived}"
+    );
+    let json = run_ok(
+        &pool,
+        &dir,
+        &["locate", &format!("s3://{bucket}/p/1"), "--format", "json"],
+    );
+    let json: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(json["now"]["exists"], false, "{json}");
+    let outcomes: Vec<&str> = json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["done", "blocked"],
+        "the purge, then the undo that could not"
+    );
     let nothing = shelflife(&pool, dir.path(), &["undo", "--run", "999999"]);
     assert_eq!(nothing.status.code(), Some(2), "{}", describe(&nothing));
 }
@@ -193,6 +230,11 @@ async fn an_archive_in_glacier_is_thawed_then_copied_back_by_a_second_apply(pool
     );
     let thawed = store.head(&archive, "r/1", None).await.unwrap();
     assert!(thawed.thaw.is_some(), "RestoreObject was sent: {thawed:?}");
+    let located = run_ok(&pool, &dir, &["locate", &format!("s3://{bucket}/r/1")]);
+    assert!(
+        located.contains(&format!("thawing: plan {id} asked for a thaw")),
+        "{located}"
+    );
 
     let second = run_ok(&pool, &dir, &["apply", "--plan", &id, "--yes"]);
     assert!(second.contains("total: 1 done"), "{second}");
