@@ -27,7 +27,7 @@ mod prices;
 mod proxy;
 mod pushgateway;
 mod report;
-mod resilience;
+pub mod resilience;
 mod restore;
 mod retention;
 mod scan;

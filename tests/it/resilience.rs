@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 /// Items of `plan_id` not yet in a final state.
-async fn open_items(pool: &PgPool, plan_id: i64) -> i64 {
+pub async fn open_items(pool: &PgPool, plan_id: i64) -> i64 {
     let sql = format!(
         "SELECT count(*) FROM plan_items WHERE plan_id = {plan_id} AND state IN ('pending', 'claimed')"
     );
@@ -20,7 +20,7 @@ async fn open_items(pool: &PgPool, plan_id: i64) -> i64 {
 }
 
 /// Checks one audit event per item of `plan_id`, and the chain intact.
-async fn assert_one_event_per_item(pool: &PgPool, plan_id: i64) {
+pub async fn assert_one_event_per_item(pool: &PgPool, plan_id: i64) {
     let items = count(
         pool,
         &format!("SELECT count(*) FROM plan_items WHERE plan_id = {plan_id}"),
@@ -121,6 +121,57 @@ async fn an_apply_through_throttling_and_resets_finishes_with_one_event_per_item
     }
 }
 
+/// Applies plan `plan_id` in small batches through a proxy, killing the process (SIGKILL) after
+/// 3, 5, ... 21 requests, ten times, then lets one more apply finish it (asserted).
+pub async fn apply_killed_at_ten_moments(pool: &PgPool, dir: &PolicyDir, plan_id: i64) {
+    let id = plan_id.to_string();
+    let args = [
+        "apply",
+        "--plan",
+        &id,
+        "--yes",
+        "--claim-ttl",
+        "1",
+        "--batch-size",
+        "5",
+        "--concurrency",
+        "2",
+    ];
+    let mut kills = 0;
+    for i in 0..30 {
+        if kills == 10 || open_items(pool, plan_id).await == 0 {
+            break;
+        }
+        let proxy = Proxy::start(&s3_endpoint(), Faults::default()).await;
+        let mut child = command(pool, dir.path(), &args, &[("S3_ENDPOINT", &proxy.endpoint)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                break; // finished before its moment came
+            }
+            if proxy.requests() >= kill_after(i) {
+                child.kill().unwrap(); // SIGKILL
+                child.wait().unwrap();
+                kills += 1;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    assert_eq!(kills, 10, "killed at ten moments before the plan was done");
+    // Off the test's runtime thread, so the proxy keeps delivering what killed runs had sent:
+    // a request in flight still reaches the server, as it would over a real network.
+    let resume = ["apply", "--plan", &id, "--yes", "--claim-ttl", "1"];
+    let mut resume = command(pool, dir.path(), &resume, &[]);
+    let last = tokio::task::spawn_blocking(move || resume.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(last.status.code(), Some(0), "{}", describe(&last));
+}
+
 /// The number of requests after which the `i`th run is killed: 3, 5, ... 21, so that together
 /// the ten runs stop well before the end of the plan.
 fn kill_after(i: usize) -> usize {
@@ -163,56 +214,7 @@ async fn apply_killed_at_ten_moments_resumes_to_the_end_state_of_an_uninterrupte
     );
     assert_eq!(calm_run.status.code(), Some(0), "{}", describe(&calm_run));
 
-    let args = [
-        "apply",
-        "--plan",
-        &id,
-        "--yes",
-        "--claim-ttl",
-        "1",
-        "--batch-size",
-        "5",
-        "--concurrency",
-        "2",
-    ];
-    let mut kills = 0;
-    for i in 0..30 {
-        if kills == 10 || open_items(&pool, plan.plan_id).await == 0 {
-            break;
-        }
-        let proxy = Proxy::start(&s3_endpoint(), Faults::default()).await;
-        let mut child = command(
-            &pool,
-            dir.path(),
-            &args,
-            &[("S3_ENDPOINT", &proxy.endpoint)],
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-        loop {
-            if child.try_wait().unwrap().is_some() {
-                break; // finished before its moment came
-            }
-            if proxy.requests() >= kill_after(i) {
-                child.kill().unwrap(); // SIGKILL
-                child.wait().unwrap();
-                kills += 1;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    }
-    assert_eq!(kills, 10, "killed at ten moments before the plan was done");
-    // Off the test's runtime thread, so the proxy keeps delivering what killed runs had sent:
-    // a request in flight still reaches the server, as it would over a real network.
-    let resume = ["apply", "--plan", &id, "--yes", "--claim-ttl", "1"];
-    let mut resume = command(&pool, dir.path(), &resume, &[]);
-    let last = tokio::task::spawn_blocking(move || resume.output().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(last.status.code(), Some(0), "{}", describe(&last));
+    apply_killed_at_ten_moments(&pool, &dir, plan.plan_id).await;
 
     assert_eq!(open_items(&pool, plan.plan_id).await, 0);
     assert_one_event_per_item(&pool, plan.plan_id).await;

@@ -279,3 +279,99 @@ async fn an_unversioned_bucket_or_a_prefix_outside_the_target_is_refused(pool: P
     );
     assert_eq!(future.status.code(), Some(2), "{}", describe(&future));
 }
+
+/// A restore apply killed (SIGKILL) at ten moments resumes to every key restored exactly once:
+/// one copy per overwritten key, every marker of a deleted key gone, one event per item.
+#[sqlx::test]
+async fn a_restore_killed_at_ten_moments_restores_each_key_exactly_once(pool: PgPool) {
+    use crate::resilience::{apply_killed_at_ten_moments, assert_one_event_per_item, open_items};
+    let store = store().await;
+    let bucket = new_bucket(&store, "restore-killed", BucketOptions::VERSIONED).await;
+    let keys: Vec<String> = (0..60).map(|i| format!("k/{i:03}")).collect();
+    for key in &keys {
+        put(&store, &bucket, key, &format!("{key}: as it was")).await;
+    }
+    let moment = moment_after(&store, &bucket).await;
+    for (i, key) in keys.iter().enumerate() {
+        match i % 2 {
+            0 => drop(put(&store, &bucket, key, "overwritten").await),
+            _ => delete(&store, &bucket, key, None).await,
+        }
+    }
+    let dir = PolicyDir::new(&policy_yaml("models", &bucket, "", KEEP_ALL));
+    let as_of = moment.to_rfc3339();
+    let planned = run_ok(
+        &pool,
+        &dir,
+        &["restore", "--policy", "models", "--as-of", &as_of],
+    );
+    let id: i64 = plan_id(&planned).parse().unwrap();
+
+    apply_killed_at_ten_moments(&pool, &dir, id).await;
+
+    assert_eq!(open_items(&pool, id).await, 0);
+    assert_one_event_per_item(&pool, id).await;
+    let done = format!("SELECT count(*) FROM plan_items WHERE plan_id = {id} AND state = 'done'");
+    assert_eq!(count(&pool, &done).await, 60);
+    let retried = format!("SELECT count(*) FROM plan_items WHERE plan_id = {id} AND attempts > 1");
+    assert!(
+        count(&pool, &retried).await > 0,
+        "kills caught items mid-way"
+    );
+    let all = versions(&store, &bucket).await;
+    for (i, key) in keys.iter().enumerate() {
+        assert_eq!(
+            read(&store, &bucket, key).await,
+            format!("{key}: as it was").as_bytes()
+        );
+        let of_key: Vec<_> = all.iter().filter(|v| &v.key == key).collect();
+        let expected = if i % 2 == 0 { 3 } else { 1 };
+        assert_eq!(of_key.len(), expected, "{key}: {of_key:?}");
+    }
+}
+
+/// A version in GLACIER cannot be copied until thawed: without `--thaw-days` the restore lists
+/// it with the flag to pass, and its apply records it as blocked, never copied. (Ceph has no
+/// GLACIER class.)
+#[sqlx::test]
+async fn a_frozen_version_is_listed_as_not_restorable_without_a_thaw(pool: PgPool) {
+    if on_ceph() {
+        return;
+    }
+    let store = store().await;
+    let bucket = new_bucket(&store, "restore-frozen", BucketOptions::VERSIONED).await;
+    let glacier = PutOptions {
+        storage_class: Some("GLACIER".into()),
+        ..PutOptions::default()
+    };
+    store
+        .put_object(&bucket, "m/frozen", b"deep".to_vec(), &glacier)
+        .await
+        .expect("put");
+    let moment = moment_after(&store, &bucket).await;
+    put(&store, &bucket, "m/frozen", "overwritten").await;
+    let dir = PolicyDir::new(&policy_yaml("models", &bucket, "", KEEP_ALL));
+    let as_of = moment.to_rfc3339();
+    let planned = run_ok(
+        &pool,
+        &dir,
+        &["restore", "--policy", "models", "--as-of", &as_of],
+    );
+    assert!(
+        planned.contains("cannot be brought back: 1 keys")
+            && planned.contains(
+                "is in GLACIER and must be thawed before it can be copied (pass --thaw-days N)"
+            ),
+        "{planned}"
+    );
+    let applied = run_ok(
+        &pool,
+        &dir,
+        &["apply", "--plan", &plan_id(&planned), "--yes"],
+    );
+    assert!(
+        applied.contains("0 done, 0 skipped, 0 changed since plan, 1 blocked"),
+        "{applied}"
+    );
+    assert_eq!(read(&store, &bucket, "m/frozen").await, b"overwritten");
+}
