@@ -375,3 +375,88 @@ async fn a_frozen_version_is_listed_as_not_restorable_without_a_thaw(pool: PgPoo
     );
     assert_eq!(read(&store, &bucket, "m/frozen").await, b"overwritten");
 }
+
+/// The shell lines of the README's "Bringing data back" example, in order.
+fn readme_example() -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let section = readme
+        .split("## Bringing data back")
+        .nth(1)
+        .expect("the README has the section");
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("an sh block");
+    block
+        .lines()
+        .filter(|l| l.starts_with("shelflife "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The README's example, run line by line against a fresh bucket: its moment, bucket, run and
+/// plan ids replaced by this test's own.
+#[sqlx::test]
+async fn the_readme_example_of_bringing_data_back_runs(pool: PgPool) {
+    let store = store().await;
+    let bucket = new_bucket(&store, "readme", BucketOptions::VERSIONED).await;
+    put(&store, &bucket, "runs/run-07/step-001000.ckpt", "step 1000").await;
+    put(
+        &store,
+        &bucket,
+        "runs/run-07/latest.ckpt",
+        "latest as it was",
+    )
+    .await;
+    let moment = moment_after(&store, &bucket).await;
+    put(&store, &bucket, "runs/run-07/latest.ckpt", "clobbered").await;
+    let rules =
+        "    - { name: expire, when: { key: { glob: \"runs/*/step-*.ckpt\" } }, then: delete }\n";
+    let yaml = policy_yaml("checkpoints", &bucket, "", rules).replace(
+        &format!("bucket: {bucket} }}"),
+        &format!("bucket: {bucket}, prefix: runs/ }}"),
+    );
+    let dir = PolicyDir::new(&yaml);
+    run_ok(&pool, &dir, &["scan"]);
+    run_ok(&pool, &dir, &["plan"]);
+    run_ok(&pool, &dir, &["apply", "--yes"]);
+    let run: i64 = sqlx::query_scalar("SELECT max(id) FROM runs WHERE command = 'apply'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    let mut last = String::new();
+    let lines = readme_example();
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    for line in lines {
+        let args: Vec<String> = line
+            .split_whitespace()
+            .skip(1)
+            .map(|word| match word {
+                "2026-12-05T12:00:00Z" => moment.to_rfc3339(),
+                "17" => run.to_string(),
+                "42" | "43" => last
+                    .split(" plan ")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .expect("the plan printed by the line before")
+                    .to_string(),
+                other => other.replace("s3://checkpoints/", &format!("s3://{bucket}/")),
+            })
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        last = run_ok(&pool, &dir, &args);
+    }
+    assert!(last.contains("rule expire: delete done"), "{last}");
+    assert_eq!(
+        read(&store, &bucket, "runs/run-07/latest.ckpt").await,
+        b"latest as it was"
+    );
+    assert_eq!(
+        read(&store, &bucket, "runs/run-07/step-001000.ckpt").await,
+        b"step 1000"
+    );
+}
