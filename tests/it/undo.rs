@@ -171,6 +171,20 @@ async fn a_run_is_undone_and_what_cannot_be_is_listed(pool: PgPool) {
         ["done", "blocked"],
         "the purge, then the undo that could not"
     );
+    // The report shows undos as their own action, step by step.
+    let out = tempfile::tempdir().unwrap();
+    let path = out.path().to_str().unwrap();
+    run_ok(&pool, &dir, &["report", "--format", "html", "--format", "csv", "--out", path]);
+    let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+    for row in [
+        "<td>copy back from archive</td><td>undo</td><td>done</td>",
+        "<td>remove delete marker</td><td>undo</td><td>changed</td>",
+        "<td>lock</td><td>undo</td><td>blocked</td>",
+    ] {
+        assert!(html.contains(row), "{row} in the HTML report");
+    }
+    let csv = std::fs::read_to_string(out.path().join("events.csv")).unwrap();
+    assert_eq!(csv.lines().filter(|l| l.contains(",undo,")).count(), 8, "{csv}");
     let nothing = shelflife(&pool, dir.path(), &["undo", "--run", "999999"]);
     assert_eq!(nothing.status.code(), Some(2), "{}", describe(&nothing));
 }
