@@ -54,6 +54,28 @@ enum Command {
         #[arg(long)]
         keys: Option<PathBuf>,
     },
+    /// Create versioned `bucket` with `objects` small objects, then, after a pause, overwrite
+    /// each: the restore benchmark's history. Prints the moment between the two rounds (RFC
+    /// 3339) and writes each key with its first version id, tab-separated, to `versions`.
+    SeedHistory {
+        #[arg(long)]
+        bucket: String,
+        #[arg(long)]
+        objects: usize,
+        #[arg(long)]
+        versions: PathBuf,
+    },
+    /// The raw baseline of the restore benchmark: CopyObject of each version in `versions`
+    /// (written by `seed-history`) onto its key, `concurrency` requests at a time, with no
+    /// checks and no bookkeeping.
+    RawCopy {
+        #[arg(long)]
+        bucket: String,
+        #[arg(long)]
+        versions: PathBuf,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
     /// Print the keys of `bucket`'s current versions, one per line.
     ListKeys {
         #[arg(long)]
@@ -162,6 +184,16 @@ async fn main() -> Result<()> {
             }
         }
         Command::ListKeys { bucket } => list_keys(&store, &bucket).await,
+        Command::SeedHistory {
+            bucket,
+            objects,
+            versions,
+        } => seed_history(&store, &bucket, objects, &versions).await,
+        Command::RawCopy {
+            bucket,
+            versions,
+            concurrency,
+        } => raw_copy(&store, &bucket, &versions, concurrency).await,
         Command::RawDelete {
             bucket,
             keys,
@@ -433,5 +465,70 @@ async fn raw_delete(
         .await?;
     anyhow::ensure!(failed == 0, "{failed} keys were not deleted");
     println!("deleted {}", targets.len());
+    Ok(())
+}
+
+/// Writes `objects` objects, then overwrites them after the moment it prints.
+async fn seed_history(
+    store: &S3Store,
+    bucket: &str,
+    objects: usize,
+    versions: &PathBuf,
+) -> Result<()> {
+    let first = seed(store, bucket, objects, false).await?;
+    let moment = Utc::now();
+    // Past the moment by more than a second: servers stamp Last-Modified in whole seconds.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let options = PutOptions::default();
+    stream::iter(&first)
+        .map(|v| store.put_object(bucket, &v.key, b"overwritten".to_vec(), &options))
+        .buffer_unordered(32)
+        .try_collect::<Vec<_>>()
+        .await?;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(versions)?);
+    for v in &first {
+        writeln!(
+            out,
+            "{}\t{}",
+            v.key,
+            v.version_id.as_deref().unwrap_or("null")
+        )?;
+    }
+    out.flush()?;
+    println!("{}", moment.to_rfc3339());
+    Ok(())
+}
+
+/// Copies each listed version onto its key.
+async fn raw_copy(
+    store: &S3Store,
+    bucket: &str,
+    versions: &PathBuf,
+    concurrency: usize,
+) -> Result<()> {
+    let text = std::fs::read_to_string(versions)?;
+    let requests: Vec<shelflife::storage::CopyRequest> = text
+        .lines()
+        .map(|line| {
+            let (key, version) = line.split_once('\t').context("a line without a tab")?;
+            Ok(shelflife::storage::CopyRequest {
+                source_bucket: bucket.to_string(),
+                source_key: key.to_string(),
+                source_version_id: Some(version.to_string()),
+                source_if_match: None,
+                source_size: 1,
+                dest_bucket: bucket.to_string(),
+                dest_key: key.to_string(),
+                storage_class: None,
+                retention: None,
+            })
+        })
+        .collect::<Result<_>>()?;
+    stream::iter(&requests)
+        .map(|request| store.copy(request))
+        .buffer_unordered(concurrency.max(1))
+        .try_collect::<Vec<_>>()
+        .await?;
+    println!("copied {}", requests.len());
     Ok(())
 }

@@ -29,6 +29,18 @@ pub struct RestoreArgs {
     /// No version is ever deleted.
     #[arg(long)]
     remove_newer: bool,
+    /// Copy the state of the moment into this bucket (on the policy's storage) instead of
+    /// restoring in place; existing keys there are never overwritten.
+    #[arg(long, value_name = "BUCKET", conflicts_with = "remove_newer")]
+    to_bucket: Option<String>,
+    /// With --to-bucket: put the copies under this prefix (copy key = prefix + key).
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        requires = "to_bucket",
+        default_value = ""
+    )]
+    to_prefix: String,
     #[command(flatten)]
     thaw: ThawArgs,
     #[arg(long, value_enum, default_value = "text")]
@@ -129,6 +141,10 @@ pub async fn run(app: &App, args: RestoreArgs) -> Result<Exit> {
         prefix: args.prefix,
         remove_newer: args.remove_newer,
         thaw: args.thaw.thaw(),
+        side: args.to_bucket.map(|bucket| restore::SideCopy {
+            bucket,
+            prefix: args.to_prefix,
+        }),
     };
     let prices = Prices::for_policy(&set, policy);
     let summary = restore::create(&pool, &request, &prices)
@@ -187,9 +203,13 @@ fn restore_heading(s: &PlanSummary, r: &restore::RestoreInfo) -> String {
         "" => String::new(),
         p => format!(" under {p:?}"),
     };
+    let into = match &r.side {
+        Some(side) => format!(", copied into s3://{}/{}", side.bucket, side.prefix),
+        None => String::new(),
+    };
     format!(
-        "Restore plan {} for policy {}: {}{under}, back to {}\n  snapshot: scan {}, {} object \
-         versions{}\n  {} keys changed since then\n",
+        "Restore plan {} for policy {}: {}{under}, back to {}{into}\n  snapshot: scan {}, {} \
+         object versions{}\n  {} keys changed since then\n",
         s.plan_id,
         s.policy,
         s.target(),

@@ -241,3 +241,61 @@ async fn thawed(
         }
     }
 }
+
+/// A side copy (`restore --to-bucket`): the version of the moment copied to another key,
+/// which is never overwritten (an existing copy with the same ETag counts as done).
+pub(super) async fn side_copy(cx: &Cx<'_>, item: &Item) -> Result<ItemResult, StorageError> {
+    let (Some(bucket), Some(key)) = (item.param_str("dest_bucket"), item.param_str("dest_key"))
+    else {
+        let reason = format!("unreadable side copy parameters: {}", item.params.0);
+        return Ok(ItemResult::new(Outcome::Failed, Some(reason), json!({})));
+    };
+    let from = Source {
+        storage: cx.storage,
+        bucket: cx.bucket,
+        key: &item.key,
+        version_id: item.param_str("source_version_id"),
+        etag: item.param_str("source_etag"),
+    };
+    let url = format!("s3://{bucket}/{key}");
+    cx.pace(key, 1).await;
+    match cx.store.head(bucket, key, None).await {
+        Ok(head) if same_etag(head.etag.as_deref(), from.etag) => {
+            let state = json!({ "copied_to": url, "version_id": head.version_id });
+            return Ok(super::check::already(
+                item,
+                format!("{url} already holds it"),
+                state,
+            ));
+        }
+        Ok(_) => {
+            let reason = format!("{url} exists with other content; a side copy never overwrites");
+            return Ok(ItemResult::skipped(reason));
+        }
+        Err(err) if err.kind == ErrorKind::NotFound => {}
+        Err(err) => return Err(err),
+    }
+    if let Some(thaw) = item.params.get("thaw") {
+        if let Some(waiting) = thawed(cx.store, &from, thaw).await? {
+            return Ok(waiting);
+        }
+    }
+    let request = CopyRequest {
+        source_bucket: cx.bucket.to_string(),
+        source_key: item.key.clone(),
+        source_version_id: from.version_id.map(str::to_string),
+        source_if_match: from.etag.map(str::to_string),
+        source_size: item.size,
+        dest_bucket: bucket.to_string(),
+        dest_key: key.to_string(),
+        storage_class: item.param_str("storage_class").map(str::to_string),
+        retention: None,
+    };
+    let copied = cx.store.copy(&request).await?;
+    Ok(ItemResult::done(json!({
+        "copied_to": url,
+        "restored_version_id": from.version_id,
+        "version_id": copied.version_id,
+        "etag": copied.etag,
+    })))
+}

@@ -65,6 +65,7 @@ async fn step(cx: &Cx<'_>, item: &Item) -> Result<ItemResult, StorageError> {
         Some("copy") => super::copy_back::copy_back(cx, item, now).await,
         Some("unmark") => unmark(cx, item, now).await,
         Some("mark") => mark(cx, item, now).await,
+        Some("side_copy") => super::copy_back::side_copy(cx, item).await,
         Some("tags") => super::undo::tags_back(cx, item).await,
         Some("hold") => super::undo::hold_back(cx, item).await,
         other => Ok(ItemResult::new(

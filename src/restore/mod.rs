@@ -10,6 +10,7 @@
 //! No version is ever deleted, and keys that cannot be restored now are listed with why.
 
 pub mod locate;
+mod planner;
 mod step;
 pub mod undo;
 
@@ -17,8 +18,8 @@ pub use step::{is_frozen, step, Step, FROZEN_CLASSES};
 pub use undo::{Scope, UndoInfo};
 
 use crate::inventory::{self, InventoryRow, ScanTarget};
-use crate::plan::items::{self, ItemBatch, Start};
-use crate::plan::{self, cost, ActionLine, PlanError, PlanSummary, Prices, Sample, Withheld};
+use crate::plan::items::{self, ItemBatch};
+use crate::plan::{self, ActionLine, PlanError, PlanSummary, Prices, Sample, Withheld};
 use crate::policy::Policy;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -35,6 +36,8 @@ pub const UNDO: &str = "undo";
 pub const COPY_BACK: &str = "copy back";
 pub const UNMARK: &str = "remove delete markers";
 pub const REMOVE_NEWER: &str = "remove newer";
+/// The plan line of a side copy (`--to-bucket`).
+pub const SIDE_COPY: &str = "side copy";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
@@ -66,6 +69,15 @@ pub struct Request<'a> {
     pub remove_newer: bool,
     /// Thaw versions in archived classes first (default: list them as not restorable).
     pub thaw: Option<Thaw>,
+    /// Copy the state of the moment here instead of restoring in place.
+    pub side: Option<SideCopy>,
+}
+
+/// Where a side copy goes: `prefix` + key in `bucket`, on the policy's storage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SideCopy {
+    pub bucket: String,
+    pub prefix: String,
 }
 
 /// How archived versions are thawed before they are copied back.
@@ -91,6 +103,9 @@ pub struct RestoreInfo {
     /// Keys under this prefix only (`""`: the policy's whole target).
     pub prefix: String,
     pub remove_newer: bool,
+    /// Where the state of the moment is copied, instead of restoring in place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub side: Option<SideCopy>,
     /// Keys with a version newer than the moment.
     pub keys_changed: i64,
     /// Keys created after the moment and left as they are.
@@ -122,13 +137,14 @@ pub async fn create(
     summary.snapshot_taken_at = Some(snapshot.taken_at);
     summary.snapshot_from_report = snapshot.from_report;
     summary.policy_revision = plan::revision_of(policy).await;
-    summary.actions = [COPY_BACK, UNMARK, REMOVE_NEWER]
+    summary.actions = [COPY_BACK, UNMARK, REMOVE_NEWER, SIDE_COPY]
         .map(|step| ActionLine::named(step, ACTION))
         .into();
     summary.restore = Some(RestoreInfo {
         to: req.to,
         prefix: prefix.clone().unwrap_or_default(),
         remove_newer: req.remove_newer,
+        side: req.side.clone(),
         keys_changed: 0,
         newer_kept: Withheld::default(),
         cannot: Withheld::default(),
@@ -199,16 +215,17 @@ async fn read(
                 storage_class \
          FROM {table} \
          WHERE ($1::text IS NULL OR starts_with(key, $1)) \
-           AND key IN (SELECT key FROM {table} WHERE last_modified > $2 \
-                                                 AND ($1::text IS NULL OR starts_with(key, $1))) \
+           AND ($3 OR key IN (SELECT key FROM {table} WHERE last_modified > $2 \
+                                                 AND ($1::text IS NULL OR starts_with(key, $1)))) \
          ORDER BY key, is_latest DESC, last_modified DESC, ordinal"
     );
     let mut tx = plan::snapshot_reader(pool).await?;
     let mut rows = sqlx::query_as::<_, InventoryRow>(&sql)
         .bind(prefix)
         .bind(req.to)
+        .bind(req.side.is_some())
         .fetch(&mut *tx);
-    let mut planner = Planner::new(req, prices, summary);
+    let mut planner = planner::Planner::new(req, prices, summary);
     let mut versions: Vec<InventoryRow> = Vec::new();
     while let Some(row) = rows.try_next().await? {
         if versions.first().is_some_and(|v| v.key != row.key) {
@@ -233,121 +250,6 @@ async fn send(batches: &tokio::sync::mpsc::Sender<Vec<u8>>, batch: &mut ItemBatc
         Some(encoded) => batches.send(encoded).await.is_ok(),
         None => true,
     }
-}
-
-/// Decides keys one at a time into the summary and the item batch.
-struct Planner<'a> {
-    req: &'a Request<'a>,
-    prices: &'a Prices,
-    summary: &'a mut PlanSummary,
-    batch: ItemBatch,
-}
-
-impl<'a> Planner<'a> {
-    fn new(req: &'a Request<'a>, prices: &'a Prices, summary: &'a mut PlanSummary) -> Self {
-        let batch = ItemBatch::new(summary.plan_id);
-        Planner {
-            req,
-            prices,
-            summary,
-            batch,
-        }
-    }
-
-    /// One key's versions, newest first.
-    fn key(&mut self, versions: &[InventoryRow]) {
-        let Some(current) = versions.first() else {
-            return;
-        };
-        self.info().keys_changed += 1;
-        match step(versions, self.req.to) {
-            Step::Unchanged | Step::Absent => {}
-            Step::Newer if self.req.remove_newer => {
-                self.summary.record(2, current, None);
-                let params = json!({ "op": "mark" }).to_string();
-                self.batch
-                    .push_as(REMOVE_NEWER, ACTION, &params, current, Start::Pending);
-            }
-            Step::Newer => {
-                let kept = &mut self.info().newer_kept;
-                withhold(
-                    kept,
-                    current,
-                    "created after the moment; kept (--remove-newer removes it)",
-                );
-            }
-            Step::Unmark { restores, markers } => {
-                self.summary
-                    .record(1, restores, Some(cost::Cost::default()));
-                let params = json!({ "op": "unmark", "markers": markers,
-                                     "restores": restores.version_id });
-                self.push(UNMARK, current, restores, &params, Start::Pending);
-            }
-            Step::CopyBack { source } => {
-                let cost = cost::restore_cost(self.prices, source);
-                self.summary.record(0, source, cost);
-                self.push(
-                    COPY_BACK,
-                    current,
-                    source,
-                    &copy_params(source),
-                    Start::Pending,
-                );
-            }
-            Step::Frozen { source } if self.req.thaw.is_some() => {
-                let cost = cost::restore_cost(self.prices, source);
-                self.summary.record(0, source, cost);
-                let mut params = copy_params(source);
-                params["thaw"] = self.req.thaw.map(|t| t.param()).into();
-                self.push(COPY_BACK, current, source, &params, Start::Pending);
-            }
-            Step::Frozen { source } => {
-                let class = source.storage_class.as_deref().unwrap_or_default();
-                let reason = format!(
-                    "cannot restore: version {} is in {class} and must be thawed before it \
-                     can be copied (pass --thaw-days N)",
-                    source.version_id.as_deref().unwrap_or("null")
-                );
-                withhold(&mut self.info().cannot, source, &reason);
-                let start = Start::Blocked {
-                    reason,
-                    eligible_at: None,
-                };
-                self.push(COPY_BACK, current, source, &copy_params(source), start);
-            }
-        }
-    }
-
-    /// An item on `current` (the version checked before acting) that brings back `restored`.
-    fn push(
-        &mut self,
-        rule: &str,
-        current: &InventoryRow,
-        restored: &InventoryRow,
-        params: &serde_json::Value,
-        start: Start,
-    ) {
-        let row = InventoryRow {
-            size: restored.size,
-            ..current.clone()
-        };
-        self.batch
-            .push_as(rule, ACTION, &params.to_string(), &row, start);
-    }
-
-    fn info(&mut self) -> &mut RestoreInfo {
-        self.summary.restore.as_mut().expect("a restore plan")
-    }
-}
-
-fn copy_params(source: &InventoryRow) -> serde_json::Value {
-    json!({
-        "op": "copy",
-        "source_version_id": source.version_id,
-        "source_etag": source.etag,
-        "source_size": source.size,
-        "storage_class": source.storage_class,
-    })
 }
 
 pub(crate) fn withhold(held: &mut Withheld, row: &InventoryRow, reason: &str) {

@@ -59,6 +59,14 @@ pub fn step(versions: &[InventoryRow], at: DateTime<Utc>) -> Step<'_> {
     }
 }
 
+/// The version that was current at the moment, when the key then held data.
+pub fn then(versions: &[InventoryRow], at: DateTime<Utc>) -> Option<&InventoryRow> {
+    versions
+        .iter()
+        .find(|v| v.last_modified <= at)
+        .filter(|v| !v.is_delete_marker)
+}
+
 pub fn is_frozen(class: Option<&str>) -> bool {
     class.is_some_and(|c| FROZEN_CLASSES.contains(&c))
 }
@@ -125,6 +133,21 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_version_of_the_moment_is_the_newest_written_by_then_unless_a_marker() {
+        let history = key(&[
+            (20, false, "STANDARD"),
+            (8, true, ""),
+            (5, false, "STANDARD"),
+        ]);
+        assert_eq!(
+            then(&history, t(6)).and_then(|v| v.version_id.as_deref()),
+            Some("v5")
+        );
+        assert_eq!(then(&history, t(10)), None, "deleted then");
+        assert_eq!(then(&history, t(4)), None, "not yet written");
     }
 
     #[test]

@@ -460,3 +460,63 @@ async fn the_readme_example_of_bringing_data_back_runs(pool: PgPool) {
         b"step 1000"
     );
 }
+
+/// `--to-bucket`: the state of the moment copied elsewhere; the bucket itself is not touched,
+/// and an object already at a copy's key is never overwritten.
+#[sqlx::test]
+async fn a_side_copy_holds_the_state_of_the_moment_and_touches_nothing_in_place(pool: PgPool) {
+    let store = store().await;
+    let bucket = new_bucket(&store, "restore-side", BucketOptions::VERSIONED).await;
+    let scratch = new_bucket(&store, "restore-scratch", BucketOptions::default()).await;
+    let moment = history(&store, &bucket).await;
+    put(&store, &scratch, "then/a/same", "someone else's").await;
+    let before = versions(&store, &bucket).await;
+    let dir = PolicyDir::new(&policy_yaml("models", &bucket, "", KEEP_ALL));
+    let as_of = moment.to_rfc3339();
+    let planned = run_ok(
+        &pool,
+        &dir,
+        &[
+            "restore",
+            "--policy",
+            "models",
+            "--as-of",
+            &as_of,
+            "--to-bucket",
+            &scratch,
+            "--to-prefix",
+            "then/",
+        ],
+    );
+    assert!(
+        planned.contains(&format!("copied into s3://{scratch}/then/")),
+        "{planned}"
+    );
+    assert!(planned.contains(": 6 objects ("), "{planned}");
+    let applied = run_ok(
+        &pool,
+        &dir,
+        &["apply", "--plan", &plan_id(&planned), "--yes"],
+    );
+    assert!(applied.contains("total: 5 done, 1 skipped"), "{applied}");
+    for (key, body) in [
+        ("then/a/over", "over: as it was"),
+        ("then/a/gone", "a/gone: as it was"),
+        ("then/a/gone-twice", "a/gone-twice: as it was"),
+        ("then/a/raced", "a/raced: as it was"),
+        ("then/b/other", "b/other: as it was"),
+        ("then/a/same", "someone else's"),
+    ] {
+        assert_eq!(read(&store, &scratch, key).await, body.as_bytes(), "{key}");
+    }
+    assert_eq!(
+        live_keys(&store, &scratch).await.len(),
+        6,
+        "nothing for a/new"
+    );
+    assert_eq!(
+        versions(&store, &bucket).await,
+        before,
+        "the bucket itself untouched"
+    );
+}

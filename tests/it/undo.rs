@@ -174,7 +174,13 @@ async fn a_run_is_undone_and_what_cannot_be_is_listed(pool: PgPool) {
     // The report shows undos as their own action, step by step.
     let out = tempfile::tempdir().unwrap();
     let path = out.path().to_str().unwrap();
-    run_ok(&pool, &dir, &["report", "--format", "html", "--format", "csv", "--out", path]);
+    run_ok(
+        &pool,
+        &dir,
+        &[
+            "report", "--format", "html", "--format", "csv", "--out", path,
+        ],
+    );
     let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
     for row in [
         "<td>copy back from archive</td><td>undo</td><td>done</td>",
@@ -184,7 +190,11 @@ async fn a_run_is_undone_and_what_cannot_be_is_listed(pool: PgPool) {
         assert!(html.contains(row), "{row} in the HTML report");
     }
     let csv = std::fs::read_to_string(out.path().join("events.csv")).unwrap();
-    assert_eq!(csv.lines().filter(|l| l.contains(",undo,")).count(), 8, "{csv}");
+    assert_eq!(
+        csv.lines().filter(|l| l.contains(",undo,")).count(),
+        8,
+        "{csv}"
+    );
     let nothing = shelflife(&pool, dir.path(), &["undo", "--run", "999999"]);
     assert_eq!(nothing.status.code(), Some(2), "{}", describe(&nothing));
 }
