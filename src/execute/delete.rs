@@ -26,6 +26,10 @@ pub struct Delete;
 
 #[async_trait]
 impl ActionKind for Delete {
+    fn chunk(&self) -> Option<usize> {
+        None
+    }
+
     async fn execute(&self, cx: &Cx<'_>, items: &[Item]) -> Result<Vec<ItemResult>, StorageError> {
         let checked = checks(cx, items).await?;
         let mut results: Vec<Option<ItemResult>> = vec![None; items.len()];

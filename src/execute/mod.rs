@@ -207,6 +207,12 @@ pub trait ActionKind: Send + Sync {
     /// Results in the order of `items`. An `Err` fails the whole batch: when it is retryable the
     /// items are released for a later run, otherwise each is recorded as failed.
     async fn execute(&self, cx: &Cx<'_>, items: &[Item]) -> Result<Vec<ItemResult>, StorageError>;
+
+    /// Items of a claimed batch executed (and then handed to the recorder) together; `None`:
+    /// the whole batch (one DeleteObjects request).
+    fn chunk(&self) -> Option<usize> {
+        Some(25)
+    }
 }
 
 /// An action done one version at a time.
@@ -230,7 +236,7 @@ impl<T: PerItem> ActionKind for T {
     }
 }
 
-fn kind_for(action: &str) -> Option<&'static dyn ActionKind> {
+pub(super) fn kind_for(action: &str) -> Option<&'static dyn ActionKind> {
     match action {
         "delete" => Some(&delete::Delete),
         "tier" => Some(&tier::Tier),

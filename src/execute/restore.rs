@@ -30,6 +30,12 @@ pub struct Restore;
 
 #[async_trait]
 impl ActionKind for Restore {
+    /// Four times the one-at-a-time actions' chunk: with IN_FLIGHT requests kept going through
+    /// it, a chunk's tail (the last few items, waited for before the next chunk) costs less.
+    fn chunk(&self) -> Option<usize> {
+        Some(100)
+    }
+
     async fn execute(&self, cx: &Cx<'_>, items: &[Item]) -> Result<Vec<ItemResult>, StorageError> {
         let work: Vec<_> = items.iter().map(|item| one(cx, item)).collect();
         stream::iter(work)

@@ -13,9 +13,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use tokio::sync::mpsc;
 
-/// Items of a one-at-a-time action handed to the recorder together.
-const CHUNK: usize = 25;
-
 /// What the batch loops and the recorder of one apply share.
 pub(super) struct Shared<'a, 'c> {
     pub pool: &'a PgPool,
@@ -198,11 +195,8 @@ async fn process(
     while let Some(first) = open.first() {
         let action = first.action.clone();
         let same = open.iter().take_while(|i| i.action == action).count();
-        let size = if action == "delete" {
-            same
-        } else {
-            same.min(CHUNK)
-        };
+        let chunk = kind_for(&action).and_then(|kind| kind.chunk());
+        let size = chunk.map_or(same, |chunk| same.min(chunk));
         let part: Vec<Item> = open.drain(..size).collect();
         let started = std::time::Instant::now();
         match execute(shared.cx, &action, &part).await {

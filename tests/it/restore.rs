@@ -248,36 +248,19 @@ async fn an_unversioned_bucket_or_a_prefix_outside_the_target_is_refused(pool: P
         &spec,
     );
     let dir = PolicyDir::new(&yaml);
-    let out = shelflife(
-        &pool,
-        dir.path(),
-        &["restore", "--policy", "flat", "--as-of", "-1h"],
+    let refused = |args: &[&str], why: &str| {
+        let out = shelflife(&pool, dir.path(), args);
+        assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why), "{}", describe(&out));
+    };
+    let flat = ["restore", "--policy", "flat", "--as-of"];
+    refused(&[&flat[..], &["-1h"]].concat(), "has no object versions");
+    refused(
+        &[&flat[..], &["-1h", "--prefix", "b/"]].concat(),
+        "is not inside policy flat's target",
     );
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("has no object versions"),
-        "{}",
-        describe(&out)
-    );
-    let outside = shelflife(
-        &pool,
-        dir.path(),
-        &[
-            "restore", "--policy", "flat", "--as-of", "-1h", "--prefix", "b/",
-        ],
-    );
-    assert_eq!(outside.status.code(), Some(2), "{}", describe(&outside));
-    assert!(
-        String::from_utf8_lossy(&outside.stderr).contains("is not inside policy flat's target"),
-        "{}",
-        describe(&outside)
-    );
-    let future = shelflife(
-        &pool,
-        dir.path(),
-        &["restore", "--policy", "flat", "--as-of", "+1h"],
-    );
-    assert_eq!(future.status.code(), Some(2), "{}", describe(&future));
+    refused(&[&flat[..], &["+1h"]].concat(), "is in the future");
 }
 
 /// A restore apply killed (SIGKILL) at ten moments resumes to every key restored exactly once:
