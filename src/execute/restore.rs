@@ -36,17 +36,30 @@ impl ActionKind for Restore {
         Some(100)
     }
 
+    /// Unordered, so that a slow item does not hold back the start of the ones after it; the
+    /// results are put back in the items' order.
     async fn execute(&self, cx: &Cx<'_>, items: &[Item]) -> Result<Vec<ItemResult>, StorageError> {
-        let work: Vec<_> = items.iter().map(|item| one(cx, item)).collect();
-        stream::iter(work)
-            .buffered(IN_FLIGHT)
-            .map(|result| match result {
-                Err(err) if !err.is_retryable() => Ok(refused(err)),
-                other => other,
+        let work: Vec<_> = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| indexed(i, cx, item))
+            .collect();
+        let mut done: Vec<(usize, ItemResult)> = stream::iter(work)
+            .buffer_unordered(IN_FLIGHT)
+            .map(|(i, result)| match result {
+                Err(err) if !err.is_retryable() => Ok((i, refused(err))),
+                Err(err) => Err(err),
+                Ok(result) => Ok((i, result)),
             })
             .try_collect()
-            .await
+            .await?;
+        done.sort_by_key(|(i, _)| *i);
+        Ok(done.into_iter().map(|(_, result)| result).collect())
     }
+}
+
+async fn indexed(i: usize, cx: &Cx<'_>, item: &Item) -> (usize, Result<ItemResult, StorageError>) {
+    (i, one(cx, item).await)
 }
 
 async fn one(cx: &Cx<'_>, item: &Item) -> Result<ItemResult, StorageError> {
