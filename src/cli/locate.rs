@@ -70,7 +70,7 @@ async fn now(app: &App, located: &Located) -> Option<Now> {
         .map(|p| p.target.storage.clone())
         .or_else(|| {
             let own = located.events.iter().rev().find(|e| !e.arrived);
-            own.map(|e| e.storage.clone())
+            own.map(|e| e.event.storage.clone())
         })?;
     let mut now = Now {
         storage: storage.clone(),
@@ -161,15 +161,16 @@ fn render(l: &Located, now: Option<&Now>) -> String {
         let _ = writeln!(
             out,
             "  thawing: plan {} asked for a thaw at {}; `shelflife apply --plan {} --yes` completes it once thawed",
-            t.plan_id.unwrap_or_default(),
-            time(&t.at),
-            t.plan_id.unwrap_or_default()
+            t.event.plan_id.unwrap_or_default(),
+            time(&t.event.at),
+            t.event.plan_id.unwrap_or_default()
         );
     }
     out
 }
 
-fn event_line(e: &HistoryEvent) -> String {
+fn event_line(h: &HistoryEvent) -> String {
+    let e = &h.event;
     let run = e.run_id.map(|r| format!("run {r} ")).unwrap_or_default();
     let plan = e.plan_id.map(|p| format!("plan {p} ")).unwrap_or_default();
     let version = e.version_id.as_deref().unwrap_or("null");
@@ -181,9 +182,9 @@ fn event_line(e: &HistoryEvent) -> String {
         e.action,
         e.outcome
     );
-    if e.arrived {
+    if h.arrived {
         line = format!("{line}: archived here from s3://{}/{}", e.bucket, e.key);
-    } else if let Some((url, v)) = e.destination() {
+    } else if let Some((url, v)) = h.destination() {
         let v = v.map(|v| format!(" version {v}")).unwrap_or_default();
         line = format!("{line} → {url}{v}");
     }

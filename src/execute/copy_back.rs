@@ -11,7 +11,9 @@ use super::claim::Item;
 use super::restore::{changed, earlier, planned, same_etag, Current};
 use super::{Cx, ItemResult};
 use crate::audit::Outcome;
-use crate::storage::{Copied, CopyRequest, ErrorKind, ObjectStore, StorageError, ThawTier, Upload};
+use crate::storage::{
+    Copied, CopyRequest, ErrorKind, ObjectHead, ObjectStore, StorageError, ThawTier, Upload,
+};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -63,17 +65,8 @@ pub(super) async fn copy_back(
         let reason = format!("no client for storage {:?}", from.storage);
         return Ok(ItemResult::new(Outcome::Failed, Some(reason), json!({})));
     };
-    if let Some(thaw) = item.params.get("thaw") {
-        if let Some(waiting) = thawed(store, &from, thaw).await? {
-            return Ok(waiting);
-        }
-    }
     cx.pace(&item.key, 1).await;
-    let copied = match from.storage == cx.storage {
-        true => copy(cx, item, &from).await,
-        false => transfer(cx, store, item, &from).await,
-    };
-    match copied {
+    match checked_copy(cx, store, item, &from).await {
         Ok(Ok(copied)) => {
             let mut state = after(copied.version_id.as_deref());
             state["etag"] = json!(copied.etag);
@@ -122,32 +115,53 @@ fn unexpected(item: &Item, now: Option<&Current>) -> Option<ItemResult> {
     (!same).then(|| changed(now, &planned))
 }
 
-/// A server-side copy on the plan's storage; the source is first checked to have the size
-/// recorded (its ETag is the copy's condition).
-async fn copy(
+/// The copy, once the source allows it. The source is HEADed once, and only when its state
+/// matters: an archive copy must still have the size recorded (and, read from another storage,
+/// the ETag: on the same storage the ETag is the copy's condition), and a version to thaw must
+/// be thawed. A version of the key itself is immutable.
+async fn checked_copy(
     cx: &Cx<'_>,
+    store: &dyn ObjectStore,
     item: &Item,
     from: &Source<'_>,
 ) -> Result<Result<Copied, ItemResult>, StorageError> {
-    // A version of the key itself is immutable; an archive copy is checked.
     let archived = item.param_str("source_bucket").is_some();
-    if archived {
-        if let Err(result) = verify_size(cx.store, item, from).await? {
-            return Ok(Err(result));
+    let thaw = item.params.get("thaw");
+    let head = match archived || thaw.is_some() {
+        true => Some(store.head(from.bucket, from.key, from.version_id).await?),
+        false => None,
+    };
+    if let (Some(thaw), Some(head)) = (thaw, &head) {
+        if let Some(waiting) = thawed(store, from, head, thaw).await? {
+            return Ok(Err(waiting));
         }
     }
-    let request = CopyRequest {
+    if let Some(head) = head.filter(|_| archived) {
+        if let Some(failed) = size_differs(item, from, &head) {
+            return Ok(Err(failed));
+        }
+        if from.storage != cx.storage {
+            return transfer(cx, store, item, from, head).await.map(Ok);
+        }
+    }
+    let request = request(item, from, cx.bucket, &item.key);
+    cx.store.copy(&request).await.map(Ok)
+}
+
+/// A server-side copy of `from` to `bucket`/`key` on the plan's storage, while the source has
+/// the ETag recorded.
+fn request(item: &Item, from: &Source<'_>, bucket: &str, key: &str) -> CopyRequest {
+    CopyRequest {
         source_bucket: from.bucket.to_string(),
         source_key: from.key.to_string(),
         source_version_id: from.version_id.map(str::to_string),
         source_if_match: from.etag.map(str::to_string),
         source_size: item.size,
-        dest_bucket: cx.bucket.to_string(),
-        dest_key: item.key.clone(),
+        dest_bucket: bucket.to_string(),
+        dest_key: key.to_string(),
         storage_class: item.param_str("storage_class").map(str::to_string),
         retention: None,
-    };
-    cx.store.copy(&request).await.map(Ok)
+    }
 }
 
 /// A copy from another storage, streamed: body, metadata, content headers and tags.
@@ -156,11 +170,8 @@ async fn transfer(
     store: &dyn ObjectStore,
     item: &Item,
     from: &Source<'_>,
-) -> Result<Result<Copied, ItemResult>, StorageError> {
-    let head = match verify_size(store, item, from).await? {
-        Ok(head) => head,
-        Err(result) => return Ok(Err(result)),
-    };
+    head: ObjectHead,
+) -> Result<Copied, StorageError> {
     if from.etag.is_some() && !same_etag(head.etag.as_deref(), from.etag) {
         return Err(StorageError::new(
             ErrorKind::Precondition,
@@ -182,28 +193,19 @@ async fn transfer(
         tags,
         retention: None,
     };
-    cx.store.upload(&upload, body).await.map(Ok)
+    cx.store.upload(&upload, body).await
 }
 
-/// HEADs the source: failed when its size is not the one recorded.
-async fn verify_size(
-    store: &dyn ObjectStore,
-    item: &Item,
-    from: &Source<'_>,
-) -> Result<Result<crate::storage::ObjectHead, ItemResult>, StorageError> {
-    let head = store.head(from.bucket, from.key, from.version_id).await?;
+/// Failed when the source's size is not the one recorded.
+fn size_differs(item: &Item, from: &Source<'_>, head: &ObjectHead) -> Option<ItemResult> {
     if head.size == item.size {
-        return Ok(Ok(head));
+        return None;
     }
     let reason = format!(
         "s3://{}/{} has {} bytes, {} were recorded: not copied back",
         from.bucket, from.key, head.size, item.size
     );
-    Ok(Err(ItemResult::new(
-        Outcome::Failed,
-        Some(reason),
-        json!({}),
-    )))
+    Some(ItemResult::new(Outcome::Failed, Some(reason), json!({})))
 }
 
 /// `None` when the source can be copied (not in an archived class, or thawed); otherwise asks
@@ -211,9 +213,9 @@ async fn verify_size(
 async fn thawed(
     store: &dyn ObjectStore,
     from: &Source<'_>,
+    head: &ObjectHead,
     thaw: &serde_json::Value,
 ) -> Result<Option<ItemResult>, StorageError> {
-    let head = store.head(from.bucket, from.key, from.version_id).await?;
     if !crate::restore::is_frozen(head.storage_class.as_deref()) {
         return Ok(None);
     }
@@ -276,22 +278,15 @@ pub(super) async fn side_copy(cx: &Cx<'_>, item: &Item) -> Result<ItemResult, St
         Err(err) => return Err(err),
     }
     if let Some(thaw) = item.params.get("thaw") {
-        if let Some(waiting) = thawed(cx.store, &from, thaw).await? {
+        let head = cx
+            .store
+            .head(from.bucket, from.key, from.version_id)
+            .await?;
+        if let Some(waiting) = thawed(cx.store, &from, &head, thaw).await? {
             return Ok(waiting);
         }
     }
-    let request = CopyRequest {
-        source_bucket: cx.bucket.to_string(),
-        source_key: item.key.clone(),
-        source_version_id: from.version_id.map(str::to_string),
-        source_if_match: from.etag.map(str::to_string),
-        source_size: item.size,
-        dest_bucket: bucket.to_string(),
-        dest_key: key.to_string(),
-        storage_class: item.param_str("storage_class").map(str::to_string),
-        retention: None,
-    };
-    let copied = cx.store.copy(&request).await?;
+    let copied = cx.store.copy(&request(item, &from, bucket, key)).await?;
     Ok(ItemResult::done(json!({
         "copied_to": url,
         "restored_version_id": from.version_id,

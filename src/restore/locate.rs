@@ -6,6 +6,7 @@
 //! every apply down for a question asked now and then, and PostgreSQL scans the trail in
 //! parallel.
 
+use crate::audit::StoredEvent;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -38,33 +39,21 @@ pub struct VersionSeen {
     pub storage_class: Option<String>,
 }
 
+/// An event of the key's history: the event as stored, and whether it happened elsewhere.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct HistoryEvent {
-    pub seq: i64,
-    pub at: DateTime<Utc>,
-    pub run_id: Option<i64>,
-    pub plan_id: Option<i64>,
-    pub item_id: Option<i64>,
-    pub policy: String,
-    pub rule: String,
-    pub action: String,
-    pub outcome: String,
-    pub reason: Option<String>,
-    pub storage: String,
-    /// Where the event happened: this key, or (`arrived`) the source an archive copied here.
-    pub bucket: String,
-    pub key: String,
-    pub version_id: Option<String>,
-    pub size: i64,
-    pub state_after: sqlx::types::Json<Value>,
-    /// The event is an archive of another key whose copy landed at this key.
+    #[serde(flatten)]
+    #[sqlx(flatten)]
+    pub event: StoredEvent,
+    /// The event is an archive of another key (`event.bucket`, `event.key`) whose copy landed
+    /// at this key.
     pub arrived: bool,
 }
 
 impl HistoryEvent {
     /// The archive copy an archive event made: `s3://bucket/key` and its version.
     pub fn destination(&self) -> Option<(String, Option<String>)> {
-        let dest = self.state_after.get("destination")?;
+        let dest = self.event.state_after.get("destination")?;
         let url = format!(
             "s3://{}/{}",
             dest.get("bucket")?.as_str()?,
@@ -74,9 +63,6 @@ impl HistoryEvent {
         Some((url, version.map(str::to_string)))
     }
 }
-
-const EVENT_COLUMNS: &str = "seq, at, run_id, plan_id, item_id, policy, rule, action, outcome, \
-     reason, storage, bucket, key, version_id, size, state_after";
 
 pub async fn locate(pool: &PgPool, bucket: &str, key: &str) -> Result<Located, sqlx::Error> {
     let scan: Option<(i64, DateTime<Utc>)> = sqlx::query_as(
@@ -104,11 +90,12 @@ pub async fn locate(pool: &PgPool, bucket: &str, key: &str) -> Result<Located, s
         }
         None => Vec::new(),
     };
+    let columns = StoredEvent::COLUMNS;
     let events: Vec<HistoryEvent> = sqlx::query_as(&format!(
-        "SELECT {EVENT_COLUMNS}, false AS arrived FROM audit_events \
+        "SELECT {columns}, false AS arrived FROM audit_events \
          WHERE bucket = $1 AND key = $2 \
          UNION ALL \
-         SELECT {EVENT_COLUMNS}, true AS arrived FROM audit_events \
+         SELECT {columns}, true AS arrived FROM audit_events \
          WHERE state_after->'destination'->>'bucket' = $1 \
            AND state_after->'destination'->>'key' = $2 AND NOT (bucket = $1 AND key = $2) \
          ORDER BY seq"
@@ -133,8 +120,8 @@ pub async fn locate(pool: &PgPool, bucket: &str, key: &str) -> Result<Located, s
 fn open_thaws(events: &[HistoryEvent]) -> Vec<HistoryEvent> {
     let mut open: Vec<HistoryEvent> = Vec::new();
     for event in events.iter().filter(|e| !e.arrived) {
-        open.retain(|t| t.plan_id != event.plan_id);
-        if event.outcome == "thawing" {
+        open.retain(|t| t.event.plan_id != event.event.plan_id);
+        if event.event.outcome == "thawing" {
             open.push(event.clone());
         }
     }

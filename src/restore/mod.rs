@@ -245,7 +245,10 @@ async fn read(
 }
 
 /// Sends what `batch` holds; `false` when the writer has gone (its error is the one reported).
-async fn send(batches: &tokio::sync::mpsc::Sender<Vec<u8>>, batch: &mut ItemBatch) -> bool {
+pub(crate) async fn send(
+    batches: &tokio::sync::mpsc::Sender<Vec<u8>>,
+    batch: &mut ItemBatch,
+) -> bool {
     match batch.take() {
         Some(encoded) => batches.send(encoded).await.is_ok(),
         None => true,

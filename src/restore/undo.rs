@@ -165,17 +165,11 @@ async fn read(
     let mut batch = ItemBatch::new(summary.plan_id);
     while let Some(done) = events.try_next().await? {
         add(summary, &mut batch, &done, thaw);
-        if batch.is_full() {
-            if let Some(encoded) = batch.take() {
-                if batches.send(encoded).await.is_err() {
-                    return Ok(());
-                }
-            }
+        if batch.is_full() && !super::send(&batches, &mut batch).await {
+            return Ok(());
         }
     }
-    if let Some(encoded) = batch.take() {
-        let _ = batches.send(encoded).await;
-    }
+    super::send(&batches, &mut batch).await;
     Ok(())
 }
 

@@ -18,6 +18,14 @@ fn run_ok(pool: &PgPool, dir: &PolicyDir, args: &[&str]) -> String {
     stdout(&out)
 }
 
+/// `shelflife restore --policy models --as-of MOMENT ARGS...`, which must succeed: its stdout.
+fn restore_to(pool: &PgPool, dir: &PolicyDir, moment: DateTime<Utc>, args: &[&str]) -> String {
+    let as_of = moment.to_rfc3339();
+    let mut all = vec!["restore", "--policy", "models", "--as-of", as_of.as_str()];
+    all.extend_from_slice(args);
+    run_ok(pool, dir, &all)
+}
+
 /// Waits long enough that what is written next has a later Last-Modified (whole seconds on
 /// some servers) than everything written before; the moment everything before was written.
 async fn moment_after(store: &S3Store, bucket: &str) -> DateTime<Utc> {
@@ -84,16 +92,9 @@ async fn a_prefix_comes_back_as_it_was_and_later_writes_survive(pool: PgPool) {
         .find(|v| v.key == "a/gone" && !v.is_delete_marker)
         .and_then(|v| v.version_id);
     let dir = PolicyDir::new(&policy_yaml("models", &bucket, "", KEEP_ALL));
-    let as_of = moment.to_rfc3339();
 
     // No inventory yet: the restore scans first.
-    let planned = run_ok(
-        &pool,
-        &dir,
-        &[
-            "restore", "--policy", "models", "--as-of", &as_of, "--prefix", "a/",
-        ],
-    );
+    let planned = restore_to(&pool, &dir, moment, &["--prefix", "a/"]);
     assert!(planned.contains("copy back"), "{planned}");
     assert!(planned.contains("5 keys changed since then"), "{planned}");
     assert!(
@@ -175,23 +176,8 @@ async fn remove_newer_hides_keys_created_since_and_deletes_no_version(pool: PgPo
     let before = versions(&store, &bucket).await;
     let dir = PolicyDir::new(&policy_yaml("models", &bucket, "", KEEP_ALL));
     run_ok(&pool, &dir, &["scan"]);
-    let as_of = moment.to_rfc3339();
-    let out = shelflife(
-        &pool,
-        dir.path(),
-        &[
-            "restore",
-            "--policy",
-            "models",
-            "--as-of",
-            &as_of,
-            "--remove-newer",
-            "--format",
-            "json",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let out = restore_to(&pool, &dir, moment, &["--remove-newer", "--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_str(&out).expect("JSON on stdout");
     let lines = plan["actions"].as_array().unwrap();
     let objects = |rule: &str| {
         lines.iter().find(|l| l["rule"] == rule).unwrap()["objects"]
@@ -282,12 +268,7 @@ async fn a_restore_killed_at_ten_moments_restores_each_key_exactly_once(pool: Pg
         }
     }
     let dir = PolicyDir::new(&policy_yaml("models", &bucket, "", KEEP_ALL));
-    let as_of = moment.to_rfc3339();
-    let planned = run_ok(
-        &pool,
-        &dir,
-        &["restore", "--policy", "models", "--as-of", &as_of],
-    );
+    let planned = restore_to(&pool, &dir, moment, &[]);
     let id: i64 = plan_id(&planned).parse().unwrap();
 
     apply_killed_at_ten_moments(&pool, &dir, id).await;
@@ -334,12 +315,7 @@ async fn a_frozen_version_is_listed_as_not_restorable_without_a_thaw(pool: PgPoo
     let moment = moment_after(&store, &bucket).await;
     put(&store, &bucket, "m/frozen", "overwritten").await;
     let dir = PolicyDir::new(&policy_yaml("models", &bucket, "", KEEP_ALL));
-    let as_of = moment.to_rfc3339();
-    let planned = run_ok(
-        &pool,
-        &dir,
-        &["restore", "--policy", "models", "--as-of", &as_of],
-    );
+    let planned = restore_to(&pool, &dir, moment, &[]);
     assert!(
         planned.contains("cannot be brought back: 1 keys")
             && planned.contains(
@@ -455,21 +431,11 @@ async fn a_side_copy_holds_the_state_of_the_moment_and_touches_nothing_in_place(
     put(&store, &scratch, "then/a/same", "someone else's").await;
     let before = versions(&store, &bucket).await;
     let dir = PolicyDir::new(&policy_yaml("models", &bucket, "", KEEP_ALL));
-    let as_of = moment.to_rfc3339();
-    let planned = run_ok(
+    let planned = restore_to(
         &pool,
         &dir,
-        &[
-            "restore",
-            "--policy",
-            "models",
-            "--as-of",
-            &as_of,
-            "--to-bucket",
-            &scratch,
-            "--to-prefix",
-            "then/",
-        ],
+        moment,
+        &["--to-bucket", &scratch, "--to-prefix", "then/"],
     );
     assert!(
         planned.contains(&format!("copied into s3://{scratch}/then/")),
