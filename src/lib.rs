@@ -4,6 +4,7 @@
 //! (decide per object version) → `execute` (act on storage) → `audit` (hash-chained trail);
 //! `restore` plans the way back to a moment from the versioned inventory.
 
+pub mod access;
 pub mod audit;
 pub mod cli;
 pub mod db;

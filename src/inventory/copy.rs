@@ -121,13 +121,13 @@ fn bool_field(buf: &mut Vec<u8>, value: Option<bool>) {
 }
 
 /// A tab, then the number.
-fn int_field(buf: &mut Vec<u8>, n: i64) {
+pub(crate) fn int_field(buf: &mut Vec<u8>, n: i64) {
     buf.push(b'\t');
     write_int(buf, n);
 }
 
 /// A tab, then the time, or `\N` for NULL.
-fn time_field(buf: &mut Vec<u8>, t: Option<&DateTime<Utc>>) {
+pub(crate) fn time_field(buf: &mut Vec<u8>, t: Option<&DateTime<Utc>>) {
     buf.push(b'\t');
     match t {
         None => buf.extend_from_slice(b"\\N"),
@@ -136,7 +136,7 @@ fn time_field(buf: &mut Vec<u8>, t: Option<&DateTime<Utc>>) {
 }
 
 /// A tab, then the value escaped, or `\N` for NULL.
-fn text_field(buf: &mut Vec<u8>, value: Option<&str>) {
+pub(crate) fn text_field(buf: &mut Vec<u8>, value: Option<&str>) {
     buf.push(b'\t');
     match value {
         None => buf.extend_from_slice(b"\\N"),

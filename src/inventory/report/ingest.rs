@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 const BUFFER_BYTES: usize = 1 << 20;
 
 /// What the download hands the decoder.
-enum Piece {
+pub(crate) enum Piece {
     Bytes(Bytes),
     /// The whole file arrived and its MD5 matches.
     Verified,
@@ -224,15 +224,15 @@ fn decode(
 }
 
 /// The download as a `Read`, ending at `Verified` or when the download stops.
-struct Incoming {
-    rx: mpsc::Receiver<Piece>,
-    current: Bytes,
-    verified: bool,
+pub(crate) struct Incoming {
+    pub rx: mpsc::Receiver<Piece>,
+    pub current: Bytes,
+    pub verified: bool,
 }
 
 impl Incoming {
     /// Reads to the end, so that a decoder that stopped early still sees the verdict.
-    fn drain(&mut self) {
+    pub fn drain(&mut self) {
         let mut sink = [0u8; 8192];
         while matches!(self.read(&mut sink), Ok(n) if n > 0) {}
     }

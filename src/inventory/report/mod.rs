@@ -5,7 +5,7 @@
 mod csv_gz;
 mod fields;
 pub mod generate;
-mod ingest;
+pub(crate) mod ingest;
 mod manifest;
 mod parquet_file;
 
