@@ -49,6 +49,8 @@ pub fn render_plan(s: &PlanSummary) -> String {
             let _ = writeln!(out, "  {count} {noun} {what}");
         }
     }
+    render_access(&mut out, s);
+    render_groups(&mut out, s);
     render_limits(&mut out, s);
     let _ = write!(
         out,
@@ -273,5 +275,55 @@ mod tests {
         assert_eq!(bytes(1023), "1023 B");
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
+    }
+}
+
+/// How far back the access logs go, and what they could not decide.
+fn render_access(out: &mut String, s: &PlanSummary) {
+    if s.access_unknown == 0 && s.access_since.is_none() {
+        return;
+    }
+    let since = s
+        .access_since
+        .map_or("no access log ingested yet".into(), |t| {
+            format!("access logs since {}", time(&t))
+        });
+    let _ = writeln!(out, "  {since}");
+    if s.access_unknown > 0 {
+        let _ = writeln!(
+            out,
+            "  {} versions access unknown (not in the logs, which do not reach back over the rule's window; never acted on)",
+            s.access_unknown
+        );
+    }
+}
+
+/// Dataset groups: how many a rule changes whole, and which are held whole, by which member.
+fn render_groups(out: &mut String, s: &PlanSummary) {
+    let Some(g) = &s.groups else { return };
+    let _ = writeln!(
+        out,
+        "  groups ({}): {} groups, {} changed whole, {} held whole",
+        g.pattern, g.groups, g.changed, g.held
+    );
+    for sample in &g.samples {
+        let rule = sample.rule.as_deref().unwrap_or("-");
+        let read = sample
+            .last_access
+            .map_or("never read in the logs".into(), |t| {
+                format!("last read {}", time(&t))
+            });
+        let verdict = match &sample.held_by {
+            None => format!("{rule} (all members)"),
+            Some(why) => format!("held whole from {rule}: {why}"),
+        };
+        let _ = writeln!(
+            out,
+            "    {}: {} members, {}, {read} -> {verdict}",
+            sample.group,
+            sample.members,
+            bytes(sample.bytes)
+        );
+        let _ = writeln!(out, "      members: {}", sample.member_samples.join(", "));
     }
 }

@@ -112,7 +112,85 @@ pub async fn scan_policies(
             false => println!("{line}"),
         }
     }
+    for policy in access_targets(policies) {
+        ingest_access(app, set, pool, policy, args.to_stderr).await?;
+    }
     Ok(Exit::Ok)
+}
+
+/// One policy per distinct (target bucket, access logs).
+fn access_targets<'p>(policies: &[&'p Policy]) -> Vec<&'p Policy> {
+    let mut out: Vec<&Policy> = Vec::new();
+    for p in policies.iter().filter(|p| p.target.access.is_some()) {
+        let same = |o: &&Policy| {
+            o.target.storage == p.target.storage
+                && o.target.bucket == p.target.bucket
+                && o.target.access == p.target.access
+        };
+        if !out.iter().any(same) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Reads the new access log objects of `policy`'s target and says what they held.
+async fn ingest_access(
+    app: &App,
+    set: &PolicySet,
+    pool: &PgPool,
+    policy: &Policy,
+    to_stderr: bool,
+) -> Result<()> {
+    let access = policy.target.access.as_ref().expect("filtered on access");
+    let store = app.store(set, &access.storage).await?;
+    let source = crate::access::LogSource {
+        store: &store,
+        storage: &access.storage,
+        bucket: &access.bucket,
+        prefix: &access.prefix,
+        format: access.format,
+    };
+    let reads = crate::access::ReadsOf {
+        storage: &policy.target.storage,
+        bucket: &policy.target.bucket,
+        ignore: &access.ignore,
+    };
+    let s = crate::access::ingest(pool, &source, &reads)
+        .await
+        .with_context(|| {
+            format!(
+                "ingest of the access logs in s3://{}/{} failed",
+                access.bucket, access.prefix
+            )
+        })?;
+    let since = s
+        .since
+        .map_or("none ingested yet".into(), |t| t.to_rfc3339());
+    let mut text = format!(
+        "access logs s3://{}/{} ({}) for s3://{}: {} log objects read ({} read before), {} lines, \
+         {} reads counted, {} bad lines; history since {since}",
+        access.bucket,
+        access.prefix,
+        access.format.as_str(),
+        policy.target.bucket,
+        s.ingested,
+        s.already,
+        s.lines,
+        s.reads,
+        s.bad_lines
+    );
+    for (log, bad) in &s.bad {
+        text.push_str(&format!(
+            "\n  bad line: s3://{}/{log} line {}: {}",
+            access.bucket, bad.line, bad.message
+        ));
+    }
+    match to_stderr {
+        true => eprintln!("{text}"),
+        false => println!("{text}"),
+    }
+    Ok(())
 }
 
 /// Each distinct target once, with everything the policies on it read beyond the listing and

@@ -124,4 +124,25 @@ pub struct InventoryRow {
     /// How many versions the key has (0 when not computed).
     #[sqlx(default)]
     pub key_versions: i64,
+    /// The key's last read in the access logs, when the policy reads them.
+    #[sqlx(default)]
+    pub last_access: Option<DateTime<Utc>>,
+    /// Where the ingested access logs begin (`None`: no log ingested, or not asked).
+    #[sqlx(default)]
+    pub access_since: Option<DateTime<Utc>>,
+    /// The dataset group the key belongs to, and the group's facts, when the policy groups.
+    #[sqlx(skip)]
+    pub group: Option<GroupFacts>,
+}
+
+/// What a dataset group's members share: its newest and oldest write, its last read, its
+/// size.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupFacts {
+    pub key: String,
+    pub newest_modified: DateTime<Utc>,
+    pub oldest_modified: DateTime<Utc>,
+    pub last_access: Option<DateTime<Utc>>,
+    pub members: i64,
+    pub bytes: i64,
 }

@@ -79,6 +79,11 @@ pub struct SnapshotQuery<'a> {
     pub key: Option<&'a str>,
     /// Only rows this condition may hold for.
     pub filter: Option<&'a RowFilter>,
+    /// Join each key's last access from the access logs, and where the logs begin.
+    pub access: bool,
+    /// Group keys by this PostgreSQL regular expression (its first group is the group key),
+    /// give each row its group's facts, and return groups one after another.
+    pub group: Option<&'a str>,
 }
 
 /// The columns every row carries: the version, its cached per-object data, and lock state
@@ -151,12 +156,53 @@ impl SnapshotQuery<'_> {
             (true, false) => format!("{current} UNION ALL {}", windowed(&table, &from)),
         };
         let filter = self.filter.map_or("true", |f| f.sql.as_str());
-        let order = match self.key {
-            Some(_) => "ORDER BY s.is_latest AND NOT s.is_delete_marker DESC, s.newer_versions",
-            None => "",
+        let order = match (self.key, self.group) {
+            (Some(_), _) => {
+                "ORDER BY s.is_latest AND NOT s.is_delete_marker DESC, s.newer_versions"
+            }
+            (None, Some(_)) => "ORDER BY s.group_key",
+            (None, None) => "",
         };
+        let rows = self.grouped(&self.accessed(&rows));
         format!(
             "SELECT * FROM ({rows}) s WHERE ($5::text IS NULL OR s.key = $5::text) AND ({filter}) {order}"
+        )
+    }
+
+    /// `rows` with each key's last access and where the access logs begin.
+    fn accessed(&self, rows: &str) -> String {
+        if !self.access {
+            return format!(
+                "SELECT r.*, NULL::timestamptz AS last_access, NULL::timestamptz AS access_since \
+                 FROM ({rows}) r"
+            );
+        }
+        format!(
+            "SELECT r.*, a.last_access, (SELECT min(first_at) FROM access_logs \
+                      WHERE storage = $2 AND bucket = $3) AS access_since \
+             FROM ({rows}) r LEFT JOIN (SELECT key, max(last_access) AS last_access \
+                  FROM object_access WHERE storage = $2 AND bucket = $3 \
+                   AND ($5::text IS NULL OR key = $5::text) GROUP BY key) a ON a.key = r.key"
+        )
+    }
+
+    /// `rows` with their group and its facts, computed over every row of the group.
+    fn grouped(&self, rows: &str) -> String {
+        let Some(pattern) = self.group else {
+            return format!(
+                "SELECT b.*, NULL::text AS group_key, NULL::timestamptz AS group_newest, \
+                        NULL::timestamptz AS group_oldest, NULL::timestamptz AS group_access, \
+                        0::int8 AS group_members, 0::int8 AS group_bytes FROM ({rows}) b"
+            );
+        };
+        let pattern = pattern.replace('\'', "''");
+        format!(
+            "SELECT g.*, max(g.last_modified) OVER w AS group_newest, \
+                    min(g.last_modified) OVER w AS group_oldest, \
+                    max(g.last_access) OVER w AS group_access, count(*) OVER w AS group_members, \
+                    (sum(g.size) OVER w)::int8 AS group_bytes \
+             FROM (SELECT b.*, substring(b.key from '{pattern}') AS group_key FROM ({rows}) b) g \
+             WINDOW w AS (PARTITION BY g.group_key)"
         )
     }
 }
@@ -260,7 +306,25 @@ fn decode(r: &PgRow) -> Result<InventoryRow, sqlx::Error> {
         successor_modified: get(r, 17)?,
         key_versions: get(r, 18)?,
         newer_in_folder: get(r, 19)?,
+        last_access: get(r, 20)?,
+        access_since: get(r, 21)?,
+        group: group(r)?,
     })
+}
+
+/// The row's group facts (columns 22 to 27), when it belongs to a group.
+fn group(r: &PgRow) -> Result<Option<super::GroupFacts>, sqlx::Error> {
+    let Some(key) = get::<Option<String>>(r, 22)? else {
+        return Ok(None);
+    };
+    Ok(Some(super::GroupFacts {
+        key,
+        newest_modified: get(r, 23)?,
+        oldest_modified: get(r, 24)?,
+        last_access: get(r, 25)?,
+        members: get(r, 26)?,
+        bytes: get::<Option<i64>>(r, 27)?.unwrap_or(0),
+    }))
 }
 
 /// Column `i` of `r`. Release builds skip sqlx's check of the column's type against `T`: at

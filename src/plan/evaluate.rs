@@ -106,6 +106,8 @@ pub struct Facts<'a> {
     /// This is the key's only version.
     pub sole_version: bool,
     pub as_of: DateTime<Utc>,
+    /// The age is measured from the last access, and the access logs do not tell it.
+    pub age_unknown: bool,
 }
 
 static NO_ENTRIES: BTreeMap<String, String> = BTreeMap::new();
@@ -122,9 +124,51 @@ impl<'a> Facts<'a> {
             newer_versions: u32::try_from(row.newer_versions).unwrap_or(u32::MAX),
             sole_version: row.key_versions == 1,
             as_of,
+            age_unknown: false,
         };
         facts.born = born(policy, &facts);
+        facts.age_unknown = matches!(policy.age, AgeSource::LastAccess) && facts.born.is_none();
         facts.at(as_of)
+    }
+
+    /// The last write: the group's newest member's for a group member.
+    pub fn modified(&self) -> DateTime<Utc> {
+        self.row
+            .group
+            .as_ref()
+            .map_or(self.row.last_modified, |g| g.newest_modified)
+    }
+
+    /// The last read in the access logs: of any member, for a group member.
+    pub fn last_read(&self) -> Option<DateTime<Utc>> {
+        match &self.row.group {
+            Some(g) => g.last_access,
+            None => self.row.last_access,
+        }
+    }
+
+    /// Whether the logs cover every moment since `t` in which a read could have happened:
+    /// they began by then, or by the time the object (every member of its group) was written.
+    fn logs_cover(&self, t: DateTime<Utc>) -> bool {
+        let written = self
+            .row
+            .group
+            .as_ref()
+            .map_or(self.row.last_modified, |g| g.oldest_modified);
+        self.row
+            .access_since
+            .is_some_and(|since| since <= t.max(written))
+    }
+
+    /// Whether the object was read within `window` before the clock; `None` when the access
+    /// logs do not cover the window and show no read in it.
+    pub fn accessed_within(&self, window: Duration) -> Option<bool> {
+        let start = self.as_of - window;
+        match self.last_read() {
+            Some(t) if t >= start => Some(true),
+            _ if self.logs_cover(start) => Some(false),
+            _ => None,
+        }
     }
 
     /// The same facts with the clock at `t`.
@@ -205,7 +249,13 @@ impl<'a> Facts<'a> {
 
 fn born(policy: &Policy, facts: &Facts) -> Option<DateTime<Utc>> {
     match &policy.age {
-        AgeSource::LastModified => Some(facts.row.last_modified),
+        AgeSource::LastModified => Some(facts.modified()),
+        // The last read, or the last write when later; never read: known only when the logs
+        // cover the time since the write.
+        AgeSource::LastAccess => match facts.last_read() {
+            Some(read) => Some(read.max(facts.modified())),
+            None => facts.logs_cover(facts.modified()).then(|| facts.modified()),
+        },
         AgeSource::KeyDate(pattern) => pattern.date_in(&facts.row.key),
         AgeSource::Field(field) => facts
             .field(field)
@@ -353,6 +403,21 @@ pub fn item_params(action: &Action, f: &Facts) -> serde_json::Value {
     }
 }
 
+/// Whether a rule of `policy` cannot decide the version for want of access history.
+pub fn access_unknown(policy: &Policy, f: &Facts) -> bool {
+    let mut unknown = f.age_unknown;
+    for rule in &policy.rules {
+        for m in &rule.when {
+            m.visit(&mut |m| {
+                if let Matcher::AccessedWithin(w) | Matcher::NotAccessedWithin(w) = m {
+                    unknown |= f.accessed_within(*w).is_none();
+                }
+            });
+        }
+    }
+    unknown
+}
+
 /// Whether every matcher holds (`None`: unknown, and none is known to fail).
 fn all(list: &[Matcher], f: &Facts) -> Option<bool> {
     let mut unknown = false;
@@ -386,8 +451,11 @@ pub fn matches(matcher: &Matcher, f: &Facts) -> Option<bool> {
         Matcher::KeySuffix(suffix) => row.key.ends_with(suffix.as_str()),
         Matcher::KeyGlob(glob) => glob.is_match(&row.key),
         Matcher::KeyRegex(regex) => regex.is_match(&row.key),
+        Matcher::OlderThan(_) | Matcher::YoungerThan(_) if f.age_unknown => return None,
         Matcher::OlderThan(limit) => f.age.is_some_and(|age| age > *limit),
         Matcher::YoungerThan(limit) => f.age.is_some_and(|age| age < *limit),
+        Matcher::AccessedWithin(window) => f.accessed_within(*window)?,
+        Matcher::NotAccessedWithin(window) => !f.accessed_within(*window)?,
         Matcher::ModifiedBefore(t) => row.last_modified < *t,
         Matcher::ModifiedAfter(t) => row.last_modified > *t,
         Matcher::SizeAtLeast(n) => row.size as u64 >= *n,
@@ -416,6 +484,8 @@ pub fn matches(matcher: &Matcher, f: &Facts) -> Option<bool> {
     })
 }
 
+#[cfg(test)]
+mod access_tests;
 mod horizon;
 #[cfg(test)]
 mod meta_tests;

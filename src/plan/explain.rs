@@ -215,6 +215,20 @@ fn show_days(d: Option<Duration>) -> String {
     d.map_or("none".into(), |d| format!("{}d", days(d)))
 }
 
+/// The last read a matcher on access compares, and how far back the logs go.
+fn last_read(f: &Facts) -> String {
+    let since = f
+        .row
+        .access_since
+        .map_or("no access log ingested".into(), |t| {
+            format!("logs since {}", t.to_rfc3339())
+        });
+    match f.last_read() {
+        Some(t) => format!("last read {} ({since})", t.to_rfc3339()),
+        None => format!("never read in the logs ({since})"),
+    }
+}
+
 fn show_field(f: &Facts, field: &MetaField) -> String {
     match f.field(field) {
         None => "unknown".into(),
@@ -233,7 +247,11 @@ fn compared(m: &Matcher, f: &Facts) -> String {
         | Matcher::KeyRegex(_) => {
             format!("{:?}", row.key)
         }
+        Matcher::OlderThan(_) | Matcher::YoungerThan(_) if f.age_unknown => {
+            "unknown (not in the access logs, which do not reach back far enough)".into()
+        }
         Matcher::OlderThan(_) | Matcher::YoungerThan(_) => show_days(f.age),
+        Matcher::AccessedWithin(_) | Matcher::NotAccessedWithin(_) => last_read(f),
         Matcher::ModifiedBefore(_) | Matcher::ModifiedAfter(_) => row.last_modified.to_rfc3339(),
         Matcher::SizeAtLeast(_) | Matcher::SizeAtMost(_) => format!("{}B", row.size),
         Matcher::StorageClass(_) => row.storage_class.as_deref().unwrap_or("STANDARD").into(),

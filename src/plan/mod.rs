@@ -4,9 +4,11 @@
 pub mod cost;
 pub mod evaluate;
 pub mod explain;
+pub mod group;
 pub(crate) mod items;
 mod prune;
 pub mod pushdown;
+mod record;
 pub mod sample;
 mod summary;
 
@@ -19,11 +21,10 @@ pub use summary::{
     check_limits, ActionLine, LimitStatus, PlanState, PlanSummary, Withheld, WithheldSample,
 };
 
-use crate::inventory::{self, InventoryRow, ScanTarget, SnapshotQuery};
-use crate::policy::{Action, Policy};
+use crate::inventory::{self, ScanTarget, SnapshotQuery};
+use crate::policy::Policy;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use items::Start;
 use sqlx::{PgPool, Postgres, Transaction};
 
 #[derive(Debug, thiserror::Error)]
@@ -59,10 +60,15 @@ pub async fn create(
     summary.snapshot_taken_at = Some(snapshot.taken_at);
     summary.snapshot_from_report = snapshot.from_report;
     summary.policy_revision = revision_of(policy).await;
+    if policy.reads_access() {
+        summary.access_since = crate::access::since(pool, &target.storage, &target.bucket).await?;
+    }
     let mut tx = pool.begin().await?;
     summary.plan_id = insert(&mut tx, &summary).await?;
+    // A group is decided over all its members, which no per-row filter may drop.
     let filter = pushdown::filter(policy, as_of);
-    let query = snapshot_query(policy, snapshot, &target, None, Some(&filter));
+    let filter = policy.group.is_none().then_some(&filter);
+    let query = snapshot_query(policy, snapshot, &target, None, filter);
     evaluate_snapshot(pool, &mut tx, policy, prices, &query, &mut summary).await?;
     summary.finish(&policy.limits);
     save(&mut tx, &summary).await?;
@@ -165,7 +171,7 @@ pub(crate) async fn snapshot_reader(
 /// The snapshot rows (with the derived facts) that deciding `policy` needs: of one key, or
 /// those `filter` lets through. Plans and `explain` read the same query.
 pub(crate) fn snapshot_query<'a>(
-    policy: &Policy,
+    policy: &'a Policy,
     snapshot: inventory::Snapshot,
     target: &'a ScanTarget,
     key: Option<&'a str>,
@@ -178,6 +184,8 @@ pub(crate) fn snapshot_query<'a>(
         folder_rank: policy.needs().folder_rank,
         key,
         filter,
+        access: policy.reads_access(),
+        group: policy.group.as_ref().map(|g| g.sql.as_str()),
     }
 }
 
@@ -221,19 +229,18 @@ async fn read_snapshot(
     batches: tokio::sync::mpsc::Sender<Vec<u8>>,
 ) -> Result<u64, sqlx::Error> {
     let mut batch = items::ItemBatch::new(summary.plan_id);
-    // Item parameters are the rule's own, except for `lock` (resolved per version).
-    let params: Vec<String> = policy
-        .rules
-        .iter()
-        .map(|r| r.then.params().to_string())
-        .collect();
+    let rec = record::Recorder::new(policy, prices);
+    let mut group = group::GroupBuffer::default();
     let sql = query.statement();
     let mut read = snapshot_reader(pool).await?;
     let mut read_rows = 0u64;
     let mut rows = inventory::snapshot_rows(&mut *read, query, &sql);
     while let Some(row) = rows.try_next().await? {
         read_rows += 1;
-        record(policy, prices, &params, &row, summary, &mut batch);
+        match row.group {
+            Some(_) => group.push(&rec, row, summary, &mut batch),
+            None => rec.record(&row, summary, &mut batch),
+        }
         if batch.is_full()
             && batches
                 .send(batch.take().unwrap_or_default())
@@ -244,75 +251,13 @@ async fn read_snapshot(
         }
     }
     drop(rows);
+    group.flush(&rec, summary, &mut batch);
     read.commit().await?;
     if let Some(last) = batch.take() {
         // A send error means the writer failed; try_join reports its error.
         let _ = batches.send(last).await;
     }
     Ok(read_rows)
-}
-
-/// Decides one version and records the outcome.
-fn record(
-    policy: &Policy,
-    prices: &Prices,
-    rule_params: &[String],
-    row: &InventoryRow,
-    summary: &mut PlanSummary,
-    batch: &mut items::ItemBatch,
-) {
-    let facts = Facts::new(policy, row, summary.as_of);
-    if facts.age.is_none() {
-        summary.undated += 1;
-    }
-    let decision = decide(policy, &facts, prices);
-    if decision == Decision::Unknown {
-        summary.unknown += 1;
-    }
-    let Some(index) = decision.rule() else { return };
-    let rule = &policy.rules[index];
-    let resolved;
-    let params = match &rule.then {
-        Action::Lock(_) => {
-            resolved = evaluate::item_params(&rule.then, &facts).to_string();
-            resolved.as_str()
-        }
-        _ => rule_params[index].as_str(),
-    };
-    match decision {
-        Decision::Keep(_) => {
-            if evaluate::protected_from(policy, index, &facts, prices).is_some() {
-                summary.record(index, row, None);
-            }
-        }
-        Decision::Change(_) => {
-            summary.record(
-                index,
-                row,
-                cost::cost(prices, &rule.then, row, summary.as_of),
-            );
-            batch.push(rule, params, row, Start::Pending);
-        }
-        Decision::Blocked(_, block) => {
-            summary.withhold(index, row, block.to_string(), Some(&block));
-            let eligible_at = block.eligible_at();
-            let reason = format!("blocked: {block}");
-            batch.push(
-                rule,
-                params,
-                row,
-                Start::Blocked {
-                    reason,
-                    eligible_at,
-                },
-            );
-        }
-        Decision::Uneconomic(_, reason) => {
-            summary.withhold(index, row, reason.clone(), None);
-            batch.push(rule, params, row, Start::Skipped { reason });
-        }
-        Decision::NoMatch | Decision::Unknown => {}
-    }
 }
 
 /// The JSON Schema of `plan --format json`: `{ "plans": [PlanSummary, ...] }`.

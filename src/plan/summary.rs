@@ -133,6 +133,16 @@ pub struct PlanSummary {
     /// known, e.g. the object disappeared between listing and fetching.
     #[serde(default)]
     pub unknown: i64,
+    /// Versions a rule on access could not decide: not in the access logs, which do not
+    /// reach back over the rule's window. Never acted on.
+    #[serde(default)]
+    pub access_unknown: i64,
+    /// Where the access logs begin, for policies that read them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_since: Option<DateTime<Utc>>,
+    /// For a policy with `spec.group`: the groups decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<super::group::GroupsSummary>,
     /// Versions blocked by Object Lock, over all rules.
     #[serde(default)]
     pub blocked: i64,
@@ -200,6 +210,9 @@ impl PlanSummary {
             actions: policy.rules.iter().map(ActionLine::new).collect(),
             undated: 0,
             unknown: 0,
+            access_unknown: 0,
+            access_since: None,
+            groups: None,
             blocked: 0,
             uneconomic: 0,
             cost: None,

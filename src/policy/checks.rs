@@ -32,6 +32,38 @@ pub fn policy(r: &mut Reporter, policy: &Policy, storages: &BTreeMap<String, Sto
     if let Some(table) = costs_of(storage) {
         min_storage_duration(r, policy, &table);
     }
+    access_and_groups(r, policy);
+}
+
+/// Access conditions need the target's access logs; groups are decided over current objects.
+fn access_and_groups(r: &mut Reporter, policy: &Policy) {
+    let no_logs = policy.target.access.is_none();
+    if no_logs && matches!(policy.age, AgeSource::LastAccess) {
+        let at = super::validate::path(&["spec", "age", "from"]);
+        let msg = "age.from: last-access needs the bucket's access logs: add spec.target.access";
+        r.error(&policy.name, &at, msg);
+    }
+    for (i, rule) in policy.rules.iter().enumerate() {
+        let scope = format!("{}/{}", policy.name, rule.name);
+        let mut on_access = false;
+        for m in &rule.when {
+            m.visit(&mut |m| {
+                on_access |= matches!(
+                    m,
+                    Matcher::AccessedWithin(_) | Matcher::NotAccessedWithin(_)
+                )
+            });
+        }
+        if no_logs && on_access {
+            let msg = "accessed needs the bucket's access logs: add spec.target.access";
+            r.error(&scope, &rule_path(i, "when"), msg);
+        }
+        if policy.group.is_some() && rule.version != VersionScope::Current {
+            let msg = "a policy with spec.group decides groups of current objects; \
+                       version must be current";
+            r.error(&scope, &rule_path(i, "when"), msg);
+        }
+    }
 }
 
 /// The capabilities a rule's conditions need, with the condition's name.

@@ -29,6 +29,11 @@ pub enum Matcher {
     OlderThan(Duration),
     /// Age strictly less than this.
     YoungerThan(Duration),
+    /// Read within this long before the clock (per the access logs; unknown until the logs
+    /// cover the window).
+    AccessedWithin(Duration),
+    /// Not read within this long before the clock.
+    NotAccessedWithin(Duration),
     ModifiedBefore(DateTime<Utc>),
     ModifiedAfter(DateTime<Utc>),
     SizeAtLeast(u64),
@@ -186,6 +191,8 @@ impl fmt::Display for Matcher {
             Matcher::KeyRegex(r) => write!(f, "key.regex {:?}", r.pattern),
             Matcher::OlderThan(d) => write!(f, "age.olderThan {}", span(d)),
             Matcher::YoungerThan(d) => write!(f, "age.youngerThan {}", span(d)),
+            Matcher::AccessedWithin(d) => write!(f, "accessed.within {}", span(d)),
+            Matcher::NotAccessedWithin(d) => write!(f, "accessed.notWithin {}", span(d)),
             Matcher::ModifiedBefore(t) => write!(f, "modifiedBefore {}", time(t)),
             Matcher::ModifiedAfter(t) => write!(f, "modifiedAfter {}", time(t)),
             Matcher::SizeAtLeast(n) => write!(f, "size.atLeast {n}B"),

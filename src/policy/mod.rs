@@ -8,6 +8,7 @@ mod checks;
 pub mod costs;
 mod diagnostic;
 mod evidence;
+mod group;
 mod load;
 pub mod location;
 mod matcher;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 pub use super::actions::{Action, Archive, Delete, Lock, Retain, TagChange, Tier};
 pub use super::costs::{ClassCost, CostTable};
+pub use super::group::GroupPattern;
 pub use super::matcher::{KeyGlob, KeyRegex, Matcher, MetaField, TagCond, VersionScope};
 pub use super::provider::{Capabilities, Capability, Classes};
 pub use super::wire::ChecksumWire as ChecksumMode;
@@ -166,6 +167,8 @@ pub struct Policy {
     pub max_snapshot_age: Option<chrono::Duration>,
     /// Where runs also write their audit checkpoint (`spec.audit.checkpoints`).
     pub audit: Option<super::evidence::CheckpointCopy>,
+    /// `spec.group`: decide per dataset group, and act on all of a group's members or none.
+    pub group: Option<super::group::GroupPattern>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,6 +177,18 @@ pub struct Target {
     pub bucket: String,
     /// Disjoint key prefixes, sorted; `[""]` for the whole bucket.
     pub prefixes: Vec<String>,
+    /// The bucket's access logs (`spec.target.access`).
+    pub access: Option<Access>,
+}
+
+/// Where a bucket's access logs are, and whose reads do not count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub storage: String,
+    pub bucket: String,
+    pub prefix: String,
+    pub format: crate::access::LogFormat,
+    pub ignore: crate::access::Ignore,
 }
 
 /// Where the inventory of the target comes from.
@@ -193,6 +208,9 @@ pub enum Source {
 #[derive(Debug, Clone)]
 pub enum AgeSource {
     LastModified,
+    /// The last read in the access logs, or the last write when later (unknown until the
+    /// logs cover the time since the write).
+    LastAccess,
     KeyDate(KeyDatePattern),
     /// An RFC 3339 date in a tag or a user-metadata entry.
     Field(MetaField),
@@ -302,6 +320,22 @@ impl MetaNeeds {
 
 impl Policy {
     /// What the policy's age source, matchers and actions read beyond the listing.
+    /// Whether any decision reads the access logs (a last-access age or an `accessed` matcher).
+    pub fn reads_access(&self) -> bool {
+        let mut reads = matches!(self.age, AgeSource::LastAccess);
+        for rule in &self.rules {
+            for m in &rule.when {
+                m.visit(&mut |m| {
+                    reads |= matches!(
+                        m,
+                        Matcher::AccessedWithin(_) | Matcher::NotAccessedWithin(_)
+                    )
+                });
+            }
+        }
+        reads
+    }
+
     pub fn needs(&self) -> MetaNeeds {
         let mut needs = MetaNeeds::default();
         let field = |f: &MetaField, needs: &mut MetaNeeds| match f {

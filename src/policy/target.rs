@@ -49,11 +49,45 @@ pub fn target(
             r.error(name, &path(&["spec", "target", "prefixes"]), msg);
         }
     }
+    let access = wire.access.and_then(|a| access(r, name, a, storages));
     Target {
         storage: wire.storage,
         bucket: wire.bucket,
         prefixes,
+        access,
     }
+}
+
+/// `spec.target.access`: the log location and what is ignored.
+fn access(
+    r: &mut Reporter,
+    name: &str,
+    wire: AccessWire,
+    storages: &BTreeMap<String, Storage>,
+) -> Option<Access> {
+    let logs = wire.logs;
+    let at = |field: &str| path(&["spec", "target", "access", "logs", field]);
+    let known = known_storage(r, name, &at("storage"), &logs.storage, storages);
+    if let Err(msg) = bucket_name(&logs.bucket) {
+        r.error(name, &at("bucket"), msg);
+    }
+    let format = crate::access::LogFormat::parse(&logs.format);
+    if format.is_none() {
+        let msg = format!(
+            "unknown log format {:?}: expected s3, cloudtrail, rgw-ops or minio-audit",
+            logs.format
+        );
+        r.error(name, &at("format"), msg);
+    }
+    Some(Access {
+        storage: logs.storage,
+        bucket: logs.bucket,
+        prefix: logs.prefix.unwrap_or_default(),
+        format: format.filter(|_| known)?,
+        ignore: crate::access::Ignore {
+            requesters: wire.ignore.map(|i| i.requesters).unwrap_or_default(),
+        },
+    })
 }
 
 /// Whether `bucket` can name a bucket on some S3-compatible store. The union of what

@@ -129,6 +129,11 @@ fn policy(
     let audit = wire
         .audit
         .and_then(|a| checkpoint_copy(r, name, a.checkpoints, &target, storages));
+    let group = wire.group.and_then(|g| {
+        super::group::GroupPattern::new(&g.pattern)
+            .map_err(|m| r.error(name, &path(&["spec", "group", "pattern"]), m))
+            .ok()
+    });
     if r.diagnostics[errors_before..]
         .iter()
         .any(|d| d.severity == super::Severity::Error)
@@ -149,6 +154,7 @@ fn policy(
         limits,
         max_snapshot_age,
         audit,
+        group,
     };
     super::checks::policy(r, &policy, storages);
     Some(policy)
@@ -199,6 +205,7 @@ fn age_source(r: &mut Reporter, name: &str, wire: Option<AgeSourceWire>) -> Opti
     };
     match (wire.from.as_str(), wire.pattern) {
         ("last-modified", None) => Some(AgeSource::LastModified),
+        ("last-access", None) => Some(AgeSource::LastAccess),
         ("key-date", Some(pattern)) => KeyDatePattern::new(&pattern)
             .map(AgeSource::KeyDate)
             .map_err(|m| r.error(name, &path(&["spec", "age", "pattern"]), m))
@@ -239,7 +246,7 @@ fn age_source(r: &mut Reporter, name: &str, wire: Option<AgeSourceWire>) -> Opti
             r.error(
                 name,
                 &path(&["spec", "age", "from"]),
-                format!("unknown age source {other:?}: expected last-modified, key-date, tag:NAME or metadata:NAME"),
+                format!("unknown age source {other:?}: expected last-modified, last-access, key-date, tag:NAME or metadata:NAME"),
             );
             None
         }

@@ -106,6 +106,18 @@ impl Build<'_, '_> {
         if let Some(age) = w.age {
             self.age(base, age, &mut out);
         }
+        if let Some(accessed) = w.accessed {
+            let within = self.duration(base, &["accessed", "within"], accessed.within);
+            let not = self.duration(base, &["accessed", "notWithin"], accessed.not_within);
+            match (within, not) {
+                (Some(d), None) => out.push(Matcher::AccessedWithin(d)),
+                (None, Some(d)) => out.push(Matcher::NotAccessedWithin(d)),
+                _ => self.error(
+                    &at(base, &["accessed"]),
+                    "accessed needs exactly one of within or notWithin, e.g. { notWithin: 90d }",
+                ),
+            }
+        }
         self.dates(base, w.modified_before, w.modified_after, &mut out);
         if let Some(size) = w.size {
             self.sizes(base, size, &mut out);

@@ -127,6 +127,8 @@ pub struct PolicySpecWire {
     pub max_snapshot_age: Option<String>,
     /// Audit evidence kept outside the database.
     pub audit: Option<super::evidence::AuditWire>,
+    /// Decide per dataset group rather than per object.
+    pub group: Option<GroupWire>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -137,6 +139,43 @@ pub struct TargetWire {
     pub prefix: Option<String>,
     /// Several disjoint prefixes instead of one.
     pub prefixes: Option<Vec<String>>,
+    /// The server's access logs for this bucket, read by `scan` for last-access ages.
+    pub access: Option<AccessWire>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessWire {
+    pub logs: AccessLogsWire,
+    pub ignore: Option<AccessIgnoreWire>,
+}
+
+/// Where the log objects are, and their format: `s3` (S3 server access logs), `cloudtrail`
+/// (CloudTrail data events, JSON.gz), `rgw-ops` (Ceph RGW ops log) or `minio-audit`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogsWire {
+    pub storage: String,
+    pub bucket: String,
+    pub prefix: Option<String>,
+    pub format: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessIgnoreWire {
+    /// Requesters (ARN, canonical id, user or access key, as the log names them) whose reads
+    /// do not count.
+    pub requesters: Vec<String>,
+}
+
+/// Dataset groups: keys sharing what `pattern` matches are decided and acted on together.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupWire {
+    /// Literal text and `{placeholders}`, each one path segment, ending in `/`:
+    /// `datasets/{name}/`.
+    pub pattern: String,
 }
 
 /// Where the inventory comes from: a live listing, or S3 Inventory reports.
@@ -159,7 +198,7 @@ pub struct InventoryLocationWire {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgeSourceWire {
-    /// `last-modified`, `key-date`, `tag:NAME` or `metadata:NAME`.
+    /// `last-modified`, `last-access`, `key-date`, `tag:NAME` or `metadata:NAME`.
     pub from: String,
     /// For `key-date`: e.g. `logs/{yyyy}/{mm}/{dd}/`.
     pub pattern: Option<String>,
@@ -182,6 +221,8 @@ pub struct RuleWire {
 pub struct WhenWire {
     pub key: Option<KeyMatchWire>,
     pub age: Option<AgeMatchWire>,
+    /// Read (per the access logs) within a window, or not: `{ notWithin: 90d }`.
+    pub accessed: Option<AccessedWire>,
     pub modified_before: Option<String>,
     pub modified_after: Option<String>,
     pub size: Option<SizeMatchWire>,
@@ -217,6 +258,13 @@ pub struct KeyMatchWire {
 pub struct AgeMatchWire {
     pub older_than: Option<String>,
     pub younger_than: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AccessedWire {
+    pub within: Option<String>,
+    pub not_within: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -18,6 +18,7 @@ pub(crate) fn policy(age: AgeSource, rules: Vec<Rule>) -> Policy {
             storage: "s".into(),
             bucket: "b".into(),
             prefixes: vec![String::new()],
+            access: None,
         },
         source: crate::policy::Source::List,
         age,
@@ -25,6 +26,7 @@ pub(crate) fn policy(age: AgeSource, rules: Vec<Rule>) -> Policy {
         limits: Limits::default(),
         max_snapshot_age: None,
         audit: None,
+        group: None,
     }
 }
 

@@ -53,7 +53,10 @@ impl S3Store {
             .operation_attempt_timeout(retry.attempt_timeout)
             .operation_timeout(retry.total_budget)
             .build();
+        // `app/shelflife` in the user agent: access-log ingest leaves our own reads out.
+        let app = aws_config::AppName::new("shelflife").expect("a valid app name");
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .app_name(app)
             .region(Region::new(storage.region.clone()))
             .retry_config(retry_config)
             .timeout_config(timeouts);
