@@ -200,7 +200,9 @@ pub fn minio_audit(line: &str) -> Result<Request, String> {
 mod tests {
     use super::*;
 
-    fn records(doc: &str) -> (Vec<(u64, Result<Request, String>)>, Result<(), String>) {
+    type Numbered = Vec<(u64, Result<Request, String>)>;
+
+    fn records(doc: &str) -> (Numbered, Result<(), String>) {
         let mut out = Vec::new();
         let end = cloudtrail(doc.as_bytes(), &mut |n, r| out.push((n, r)));
         (out, end)

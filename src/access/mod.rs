@@ -8,10 +8,11 @@
 //! merged into `object_access` (last access, where it was seen) and `access_days` (counts).
 
 mod aggregate;
+pub mod generate;
 pub mod history;
 mod ingest;
 mod json;
-pub mod s3log;
+mod s3log;
 
 pub use history::{last_access, since, LastAccess};
 pub use ingest::{ingest, IngestSummary, LogSource, ReadsOf};

@@ -102,25 +102,6 @@ fn time(text: &str) -> Result<DateTime<Utc>, String> {
         })
 }
 
-/// Writes one record as S3 writes it (tests and the benchmark's generator).
-pub fn format_record(r: &Request, operation: &str, status: u16) -> String {
-    let encoded = |k: &str| percent_encoding::utf8_percent_encode(k, super::KEY_ENCODE).to_string();
-    let key = r.key.as_deref().map_or("-".to_string(), encoded);
-    let uri = r.key.as_deref().map_or(String::new(), encoded);
-    format!(
-        "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be {bucket} [{time}] \
-         192.0.2.3 {requester} 3E57427F3EXAMPLE {operation} {key} \"GET /{bucket}/{uri} HTTP/1.1\" \
-         {status} - 113 113 7 - \"-\" \"{agent}\" {version} \
-         s9lzHYrFp76ZVxRcpX9+5cjAnEH2ROuNkd2BHfIa6UkFVdtjf5mKR3/eTPFvsiP/XV/VLi31234= SigV4 \
-         ECDHE-RSA-AES128-GCM-SHA256 AuthHeader {bucket}.s3.us-west-1.amazonaws.com TLSv1.2 - -",
-        bucket = r.bucket,
-        time = r.at.format("%d/%b/%Y:%H:%M:%S +0000"),
-        requester = r.requester.as_deref().unwrap_or("-"),
-        agent = r.user_agent.as_deref().unwrap_or("-"),
-        version = r.version_id.as_deref().unwrap_or("-"),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,7 +175,7 @@ mod tests {
             user_agent: Some("python-requests/2.31".into()),
             internal: false,
         };
-        let line = format_record(&r, "REST.GET.OBJECT", 200);
+        let line = super::super::generate::s3_record(&r, "REST.GET.OBJECT", 200);
         assert_eq!(parse(&line).unwrap(), r);
     }
 }

@@ -92,10 +92,55 @@ fn render(e: &Explanation) -> String {
     if e.scan_id.is_some() && e.versions.is_empty() {
         let _ = writeln!(out, "  not in the snapshot");
     }
+    render_access(&mut out, e);
+    if let Some(g) = &e.group {
+        let read = g.last_access.map_or("never read in the logs".into(), |t| {
+            format!("last read {}", time(&t))
+        });
+        let verdict = match (&g.rule, &g.held_by) {
+            (None, _) => "no rule changes it".to_string(),
+            (Some(rule), None) => format!("rule {rule} changes all its members"),
+            (Some(rule), Some(why)) => format!("held whole from rule {rule}: {why}"),
+        };
+        let _ = writeln!(
+            out,
+            "  group {}: {} members, {}, newest write {}, {read}\n    decision: {verdict}",
+            g.group,
+            g.members,
+            bytes(g.bytes),
+            time(&g.newest_modified)
+        );
+    }
     for v in &e.versions {
         render_version(&mut out, v);
     }
     out
+}
+
+/// The key's last access as the logs show it, and where they begin.
+fn render_access(out: &mut String, e: &Explanation) {
+    let since = match e.access_since {
+        Some(t) => format!("access logs since {}", time(&t)),
+        None if e.last_access.is_none() => return,
+        None => "access logs".into(),
+    };
+    let _ = match &e.last_access {
+        None => writeln!(out, "  last access: never read in the {since}"),
+        Some(a) => writeln!(
+            out,
+            "  last access: {}{} (from {} line {}); reads in 7d/30d/90d/all: {}/{}/{}/{} ({since})",
+            time(&a.at),
+            a.version_id
+                .as_deref()
+                .map_or(String::new(), |v| format!(" of version {v}")),
+            a.log,
+            a.line,
+            a.last_7d,
+            a.last_30d,
+            a.last_90d,
+            a.total
+        ),
+    };
 }
 
 fn render_version(out: &mut String, v: &VersionExplanation) {

@@ -256,28 +256,6 @@ pub fn age(age: chrono::Duration) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ages_are_coarse() {
-        let m = chrono::Duration::minutes;
-        assert_eq!(age(m(5)), "5m");
-        assert_eq!(age(m(125)), "2h 5m");
-        assert_eq!(age(m(3 * 1440 + 61)), "3d 1h");
-        assert_eq!(age(m(-3)), "0m", "a report from a clock slightly ahead");
-    }
-
-    #[test]
-    fn sizes_are_shown_in_binary_units() {
-        assert_eq!(bytes(0), "0 B");
-        assert_eq!(bytes(1023), "1023 B");
-        assert_eq!(bytes(1536), "1.5 KiB");
-        assert_eq!(bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
-    }
-}
-
 /// How far back the access logs go, and what they could not decide.
 fn render_access(out: &mut String, s: &PlanSummary) {
     if s.access_unknown == 0 && s.access_since.is_none() {
@@ -325,5 +303,27 @@ fn render_groups(out: &mut String, s: &PlanSummary) {
             bytes(sample.bytes)
         );
         let _ = writeln!(out, "      members: {}", sample.member_samples.join(", "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_are_coarse() {
+        let m = chrono::Duration::minutes;
+        assert_eq!(age(m(5)), "5m");
+        assert_eq!(age(m(125)), "2h 5m");
+        assert_eq!(age(m(3 * 1440 + 61)), "3d 1h");
+        assert_eq!(age(m(-3)), "0m", "a report from a clock slightly ahead");
+    }
+
+    #[test]
+    fn sizes_are_shown_in_binary_units() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
     }
 }

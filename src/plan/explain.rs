@@ -19,9 +19,38 @@ pub struct Explanation {
     /// The snapshot read (`None`: the target has not been scanned).
     pub scan_id: Option<i64>,
     pub as_of: DateTime<Utc>,
-    /// The key's versions in the snapshot, newest first (one with `--version-id`).
+    /// The key's versions in the snapshot, newest first (one with `--version-id`); for a
+    /// group's folder, its members.
     pub versions: Vec<VersionExplanation>,
+    /// The key's last read in the access logs and where it was seen, when the target has logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_access: Option<crate::access::LastAccess>,
+    /// Where the access logs begin, when the target has logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_since: Option<DateTime<Utc>>,
+    /// The dataset group the key belongs to (or is), decided as a whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<GroupExplanation>,
 }
+
+/// A dataset group and what its policy decides for all its members.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupExplanation {
+    pub group: String,
+    pub members: i64,
+    pub bytes: i64,
+    /// The newest member's last write: the group's age starts there.
+    pub newest_modified: DateTime<Utc>,
+    /// The last read of any member.
+    pub last_access: Option<DateTime<Utc>>,
+    /// The rule that changes the group's members.
+    pub rule: Option<String>,
+    /// The member that holds the group whole, and why.
+    pub held_by: Option<String>,
+}
+
+/// Members shown when a group's folder is explained.
+const SHOWN_MEMBERS: usize = 20;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct VersionExplanation {
@@ -79,22 +108,78 @@ pub async fn explain(
         scan_id: None,
         as_of,
         versions: Vec::new(),
+        last_access: None,
+        access_since: None,
+        group: None,
     };
+    let group = policy.group.as_ref().and_then(|g| g.group_of(key));
+    if policy.target.access.is_some() {
+        let (storage, bucket) = (&target.storage, &target.bucket);
+        explanation.access_since = crate::access::since(pool, storage, bucket).await?;
+        if group != Some(key) {
+            explanation.last_access =
+                crate::access::last_access(pool, storage, bucket, key, as_of).await?;
+        }
+    }
     let Some(snapshot) = inventory::latest_snapshot(pool, &target).await? else {
         return Ok(explanation);
     };
     explanation.scan_id = Some(snapshot.scan_id);
-    let query = snapshot_query(policy, snapshot, &target, Some(key), None);
+    // A group's members are read whole: the group's facts and verdict need every one.
+    let filter = group.map(|g| inventory::RowFilter {
+        sql: "s.group_key = $6::text".into(),
+        params: vec![inventory::FilterParam::Text(g.to_string())],
+    });
+    let one_key = group.is_none().then_some(key);
+    let query = snapshot_query(policy, snapshot, &target, one_key, filter.as_ref());
     let sql = query.statement();
     let rows: Vec<InventoryRow> = inventory::snapshot_rows(pool, &query, &sql)
         .try_collect()
         .await?;
-    explanation.versions = rows
+    let verdict = group.map(|_| group_verdict(policy, prices, &rows, as_of));
+    let shown = rows
         .iter()
+        .filter(|r| group.is_none() || r.key == key || Some(key) == group)
         .filter(|r| version_id.is_none() || r.version_id.as_deref() == version_id)
-        .map(|row| version(policy, prices, row, as_of))
+        .take(SHOWN_MEMBERS);
+    explanation.versions = shown
+        .map(|row| {
+            let mut v = version(policy, prices, row, as_of);
+            if let Some(Some(why)) = verdict.as_ref().map(|g| &g.held_by) {
+                if v.outcome == "change" {
+                    (v.outcome, v.reason) =
+                        ("held".into(), Some(format!("group held whole: {why}")));
+                }
+            }
+            v
+        })
         .collect();
+    explanation.group = verdict;
     Ok(explanation)
+}
+
+/// The group verdict over all of a group's members.
+fn group_verdict(
+    policy: &Policy,
+    prices: &Prices,
+    rows: &[InventoryRow],
+    as_of: DateTime<Utc>,
+) -> GroupExplanation {
+    let rec = super::record::Recorder::new(policy, prices);
+    let v = super::group::verdict(&rec, rows, as_of);
+    let facts = rows
+        .first()
+        .and_then(|r| r.group.clone())
+        .unwrap_or_default();
+    GroupExplanation {
+        group: facts.key,
+        members: facts.members,
+        bytes: facts.bytes,
+        newest_modified: facts.newest_modified,
+        last_access: facts.last_access,
+        rule: v.changer.map(|i| policy.rules[i].name.clone()),
+        held_by: v.holder,
+    }
 }
 
 fn version(
@@ -118,6 +203,10 @@ fn version(
         Decision::Blocked(_, block) => ("blocked", Some(format!("blocked: {block}"))),
         Decision::Uneconomic(_, why) => ("uneconomic", Some(why.clone())),
         Decision::NoMatch => ("none", None),
+        Decision::Unknown if super::evaluate::access_unknown(policy, &f) => (
+            "unknown",
+            Some("not in the access logs, which do not reach back over the rule's window; never acted on".into()),
+        ),
         Decision::Unknown => (
             "unknown",
             Some("depends on tags or lock state that are not known".into()),

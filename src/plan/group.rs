@@ -75,12 +75,11 @@ impl GroupBuffer {
         let Some(group) = rows.first().and_then(|r| r.group.clone()) else {
             return;
         };
-        let decisions: Vec<Decision> = rows.iter().map(|r| rec.decide(r, summary)).collect();
-        let changer = decisions.iter().find_map(|d| match d {
-            Decision::Change(i) => Some(*i),
-            _ => None,
-        });
-        let holder = changer.and_then(|i| held_by(rec, i, &rows, &decisions));
+        let GroupVerdict {
+            decisions,
+            changer,
+            holder,
+        } = verdict(rec, &rows, summary.as_of);
         let groups = summary.groups.get_or_insert_with(|| GroupsSummary {
             pattern: rec
                 .policy
@@ -128,6 +127,35 @@ impl GroupBuffer {
             };
             rec.record_decided(row, decision, summary, batch);
         }
+    }
+}
+
+/// What the rules decide for a group's members, and for the group.
+pub(crate) struct GroupVerdict {
+    /// Each member's own decision, on the group's facts.
+    pub decisions: Vec<Decision>,
+    /// The rule that changes members.
+    pub changer: Option<usize>,
+    /// The member that holds the group whole, and why; when set, no member is changed.
+    pub holder: Option<String>,
+}
+
+/// Decides the members of one group (`rows`, every one of them) at `as_of`.
+pub(crate) fn verdict(
+    rec: &Recorder,
+    rows: &[InventoryRow],
+    as_of: chrono::DateTime<chrono::Utc>,
+) -> GroupVerdict {
+    let decisions: Vec<Decision> = rows.iter().map(|r| rec.decide(r, as_of)).collect();
+    let changer = decisions.iter().find_map(|d| match d {
+        Decision::Change(i) => Some(*i),
+        _ => None,
+    });
+    let holder = changer.and_then(|i| held_by(rec, i, rows, &decisions));
+    GroupVerdict {
+        decisions,
+        changer,
+        holder,
     }
 }
 

@@ -8,7 +8,7 @@ pub mod group;
 pub(crate) mod items;
 mod prune;
 pub mod pushdown;
-mod record;
+pub(crate) mod record;
 pub mod sample;
 mod summary;
 

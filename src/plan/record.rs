@@ -30,15 +30,15 @@ impl<'a> Recorder<'a> {
         }
     }
 
-    /// What the rules decide for `row`.
-    pub fn decide(&self, row: &InventoryRow, summary: &PlanSummary) -> Decision {
-        let facts = Facts::new(self.policy, row, summary.as_of);
+    /// What the rules decide for `row` at `as_of`.
+    pub fn decide(&self, row: &InventoryRow, as_of: chrono::DateTime<chrono::Utc>) -> Decision {
+        let facts = Facts::new(self.policy, row, as_of);
         decide(self.policy, &facts, self.prices)
     }
 
     /// Decides one version and records the outcome.
     pub fn record(&self, row: &InventoryRow, summary: &mut PlanSummary, batch: &mut ItemBatch) {
-        let decision = self.decide(row, summary);
+        let decision = self.decide(row, summary.as_of);
         self.record_decided(row, decision, summary, batch);
     }
 

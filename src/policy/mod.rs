@@ -67,6 +67,8 @@ pub fn load_with_env(paths: &[PathBuf], env: validate::EnvLookup) -> Result<Load
 }
 
 #[cfg(test)]
+mod access_tests;
+#[cfg(test)]
 mod fuzz_tests;
 #[cfg(test)]
 mod tests;

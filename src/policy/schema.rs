@@ -8,7 +8,8 @@ use schemars::JsonSchema;
 /// One document of a policy file, as the schema describes it.
 #[derive(JsonSchema)]
 #[serde(tag = "kind", deny_unknown_fields)]
-#[allow(dead_code)]
+// Never built: it only describes documents for the schema.
+#[allow(dead_code, clippy::large_enum_variant)]
 enum Document {
     /// Where objects live and how to reach them.
     Storage {

@@ -22,7 +22,7 @@ fn no_env(_: &str) -> Option<String> {
     None
 }
 
-fn errors_of(text: &str) -> Vec<String> {
+pub(super) fn errors_of(text: &str) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     write(&dir, "a-storage.yaml", STORAGE);
     write(&dir, "policy.yaml", text);

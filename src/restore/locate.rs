@@ -26,6 +26,9 @@ pub struct Located {
     pub events: Vec<HistoryEvent>,
     /// Thaws asked for and not yet followed by the item's final event.
     pub thawing: Vec<HistoryEvent>,
+    /// The key's last read in the ingested access logs, and the log line it came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_access: Option<crate::access::LastAccess>,
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -105,7 +108,20 @@ pub async fn locate(pool: &PgPool, bucket: &str, key: &str) -> Result<Located, s
     .fetch_all(pool)
     .await?;
     let thawing = open_thaws(&events);
+    let storage: Option<String> = sqlx::query_scalar(
+        "SELECT storage FROM object_access WHERE bucket = $1 AND key = $2 \
+         ORDER BY last_access DESC LIMIT 1",
+    )
+    .bind(bucket)
+    .bind(key)
+    .fetch_optional(pool)
+    .await?;
+    let last_access = match storage {
+        Some(s) => crate::access::last_access(pool, &s, bucket, key, Utc::now()).await?,
+        None => None,
+    };
     Ok(Located {
+        last_access,
         bucket: bucket.to_string(),
         key: key.to_string(),
         scan_id: scan.map(|(id, _)| id),

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, a fresh database per test (`#[sqlx::test]`), a fresh bucket
 //! per test on the real local S3 server. Run them through `scripts/test`, which starts both.
 
+mod access;
 mod actions;
 mod audit;
 mod changed;

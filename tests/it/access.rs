@@ -1,0 +1,381 @@
+//! Access-log ingest and access-based decisions, against the real S3 server: log objects in
+//! each format are written to a log bucket, `scan` reads each once (bad lines named with their
+//! log object and line, the rest kept), and a grouped policy archives unread datasets whole,
+//! keeps a read one whole, and decides nothing while the logs do not reach back far enough.
+
+use crate::helpers::*;
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use shelflife::access::generate::{line, log_object, Line, Verb};
+use shelflife::access::LogFormat;
+use shelflife::storage::s3::{BucketOptions, PutOptions, S3Store};
+use sqlx::PgPool;
+
+const FORMATS: [LogFormat; 4] = [
+    LogFormat::S3,
+    LogFormat::CloudTrail,
+    LogFormat::RgwOps,
+    LogFormat::MinioAudit,
+];
+const ODD: &str = "odd key/ü+%?#.bin";
+
+fn run_ok(pool: &PgPool, dir: &PolicyDir, args: &[&str]) -> String {
+    let out = shelflife(pool, dir.path(), args);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", describe(&out));
+    stdout(&out)
+}
+
+async fn put_log(store: &S3Store, bucket: &str, key: &str, body: Vec<u8>) {
+    store
+        .put_object(bucket, key, body, &PutOptions::default())
+        .await
+        .expect("put log object");
+}
+
+/// A policy over `bucket` whose access logs are under `prefix` of `logs`.
+fn access_policy(
+    name: &str,
+    bucket: &str,
+    logs: &str,
+    prefix: &str,
+    format: &str,
+    spec: &str,
+    rules: &str,
+) -> String {
+    format!(
+        "apiVersion: shelflife.dev/v1\nkind: Policy\nmetadata: {{ name: {name} }}\nspec:\n  target:\n    storage: local\n    bucket: {bucket}\n    access:\n      logs: {{ storage: local, bucket: {logs}, prefix: {prefix}, format: {format} }}\n      ignore: {{ requesters: [\"arn:aws:iam::123456789012:role/backup\"] }}\n{spec}  rules:\n{rules}---\n"
+    )
+}
+
+/// The first log object of `bucket`: reads and what must not count as one.
+fn first_log(bucket: &str, t0: DateTime<Utc>) -> Vec<Line> {
+    let at = |minutes: i64| t0 + Duration::minutes(minutes);
+    let mut own = line(Verb::Get, bucket, "hot/a", at(4));
+    own.request.user_agent = Some("aws-sdk-rust/1.3 os/linux lang/rust app/shelflife".into());
+    let mut backup = line(Verb::Get, bucket, "hot/a", at(5));
+    backup.request.requester = Some("arn:aws:iam::123456789012:role/backup".into());
+    let mut missing = line(Verb::Get, bucket, "cold/b", at(6));
+    missing.status = 404;
+    vec![
+        line(Verb::Get, bucket, "hot/a", at(1)),
+        line(Verb::Get, bucket, ODD, at(2)),
+        line(Verb::Head, bucket, "hot/a", at(3)),
+        line(Verb::Put, bucket, "cold/b", at(3)),
+        own,
+        backup,
+        missing,
+        line(Verb::Get, "another-bucket", "hot/a", at(7)),
+    ]
+}
+
+/// Bad input for each format: one corrupt and one truncated line (CloudTrail: a record
+/// without a bucket, and a document cut short in another log object).
+fn bad_lines(format: LogFormat, bucket: &str, t0: DateTime<Utc>) -> (Vec<Line>, Vec<String>) {
+    let good = shelflife::access::generate::text_line(
+        if format == LogFormat::CloudTrail {
+            LogFormat::S3
+        } else {
+            format
+        },
+        &line(Verb::Get, bucket, "hot/a", t0),
+    );
+    match format {
+        LogFormat::CloudTrail => (vec![line(Verb::Get, "", "x", t0)], vec![]),
+        _ => (
+            vec![],
+            vec!["}{ not a record".into(), good[..good.len() / 2].to_string()],
+        ),
+    }
+}
+
+#[sqlx::test]
+async fn each_log_format_is_read_once_and_bad_lines_are_named(pool: PgPool) {
+    let store = store().await;
+    let logs = new_bucket(&store, "access-logs", BucketOptions::default()).await;
+    let t0 = (Utc::now() - Duration::days(3))
+        .duration_trunc(Duration::seconds(1))
+        .unwrap();
+    let mut policies = String::new();
+    let mut buckets = Vec::new();
+    for format in FORMATS {
+        let bucket = new_bucket(&store, "access-data", BucketOptions::default()).await;
+        put(&store, &bucket, "hot/a", "a").await;
+        let name = format.as_str();
+        let (extra, raw) = bad_lines(format, &bucket, t0);
+        let mut lines = first_log(&bucket, t0);
+        lines.extend(extra);
+        let raw: Vec<&str> = raw.iter().map(String::as_str).collect();
+        put_log(
+            &store,
+            &logs,
+            &format!("{name}/2026-11-30-01"),
+            log_object(format, &lines, &raw),
+        )
+        .await;
+        let later = [line(Verb::Get, &bucket, "cold/b", t0 + Duration::hours(2))];
+        put_log(
+            &store,
+            &logs,
+            &format!("{name}/2026-11-30-02"),
+            log_object(format, &later, &[]),
+        )
+        .await;
+        if format == LogFormat::CloudTrail {
+            let doc = log_object(format, &later, &[]);
+            let text = String::from_utf8(gunzip(&doc)).unwrap();
+            put_log(
+                &store,
+                &logs,
+                "cloudtrail/2026-11-30-03",
+                text.as_bytes()[..text.len() - 20].to_vec(),
+            )
+            .await;
+        }
+        let keep = "    - { name: nothing, when: { key: { prefix: zzz/ } }, then: keep }\n";
+        policies.push_str(&access_policy(
+            &format!("p-{name}"),
+            &bucket,
+            &logs,
+            &format!("{name}/"),
+            name,
+            "",
+            keep,
+        ));
+        buckets.push((format, bucket));
+    }
+    let dir = PolicyDir::new(&policies);
+    let scanned = run_ok(&pool, &dir, &["scan"]);
+    for (format, bucket) in &buckets {
+        let name = format.as_str();
+        let objects = if *format == LogFormat::CloudTrail {
+            3
+        } else {
+            2
+        };
+        let said =
+            format!("({name}) for s3://{bucket}: {objects} log objects read (0 read before)");
+        assert!(scanned.contains(&said), "{said}\n{scanned}");
+        let reads: Vec<(String, DateTime<Utc>, i64)> = sqlx::query_as(
+            "SELECT key, last_access, accesses FROM object_access WHERE bucket = $1 ORDER BY key",
+        )
+        .bind(bucket)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let expected = vec![
+            ("cold/b".to_string(), t0 + Duration::hours(2), 1),
+            ("hot/a".to_string(), t0 + Duration::minutes(3), 2),
+            (ODD.to_string(), t0 + Duration::minutes(2), 1),
+        ];
+        assert_eq!(reads, expected, "{name}");
+    }
+    for bad in [
+        "s3/2026-11-30-01 line 10: truncated record",
+        "s3/2026-11-30-01 line 9: truncated record",
+        "rgw-ops/2026-11-30-01 line 9: not JSON",
+        "minio-audit/2026-11-30-01 line 10: not JSON",
+        "cloudtrail/2026-11-30-01 line 9: no requestParameters.bucketName",
+        "cloudtrail/2026-11-30-03 line 1: not a CloudTrail document",
+    ] {
+        assert!(scanned.contains(bad), "{bad}\n{scanned}");
+    }
+    // Read twice, counted once.
+    let again = run_ok(&pool, &dir, &["scan"]);
+    assert!(
+        again.contains("0 log objects read (2 read before)"),
+        "{again}"
+    );
+    let total = count(&pool, "SELECT sum(accesses)::int8 FROM object_access").await;
+    assert_eq!(total, 4 * 4);
+    let (format, bucket) = &buckets[0];
+    assert_eq!(*format, LogFormat::S3);
+    let explained = run_ok(&pool, &dir, &["explain", &format!("s3://{bucket}/hot/a")]);
+    let from =
+        format!("(from s3://{logs}/s3/2026-11-30-01 line 3); reads in 7d/30d/90d/all: 2/2/2/2");
+    assert!(explained.contains(&from), "{explained}");
+    let located = run_ok(&pool, &dir, &["locate", &format!("s3://{bucket}/{ODD}")]);
+    assert!(located.contains("line 2); reads in"), "{located}");
+}
+
+fn gunzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(data)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+#[sqlx::test]
+async fn unread_datasets_are_archived_whole_and_read_ones_kept_whole(pool: PgPool) {
+    let store = store().await;
+    let data = new_bucket(&store, "datasets", BucketOptions::default()).await;
+    let archive = new_bucket(&store, "datasets-archive", BucketOptions::default()).await;
+    let logs = new_bucket(&store, "datasets-logs", BucketOptions::default()).await;
+    let members = [
+        "datasets/cats/a.bin",
+        "datasets/cats/b.bin",
+        "datasets/cats/sub/c.bin",
+        "datasets/dogs/a.bin",
+        "datasets/dogs/b.bin",
+        "datasets/birds/a.bin",
+        "datasets/birds/b.pin",
+        "loose.bin",
+    ];
+    for key in members {
+        put(&store, &data, key, key).await;
+    }
+    let written = versions(&store, &data).await[0].last_modified;
+    // The logs begin just after the data was written: one read of one dog.
+    let start = written + Duration::seconds(1);
+    let recent = [
+        line(Verb::Put, &data, "datasets/fish/new.bin", start),
+        line(
+            Verb::Get,
+            &data,
+            "datasets/dogs/b.bin",
+            start + Duration::seconds(1),
+        ),
+    ];
+    put_log(
+        &store,
+        &logs,
+        "s3/2026-12-06-02",
+        log_object(LogFormat::S3, &recent, &[]),
+    )
+    .await;
+    let rules = "    - { name: pinned, when: { key: { suffix: .pin } }, then: keep }\n    - name: archive-unread\n      when: { accessed: { notWithin: 1d } }\n      then: { archive: { bucket: ARCHIVE, force: true } }\n"
+        .replace("ARCHIVE", &archive);
+    let group = "  group: { pattern: \"datasets/{name}/\" }\n";
+    let dir = PolicyDir::new(&access_policy(
+        "datasets", &data, &logs, "s3/", "s3", group, &rules,
+    ));
+    let plan = |dir: &PolicyDir| {
+        let out = run_ok(
+            &pool,
+            dir,
+            &["plan", "--policy", "datasets", "--format", "json"],
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).expect("JSON plan");
+        v["plans"][0].clone()
+    };
+    run_ok(&pool, &dir, &["scan"]);
+
+    // Nothing unread is known yet: the logs do not reach back over the day before the plan
+    // (the pinned bird is kept whatever its reads; the dogs were read).
+    let early = plan(&dir);
+    assert_eq!(early["access_unknown"], 5, "{early:#}");
+    assert_eq!(early["groups"]["changed"], 0, "{early:#}");
+    let text = run_ok(&pool, &dir, &["plan", "--policy", "datasets"]);
+    assert!(text.contains("5 versions access unknown"), "{text}");
+
+    // An older log object arrives: the history now covers the day, and the writes.
+    let older = [line(
+        Verb::Get,
+        "another-bucket",
+        "x",
+        written - Duration::days(2),
+    )];
+    put_log(
+        &store,
+        &logs,
+        "s3/2026-12-04-23",
+        log_object(LogFormat::S3, &older, &[]),
+    )
+    .await;
+    run_ok(&pool, &dir, &["scan"]);
+    let p = plan(&dir);
+    assert_eq!(p["access_unknown"], 0, "{p:#}");
+    let groups = &p["groups"];
+    assert_eq!(
+        (
+            groups["groups"].as_i64(),
+            groups["changed"].as_i64(),
+            groups["held"].as_i64()
+        ),
+        (Some(3), Some(1), Some(1)),
+        "{p:#}"
+    );
+    let cats = groups["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"] == "datasets/cats/")
+        .unwrap();
+    assert_eq!(
+        (cats["members"].as_i64(), cats["rule"].as_str()),
+        (Some(3), Some("archive-unread"))
+    );
+    let birds = groups["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"] == "datasets/birds/")
+        .unwrap();
+    assert_eq!(
+        birds["held_by"], "datasets/birds/b.pin is kept by rule pinned",
+        "{p:#}"
+    );
+    // Three cats and the loose object (decided alone); no dog, no bird.
+    assert_eq!(objects_of(&p, "archive-unread"), 4, "{p:#}");
+    let text = run_ok(&pool, &dir, &["plan", "--policy", "datasets"]);
+    assert!(
+        text.contains("groups (datasets/{name}/): 3 groups, 1 changed whole, 1 held whole"),
+        "{text}"
+    );
+    let explained = run_ok(
+        &pool,
+        &dir,
+        &["explain", &format!("s3://{data}/datasets/dogs/")],
+    );
+    assert!(
+        explained.contains("group datasets/dogs/: 2 members"),
+        "{explained}"
+    );
+    assert!(
+        explained.contains("decision: no rule changes it"),
+        "{explained}"
+    );
+    let bird = run_ok(
+        &pool,
+        &dir,
+        &["explain", &format!("s3://{data}/datasets/birds/a.bin")],
+    );
+    assert!(
+        bird.contains("decision: held (archive by rule archive-unread)"),
+        "{bird}"
+    );
+
+    let id = p["plan_id"].as_i64().unwrap().to_string();
+    run_ok(&pool, &dir, &["apply", "--plan", &id, "--yes"]);
+    let mut left = live_keys(&store, &data).await;
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            "datasets/birds/a.bin",
+            "datasets/birds/b.pin",
+            "datasets/dogs/a.bin",
+            "datasets/dogs/b.bin"
+        ]
+    );
+    let mut archived = live_keys(&store, &archive).await;
+    archived.sort();
+    assert_eq!(
+        archived,
+        [
+            "datasets/cats/a.bin",
+            "datasets/cats/b.bin",
+            "datasets/cats/sub/c.bin",
+            "loose.bin"
+        ]
+    );
+}
+
+fn objects_of(plan: &serde_json::Value, rule: &str) -> i64 {
+    let lines = plan["actions"].as_array().expect("actions");
+    let line = lines
+        .iter()
+        .find(|l| l["rule"] == rule)
+        .expect("the rule's line");
+    line["objects"].as_i64().unwrap()
+}
