@@ -30,7 +30,7 @@ impl Item {
     /// The version as the plan saw it, for the audit trail; `plan_clock` is the plan's clock
     /// as the audit trail writes times ([`crate::audit::format_time`]).
     pub fn state_before(&self, plan_clock: &str) -> serde_json::Value {
-        serde_json::json!({
+        let mut state = serde_json::json!({
             "version_id": self.version_id,
             "is_latest": self.is_latest,
             "is_delete_marker": self.is_delete_marker,
@@ -38,7 +38,11 @@ impl Item {
             "last_modified": crate::audit::format_time(self.last_modified),
             "storage_class": self.storage_class,
             "plan_clock": plan_clock,
-        })
+        });
+        if let Some(group) = self.param_str("group") {
+            state["group"] = group.into();
+        }
+        state
     }
 
     /// The version id to address, `None` for the null version (addressed by key).

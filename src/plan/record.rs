@@ -64,9 +64,14 @@ impl<'a> Recorder<'a> {
         let Some(index) = decision.rule() else { return };
         let rule = &policy.rules[index];
         let resolved;
-        let params = match &rule.then {
-            Action::Lock(_) => {
-                resolved = evaluate::item_params(&rule.then, &facts).to_string();
+        let params = match (&rule.then, &row.group) {
+            (Action::Lock(_), _) | (_, Some(_)) => {
+                let mut params = evaluate::item_params(&rule.then, &facts);
+                // A group member's events name its group, for the audit trail and reports.
+                if let Some(group) = &row.group {
+                    params["group"] = group.key.clone().into();
+                }
+                resolved = params.to_string();
                 resolved.as_str()
             }
             _ => self.params[index].as_str(),

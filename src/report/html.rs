@@ -81,6 +81,7 @@ pub fn render(
     charts(&mut page, totals);
     rules(&mut page, totals);
     costs(&mut page, totals, plans);
+    groups(&mut page, plans);
     blocked(&mut page, totals);
     page.push_str("</body></html>\n");
     page
@@ -241,6 +242,41 @@ fn costs(page: &mut String, totals: &Totals, plans: &BTreeMap<i64, PlanSummary>)
             per_rule.values().map(|v| v.0).sum(),
             &total,
         ),
+    }
+    page.push_str("</table>");
+}
+
+/// Dataset groups the covered plans decided: changed whole, or held whole by a member.
+fn groups(page: &mut String, plans: &BTreeMap<i64, PlanSummary>) {
+    let grouped: Vec<(&i64, &PlanSummary)> =
+        plans.iter().filter(|(_, p)| p.groups.is_some()).collect();
+    if grouped.is_empty() {
+        return;
+    }
+    page.push_str(
+        "<h2>Dataset groups</h2><table><tr><th>plan</th><th>policy</th><th>group</th>\
+         <th>members</th><th>bytes</th><th>decision</th><th>member samples</th></tr>",
+    );
+    for (id, plan) in grouped {
+        let Some(g) = &plan.groups else { continue };
+        for s in &g.samples {
+            let rule = s.rule.as_deref().unwrap_or("-");
+            let decision = match &s.held_by {
+                None => format!("{rule}: all members"),
+                Some(why) => format!("held whole from {rule}: {why}"),
+            };
+            let _ = write!(
+                page,
+                "<tr><td class=\"n\">{id}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>\
+                 <td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&plan.policy),
+                escape(&s.group),
+                s.members,
+                super::bytes(s.bytes),
+                escape(&decision),
+                escape(&s.member_samples.join(", "))
+            );
+        }
     }
     page.push_str("</table>");
 }
