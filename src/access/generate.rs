@@ -58,10 +58,12 @@ pub fn text_line(format: LogFormat, line: &Line) -> String {
             &name("REST.GET.OBJECT", "REST.HEAD.OBJECT", "REST.PUT.OBJECT"),
             line.status,
         ),
+        // As a Pacific gateway writes it: the key only in the URI, URL-encoded.
         LogFormat::RgwOps => json!({
-            "bucket": r.bucket, "object": r.key, "time": r.at.to_rfc3339(),
-            "operation": name("get_obj", "stat_obj", "put_obj"),
-            "uri": format!("{} /{}/{} HTTP/1.1", name("GET", "HEAD", "PUT"), r.bucket, r.key.as_deref().unwrap_or("")),
+            "bucket": r.bucket, "time": r.at.to_rfc3339(),
+            "operation": name("get_obj", "get_obj", "put_obj"),
+            "uri": format!("{} /{}/{} HTTP/1.1", name("GET", "HEAD", "PUT"), r.bucket,
+                           percent_encoding::utf8_percent_encode(r.key.as_deref().unwrap_or(""), KEY_ENCODE)),
             "http_status": line.status.to_string(), "user": r.requester, "user_agent": r.user_agent,
         })
         .to_string(),

@@ -139,17 +139,28 @@ fn cloudtrail_record(r: &Value) -> Result<Request, String> {
     Ok(request)
 }
 
-/// One line of the Ceph RGW ops log.
+/// One entry of the Ceph RGW ops log: a JSON object per line, as the gateway's ops-log socket
+/// (or file) streams them, inside an array left open (`[{...},` then `{...},`). Gateways before
+/// Quincy name the object only in the request URI, URL-encoded.
 pub fn rgw_ops(line: &str) -> Result<Request, String> {
-    let r: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    let entry = line
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches([',', ']']);
+    let r: Value = serde_json::from_str(entry).map_err(|e| format!("not JSON: {e}"))?;
+    let bucket = required(&r, &["bucket"])?;
     let uri = text(&r, &["uri"]).unwrap_or_default();
     let status: u16 = match &r["http_status"] {
         Value::Number(n) => n.as_u64().unwrap_or(0) as u16,
         v => v.as_str().and_then(|s| s.parse().ok()).unwrap_or(0),
     };
+    let key = match text(&r, &["object"]) {
+        Some(object) => Some(object.to_string()),
+        None => uri_key(uri, bucket)?,
+    };
     Ok(Request {
-        bucket: required(&r, &["bucket"])?.to_string(),
-        key: text(&r, &["object"]).map(str::to_string),
+        bucket: bucket.to_string(),
+        key,
         version_id: uri
             .split(['?', '&', ' '])
             .find_map(|p| p.strip_prefix("versionId="))
@@ -164,6 +175,26 @@ pub fn rgw_ops(line: &str) -> Result<Request, String> {
         user_agent: text(&r, &["user_agent"]).map(str::to_string),
         internal: false,
     })
+}
+
+/// The key a request URI (`GET /bucket/key?query HTTP/1.1`, or `/key` with the bucket in the
+/// host name) names, decoded; `None` for a request on the bucket.
+fn uri_key(uri: &str, bucket: &str) -> Result<Option<String>, String> {
+    let path = uri.split(' ').nth(1).unwrap_or_default();
+    let path = path.split('?').next().unwrap_or_default();
+    let in_path = format!("/{bucket}");
+    let key = match path.strip_prefix(&in_path) {
+        Some("") | Some("/") => return Ok(None),
+        Some(rest) if rest.starts_with('/') => &rest[1..],
+        _ => path.trim_start_matches('/'),
+    };
+    if key.is_empty() {
+        return Ok(None);
+    }
+    percent_encoding::percent_decode_str(key)
+        .decode_utf8()
+        .map(|k| Some(k.into_owned()))
+        .map_err(|_| format!("the key in {uri:?} does not decode to UTF-8"))
 }
 
 /// One line of the MinIO audit log; a copy is reported as the read of its source.
@@ -255,6 +286,13 @@ mod tests {
         let r = rgw_ops(&rgw.replace('\n', " ")).unwrap();
         assert_eq!(r.version_id.as_deref(), Some("v9"));
         assert!(r.counts(&Default::default()));
+        // As a Pacific gateway's ops-log socket streams it: no object field, an open array.
+        let pacific = r#"[{"bucket":"opslog-probe","time":"2026-12-06T13:45:30.524844Z","remote_addr":"127.0.0.1","object_owner":"shelflife","user":"shelflife","operation":"get_obj","uri":"HEAD /opslog-probe/odd%20key/%C3%BC.bin HTTP/1.1","http_status":"200","error_code":"","user_agent":"Boto3/1.44.18","trans_id":"tx0","authentication_type":"Local","access_key_id":"k","temp_url":false},"#;
+        let p = rgw_ops(pacific).unwrap();
+        assert_eq!(p.key.as_deref(), Some("odd key/ü.bin"));
+        assert!(p.counts(&Default::default()));
+        let bucket_op = pacific.replace("/odd%20key/%C3%BC.bin", "");
+        assert_eq!(rgw_ops(&bucket_op).unwrap().key, None);
         assert!(rgw_ops("{\"bucket\":").unwrap_err().starts_with("not JSON"));
         let minio = r#"{"version":"1","time":"2026-11-01T10:00:00.5Z","trigger":"incoming",
             "api":{"name":"HeadObject","bucket":"b","object":"m/ü","statusCode":200},

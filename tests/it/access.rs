@@ -379,3 +379,110 @@ fn objects_of(plan: &serde_json::Value, rule: &str) -> i64 {
         .expect("the rule's line");
     line["objects"].as_i64().unwrap()
 }
+
+/// A client of the test's S3 server that is not shelflife's (no `app/shelflife` in its user
+/// agent), as a training job's would be.
+async fn foreign_client() -> aws_sdk_s3::Client {
+    use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .load()
+        .await;
+    let config = aws_sdk_s3::config::Builder::from(&shared)
+        .endpoint_url(s3_endpoint())
+        .force_path_style(true)
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// Reads the gateway's ops-log socket until told to stop; what it streamed.
+fn ops_log_reader(
+    mut stream: tokio::net::UnixStream,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Vec<u8>>,
+) {
+    use tokio::io::AsyncReadExt;
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        loop {
+            tokio::select! {
+                read = stream.read_buf(&mut buf) => if !matches!(read, Ok(n) if n > 0) { break },
+                _ = &mut stopped => break,
+            }
+        }
+        buf
+    });
+    (stop, task)
+}
+
+#[sqlx::test]
+async fn the_gateways_own_ops_log_is_read(pool: PgPool) {
+    // Only Ceph's RADOS Gateway writes an ops log (scripts/ceph streams it to a socket).
+    let Some(socket) = std::env::var_os("SHELFLIFE_RGW_OPS_LOG").filter(|_| on_ceph()) else {
+        return;
+    };
+    let store = store().await;
+    let data = new_bucket(&store, "opslog-data", BucketOptions::default()).await;
+    let logs = new_bucket(&store, "opslog-logs", BucketOptions::default()).await;
+    put(&store, &data, "hot/a", "a").await;
+    put(&store, &data, ODD, "odd").await;
+    let stream = tokio::net::UnixStream::connect(&socket)
+        .await
+        .expect("the ops-log socket scripts/ceph configures");
+    let (stop, reader) = ops_log_reader(stream);
+    let client = foreign_client().await;
+    let get = |key: &str| client.get_object().bucket(&data).key(key).send();
+    get("hot/a")
+        .await
+        .expect("get")
+        .body
+        .collect()
+        .await
+        .expect("body");
+    client
+        .head_object()
+        .bucket(&data)
+        .key(ODD)
+        .send()
+        .await
+        .expect("head");
+    get(ODD)
+        .await
+        .expect("get")
+        .body
+        .collect()
+        .await
+        .expect("body");
+    assert!(get("missing").await.is_err(), "a 404 is no read");
+    read(&store, &data, "hot/a").await; // shelflife's own read: not counted
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let _ = stop.send(());
+    let streamed = String::from_utf8(reader.await.unwrap()).expect("UTF-8 entries");
+    // Other tests share the gateway: keep this bucket's entries, as the gateway wrote them.
+    let ours: String = streamed
+        .lines()
+        .filter(|l| l.contains(&format!("\"bucket\":\"{data}\"")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(ours.contains("\"operation\":\"get_obj\""), "{streamed}");
+    put_log(&store, &logs, "rgw/ops.log", ours.into_bytes()).await;
+    let keep = "    - { name: nothing, when: { key: { prefix: zzz/ } }, then: keep }\n";
+    let dir = PolicyDir::new(&access_policy(
+        "ops", &data, &logs, "rgw/", "rgw-ops", "", keep,
+    ));
+    let scanned = run_ok(&pool, &dir, &["scan"]);
+    assert!(
+        scanned.contains("1 log objects read (0 read before)") && scanned.contains(", 0 bad lines"),
+        "{scanned}"
+    );
+    let reads: Vec<(String, i64)> =
+        sqlx::query_as("SELECT key, accesses FROM object_access ORDER BY key")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(reads, [("hot/a".to_string(), 1), (ODD.to_string(), 2)]);
+}
