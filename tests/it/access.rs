@@ -486,3 +486,111 @@ async fn the_gateways_own_ops_log_is_read(pool: PgPool) {
             .unwrap();
     assert_eq!(reads, [("hot/a".to_string(), 1), (ODD.to_string(), 2)]);
 }
+
+/// The first block of `kind` (`yaml`, `sh`) in the README's section on access logs.
+fn readme_block(kind: &str) -> String {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let section = readme
+        .split("## Stale means unread")
+        .nth(1)
+        .expect("the README has the section");
+    section
+        .split(&format!("```{kind}\n"))
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("the block")
+        .to_string()
+}
+
+/// The README's policy and command lines, run against fresh buckets and generated logs.
+#[sqlx::test]
+async fn the_readme_example_of_access_logs_runs(pool: PgPool) {
+    let store = store().await;
+    let data = new_bucket(&store, "training-data", BucketOptions::default()).await;
+    let logs = new_bucket(&store, "access-logs", BucketOptions::default()).await;
+    let cold = new_bucket(&store, "cold-datasets", BucketOptions::default()).await;
+    for key in [
+        "datasets/imagenet-mini/train.tar",
+        "datasets/imagenet-mini/val.tar",
+        "datasets/cc-news/a.jsonl",
+        "datasets/cc-news/b.jsonl",
+        "datasets/benchmarks/mmlu.jsonl",
+    ] {
+        put(&store, &data, key, key).await;
+    }
+    let now = Utc::now();
+    let old = [line(
+        Verb::Get,
+        &data,
+        "datasets/benchmarks/mmlu.jsonl",
+        now - Duration::days(200),
+    )];
+    let recent = [line(
+        Verb::Get,
+        &data,
+        "datasets/cc-news/a.jsonl",
+        now - Duration::days(10),
+    )];
+    for (name, lines) in [
+        ("2026-05-20-00-00-00-A1B2", &old),
+        ("2026-11-26-00-00-00-C3D4", &recent),
+    ] {
+        put_log(
+            &store,
+            &logs,
+            &format!("{data}/{name}"),
+            log_object(LogFormat::S3, lines, &[]),
+        )
+        .await;
+    }
+    let mine = |text: &str| {
+        text.replace("training-data", &data)
+            .replace("access-logs", &logs)
+            .replace("cold-datasets", &cold)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("policies.yaml"),
+        mine(&readme_block("yaml")),
+    )
+    .unwrap();
+    let mut outputs = Vec::new();
+    for command in readme_block("sh")
+        .lines()
+        .filter(|l| l.starts_with("shelflife "))
+    {
+        let command = mine(command.split(" #").next().unwrap());
+        let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+        let out = shelflife(&pool, dir.path(), &args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", describe(&out));
+        outputs.push(stdout(&out));
+    }
+    assert_eq!(outputs.len(), 4);
+    assert!(
+        outputs[0].contains("2 log objects read (0 read before)"),
+        "{}",
+        outputs[0]
+    );
+    assert!(
+        outputs[1].contains("3 groups, 1 changed whole, 0 held whole"),
+        "{}",
+        outputs[1]
+    );
+    assert!(
+        outputs[2].contains("rule archive-unread changes all its members"),
+        "{}",
+        outputs[2]
+    );
+    let mut archived = live_keys(&store, &cold).await;
+    archived.sort();
+    assert_eq!(
+        archived,
+        [
+            "datasets/imagenet-mini/train.tar",
+            "datasets/imagenet-mini/val.tar"
+        ]
+    );
+    assert_eq!(live_keys(&store, &data).await.len(), 3);
+}
