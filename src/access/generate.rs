@@ -2,6 +2,7 @@
 //! demo data and the benchmark.
 
 use super::{LogFormat, Request, KEY_ENCODE};
+use chrono::Timelike;
 use serde_json::json;
 use std::io::Write;
 
@@ -136,4 +137,31 @@ pub fn line(verb: Verb, bucket: &str, key: &str, at: chrono::DateTime<chrono::Ut
             internal: false,
         },
     }
+}
+
+/// Line `i` of `n` of the benchmark's synthetic S3 server access log of `bucket`: reads of
+/// `keys` dataset shards (skewed: a tenth of the shards get half the reads) over the week
+/// before `end`, 90% GET, 8% HEAD, 2% PUT.
+pub fn synthetic(
+    bucket: &str,
+    i: usize,
+    n: usize,
+    keys: usize,
+    end: chrono::DateTime<chrono::Utc>,
+) -> Line {
+    let h = i.wrapping_mul(2_654_435_761) % 1_000_003;
+    let k = match h % 2 {
+        0 => h / 2 % (keys / 10).max(1),
+        _ => h / 2 % keys.max(1),
+    };
+    let key = format!("datasets/ds-{:03}/shard-{:06}.tar", k % 100, k);
+    let week = chrono::Duration::days(7).num_milliseconds() as f64;
+    let at =
+        end - chrono::Duration::milliseconds((week * (1.0 - i as f64 / n.max(1) as f64)) as i64);
+    let verb = match h % 50 {
+        0 => Verb::Put,
+        1..=4 => Verb::Head,
+        _ => Verb::Get,
+    };
+    line(verb, bucket, &key, at.with_nanosecond(0).unwrap_or(at))
 }

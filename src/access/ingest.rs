@@ -140,7 +140,7 @@ async fn ingest_object(
     let stats = stream_into_stage(&mut tx, source, reads, key).await?;
     merge(&mut tx, source, reads, key, &stats).await?;
     tx.commit().await?;
-    tracing::info!(
+    tracing::debug!(
         log = key,
         lines = stats.lines,
         reads = stats.reads,

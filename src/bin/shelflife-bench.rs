@@ -17,6 +17,9 @@ use shelflife::storage::{DeleteTarget, ObjectStore, ObjectVersion, RetryConfig};
 use std::io::Write;
 use std::path::PathBuf;
 
+#[path = "shelflife-bench/access_logs.rs"]
+mod access_logs;
+
 #[derive(Parser)]
 enum Command {
     /// Publish a CSV.gz report of `rows` synthetic versions of `source`, in files of
@@ -75,6 +78,25 @@ enum Command {
         versions: PathBuf,
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
+    },
+    /// Create `target` (empty) and `logs`, and publish `lines` lines of a synthetic S3 server
+    /// access log of `target` under `prefix` in `logs`, `per_object` lines per log object;
+    /// write the same requests, parsed, as COPY text to `copy_file`.
+    GenAccessLogs {
+        #[arg(long)]
+        lines: usize,
+        #[arg(long, default_value_t = 50_000)]
+        per_object: usize,
+        #[arg(long, default_value_t = 20_000)]
+        keys: usize,
+        #[arg(long)]
+        target: String,
+        #[arg(long)]
+        logs: String,
+        #[arg(long)]
+        prefix: String,
+        #[arg(long)]
+        copy_file: PathBuf,
     },
     /// Print the keys of `bucket`'s current versions, one per line.
     ListKeys {
@@ -184,6 +206,22 @@ async fn main() -> Result<()> {
             }
         }
         Command::ListKeys { bucket } => list_keys(&store, &bucket).await,
+        Command::GenAccessLogs {
+            lines,
+            per_object,
+            keys,
+            target,
+            logs,
+            prefix,
+            copy_file,
+        } => {
+            let shape = access_logs::Shape {
+                lines,
+                per_object,
+                keys,
+            };
+            access_logs::publish(&store, &shape, (&target, &logs, &prefix), &copy_file).await
+        }
         Command::SeedHistory {
             bucket,
             objects,

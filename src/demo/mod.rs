@@ -6,8 +6,11 @@
 //! - `checkpoints` (versioned): per-run steps, `latest.ckpt` overwritten several times;
 //! - `models` (Object Lock): released model files, some under retention or legal hold;
 //! - `inventory-reports`: an S3 Inventory report (CSV.gz) of `datasets`, which the `datasets`
-//!   policy scans instead of listing.
+//!   policy scans instead of listing;
+//! - `feature-store` and `access-logs`: tables of parts, and 120 days of S3 server access logs
+//!   saying which tables are still read (`access.rs`).
 
+mod access;
 mod inventory;
 
 use crate::storage::s3::{BucketOptions, PutOptions, S3Store};
@@ -45,7 +48,7 @@ struct Upload {
 
 /// Creates the demo buckets and objects; returns object versions written per bucket.
 pub async fn seed(store: &S3Store) -> Result<BTreeMap<String, usize>, StorageError> {
-    for (bucket, options) in BUCKETS {
+    for (bucket, options) in BUCKETS.into_iter().chain(access::BUCKETS) {
         store.create_bucket(bucket, options).await?;
     }
     // Rounds run one after another so that rewritten keys get distinct, ordered versions.
@@ -65,6 +68,8 @@ pub async fn seed(store: &S3Store) -> Result<BTreeMap<String, usize>, StorageErr
             .try_for_each(|_version| async { Ok(()) })
             .await?;
     }
+    let logs = access::publish_logs(store).await?;
+    counts.insert("access-logs/feature-store (log objects)".into(), logs);
     let reported = inventory::publish(store).await?;
     counts.insert(
         format!(
@@ -105,6 +110,7 @@ fn first_round() -> Vec<Upload> {
         }
     }
     uploads.extend(checkpoints_and_models());
+    uploads.extend(access::tables());
     uploads
 }
 
