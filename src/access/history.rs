@@ -33,6 +33,22 @@ pub struct LastAccess {
     pub total: i64,
 }
 
+impl std::fmt::Display for LastAccess {
+    /// `TIME [of version V] (from LOG line N); reads in 7d/30d/90d/all: a/b/c/d`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = self.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        write!(f, "{at}")?;
+        if let Some(v) = &self.version_id {
+            write!(f, " of version {v}")?;
+        }
+        write!(
+            f,
+            " (from {} line {}); reads in 7d/30d/90d/all: {}/{}/{}/{}",
+            self.log, self.line, self.last_7d, self.last_30d, self.last_90d, self.total
+        )
+    }
+}
+
 /// The last access of `key` in the logs, with counts up to `as_of`; `None` when never seen.
 pub async fn last_access(
     pool: &PgPool,

@@ -126,20 +126,7 @@ fn render_access(out: &mut String, e: &Explanation) {
     };
     let _ = match &e.last_access {
         None => writeln!(out, "  last access: never read in the {since}"),
-        Some(a) => writeln!(
-            out,
-            "  last access: {}{} (from {} line {}); reads in 7d/30d/90d/all: {}/{}/{}/{} ({since})",
-            time(&a.at),
-            a.version_id
-                .as_deref()
-                .map_or(String::new(), |v| format!(" of version {v}")),
-            a.log,
-            a.line,
-            a.last_7d,
-            a.last_30d,
-            a.last_90d,
-            a.total
-        ),
+        Some(a) => writeln!(out, "  last access: {a} ({since})"),
     };
 }
 

@@ -154,17 +154,7 @@ fn render(l: &Located, now: Option<&Now>) -> String {
         }
     }
     if let Some(a) = &l.last_access {
-        let _ = writeln!(
-            out,
-            "  last access: {} (from {} line {}); reads in 7d/30d/90d/all: {}/{}/{}/{}",
-            time(&a.at),
-            a.log,
-            a.line,
-            a.last_7d,
-            a.last_30d,
-            a.last_90d,
-            a.total
-        );
+        let _ = writeln!(out, "  last access: {a}");
     }
     let _ = writeln!(out, "  history: {} events", l.events.len());
     for e in &l.events {

@@ -24,6 +24,14 @@ fn run_ok(pool: &PgPool, dir: &PolicyDir, args: &[&str]) -> String {
     stdout(&out)
 }
 
+/// Runs `args`, which must succeed and say each of `said`.
+fn says(pool: &PgPool, dir: &PolicyDir, args: &[&str], said: &[&str]) {
+    let out = run_ok(pool, dir, args);
+    for text in said {
+        assert!(out.contains(text), "{args:?} does not say {text:?}:\n{out}");
+    }
+}
+
 async fn put_log(store: &S3Store, bucket: &str, key: &str, body: Vec<u8>) {
     store
         .put_object(bucket, key, body, &PutOptions::default())
@@ -179,21 +187,30 @@ async fn each_log_format_is_read_once_and_bad_lines_are_named(pool: PgPool) {
         assert!(scanned.contains(bad), "{bad}\n{scanned}");
     }
     // Read twice, counted once.
-    let again = run_ok(&pool, &dir, &["scan"]);
-    assert!(
-        again.contains("0 log objects read (2 read before)"),
-        "{again}"
+    says(
+        &pool,
+        &dir,
+        &["scan"],
+        &["0 log objects read (2 read before)"],
     );
     let total = count(&pool, "SELECT sum(accesses)::int8 FROM object_access").await;
     assert_eq!(total, 4 * 4);
     let (format, bucket) = &buckets[0];
     assert_eq!(*format, LogFormat::S3);
-    let explained = run_ok(&pool, &dir, &["explain", &format!("s3://{bucket}/hot/a")]);
     let from =
         format!("(from s3://{logs}/s3/2026-11-30-01 line 3); reads in 7d/30d/90d/all: 2/2/2/2");
-    assert!(explained.contains(&from), "{explained}");
-    let located = run_ok(&pool, &dir, &["locate", &format!("s3://{bucket}/{ODD}")]);
-    assert!(located.contains("line 2); reads in"), "{located}");
+    says(
+        &pool,
+        &dir,
+        &["explain", &format!("s3://{bucket}/hot/a")],
+        &[&from],
+    );
+    says(
+        &pool,
+        &dir,
+        &["locate", &format!("s3://{bucket}/{ODD}")],
+        &["line 2); reads in"],
+    );
 }
 
 fn gunzip(data: &[u8]) -> Vec<u8> {
@@ -265,8 +282,12 @@ async fn unread_datasets_are_archived_whole_and_read_ones_kept_whole(pool: PgPoo
     let early = plan(&dir);
     assert_eq!(early["access_unknown"], 5, "{early:#}");
     assert_eq!(early["groups"]["changed"], 0, "{early:#}");
-    let text = run_ok(&pool, &dir, &["plan", "--policy", "datasets"]);
-    assert!(text.contains("5 versions access unknown"), "{text}");
+    says(
+        &pool,
+        &dir,
+        &["plan", "--policy", "datasets"],
+        &["5 versions access unknown"],
+    );
 
     // An older log object arrives: the history now covers the day, and the writes.
     let older = [line(
@@ -317,32 +338,20 @@ async fn unread_datasets_are_archived_whole_and_read_ones_kept_whole(pool: PgPoo
     );
     // Three cats and the loose object (decided alone); no dog, no bird.
     assert_eq!(objects_of(&p, "archive-unread"), 4, "{p:#}");
-    let text = run_ok(&pool, &dir, &["plan", "--policy", "datasets"]);
-    assert!(
-        text.contains("groups (datasets/{name}/): 3 groups, 1 changed whole, 1 held whole"),
-        "{text}"
-    );
-    let explained = run_ok(
+    let groups = "groups (datasets/{name}/): 3 groups, 1 changed whole, 1 held whole";
+    says(&pool, &dir, &["plan", "--policy", "datasets"], &[groups]);
+    let dogs = format!("s3://{data}/datasets/dogs/");
+    let kept = [
+        "group datasets/dogs/: 2 members",
+        "decision: no rule changes it",
+    ];
+    says(&pool, &dir, &["explain", &dogs], &kept);
+    let bird = format!("s3://{data}/datasets/birds/a.bin");
+    says(
         &pool,
         &dir,
-        &["explain", &format!("s3://{data}/datasets/dogs/")],
-    );
-    assert!(
-        explained.contains("group datasets/dogs/: 2 members"),
-        "{explained}"
-    );
-    assert!(
-        explained.contains("decision: no rule changes it"),
-        "{explained}"
-    );
-    let bird = run_ok(
-        &pool,
-        &dir,
-        &["explain", &format!("s3://{data}/datasets/birds/a.bin")],
-    );
-    assert!(
-        bird.contains("decision: held (archive by rule archive-unread)"),
-        "{bird}"
+        &["explain", &bird],
+        &["decision: held (archive by rule archive-unread)"],
     );
 
     let id = p["plan_id"].as_i64().unwrap().to_string();
