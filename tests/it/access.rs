@@ -39,6 +39,11 @@ async fn put_log(store: &S3Store, bucket: &str, key: &str, body: Vec<u8>) {
         .expect("put log object");
 }
 
+/// Writes `lines` as an S3 server access log object.
+async fn put_s3_log(store: &S3Store, bucket: &str, key: &str, lines: &[Line]) {
+    put_log(store, bucket, key, log_object(LogFormat::S3, lines, &[])).await;
+}
+
 /// A policy over `bucket` whose access logs are under `prefix` of `logs`.
 fn access_policy(
     name: &str,
@@ -253,13 +258,7 @@ async fn unread_datasets_are_archived_whole_and_read_ones_kept_whole(pool: PgPoo
             start + Duration::seconds(1),
         ),
     ];
-    put_log(
-        &store,
-        &logs,
-        "s3/2026-12-06-02",
-        log_object(LogFormat::S3, &recent, &[]),
-    )
-    .await;
+    put_s3_log(&store, &logs, "s3/2026-12-06-02", &recent).await;
     let rules = "    - { name: pinned, when: { key: { suffix: .pin } }, then: keep }\n    - name: archive-unread\n      when: { accessed: { notWithin: 1d } }\n      then: { archive: { bucket: ARCHIVE, force: true } }\n"
         .replace("ARCHIVE", &archive);
     let group = "  group: { pattern: \"datasets/{name}/\" }\n";
@@ -296,13 +295,7 @@ async fn unread_datasets_are_archived_whole_and_read_ones_kept_whole(pool: PgPoo
         "x",
         written - Duration::days(2),
     )];
-    put_log(
-        &store,
-        &logs,
-        "s3/2026-12-04-23",
-        log_object(LogFormat::S3, &older, &[]),
-    )
-    .await;
+    put_s3_log(&store, &logs, "s3/2026-12-04-23", &older).await;
     run_ok(&pool, &dir, &["scan"]);
     let p = plan(&dir);
     assert_eq!(p["access_unknown"], 0, "{p:#}");
@@ -546,13 +539,7 @@ async fn the_readme_example_of_access_logs_runs(pool: PgPool) {
         ("2026-05-20-00-00-00-A1B2", &old),
         ("2026-11-26-00-00-00-C3D4", &recent),
     ] {
-        put_log(
-            &store,
-            &logs,
-            &format!("{data}/{name}"),
-            log_object(LogFormat::S3, lines, &[]),
-        )
-        .await;
+        put_s3_log(&store, &logs, &format!("{data}/{name}"), lines).await;
     }
     let mine = |text: &str| {
         text.replace("training-data", &data)
