@@ -71,11 +71,13 @@ pub async fn last_access(
         return Ok(None);
     };
     let (last_7d, last_30d, last_90d, total): (i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT coalesce(sum(accesses) FILTER (WHERE day > ($4::timestamptz - interval '7 days')::date), 0)::int8, \
-                coalesce(sum(accesses) FILTER (WHERE day > ($4::timestamptz - interval '30 days')::date), 0)::int8, \
-                coalesce(sum(accesses) FILTER (WHERE day > ($4::timestamptz - interval '90 days')::date), 0)::int8, \
-                coalesce(sum(accesses), 0)::int8 \
-         FROM access_days WHERE storage = $1 AND bucket = $2 AND key = $3",
+        "SELECT coalesce(sum(n) FILTER (WHERE day > ($4::timestamptz - interval '7 days')::date), 0)::int8, \
+                coalesce(sum(n) FILTER (WHERE day > ($4::timestamptz - interval '30 days')::date), 0)::int8, \
+                coalesce(sum(n) FILTER (WHERE day > ($4::timestamptz - interval '90 days')::date), 0)::int8, \
+                coalesce(sum(n), 0)::int8 \
+         FROM object_access, LATERAL (SELECT d::date AS day, n::int8 AS n \
+                                      FROM jsonb_each_text(days) e(d, n)) per_day \
+         WHERE storage = $1 AND bucket = $2 AND key = $3",
     )
     .bind(storage)
     .bind(bucket)

@@ -1,17 +1,19 @@
-//! Reading new log objects into PostgreSQL. Per log object, in one transaction: the object is
+//! Reading new log objects into PostgreSQL, a batch of them per transaction: each object is
 //! claimed in `access_logs` (a second reader of the same object, now or later, finds it there
-//! and skips it), downloaded while a blocking thread decodes and aggregates its lines, the
-//! aggregates are copied into a staging table and merged. A failed download rolls the whole
-//! object back; bad lines are recorded with their number and the rest of the object is kept.
+//! and skips it) and downloaded while a blocking thread decodes its lines into one aggregate
+//! for the whole batch; the aggregate is copied into a staging table and merged once, so a key
+//! read in every log object of the batch is written once. A failed download rolls the whole
+//! batch back; bad lines are recorded with their number and the rest of the object is kept.
 
 use super::aggregate::{Aggregate, LogStats};
-use super::{json, s3log, AccessError, BadLine, Ignore, LogFormat};
+use super::decode::decode;
+use super::{AccessError, BadLine, Ignore, LogFormat};
 use crate::inventory::report::ingest::{Incoming, Piece};
 use crate::storage::ObjectStore;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use sqlx::PgConnection;
 use sqlx::PgPool;
-use std::io::{BufRead, BufReader};
 use tokio::sync::mpsc;
 
 /// Where a target's access logs are, and how to read them.
@@ -48,6 +50,19 @@ pub struct IngestSummary {
     pub since: Option<DateTime<Utc>>,
 }
 
+/// Log objects decoded at once within a batch, each lane into its own aggregate.
+const DECODERS: usize = 2;
+/// Log objects read in one transaction, at most: their reads are aggregated together.
+const BATCH_OBJECTS: usize = 64;
+const BATCH_BYTES: i64 = 1 << 30;
+
+/// A log object the listing found.
+struct LogObject {
+    key: String,
+    etag: Option<String>,
+    size: i64,
+}
+
 /// Reads every log object under the source's prefix not read before for `reads`.
 pub async fn ingest(
     pool: &PgPool,
@@ -55,35 +70,62 @@ pub async fn ingest(
     reads: &ReadsOf<'_>,
 ) -> Result<IngestSummary, AccessError> {
     let mut summary = IngestSummary::default();
-    let mut pages = source.store.list_versions(source.bucket, source.prefix);
+    let mut pages = source.store.list_current(source.bucket, source.prefix);
     while let Some(page) = pages.next().await {
-        let objects: Vec<(String, Option<String>, i64)> = page?
+        let objects: Vec<LogObject> = page?
             .into_iter()
-            .filter(|v| v.is_latest && !v.is_delete_marker)
-            .map(|v| (v.key, v.etag, v.size))
+            .map(|v| LogObject {
+                key: v.key,
+                etag: v.etag,
+                size: v.size,
+            })
             .collect();
-        let keys: Vec<&str> = objects.iter().map(|o| o.0.as_str()).collect();
-        let done: Vec<String> = sqlx::query_scalar(
-            "SELECT log_key FROM access_logs WHERE storage = $1 AND bucket = $2 \
-             AND log_storage = $3 AND log_bucket = $4 AND log_key = ANY($5)",
-        )
-        .bind(reads.storage)
-        .bind(reads.bucket)
-        .bind(source.storage)
-        .bind(source.bucket)
-        .bind(&keys)
-        .fetch_all(pool)
-        .await?;
-        for (key, etag, size) in objects.iter().filter(|o| !done.contains(&o.0)) {
-            match ingest_object(pool, source, reads, key, etag.as_deref(), *size).await? {
-                Some(stats) => summary.add(key, stats),
-                None => summary.already += 1,
-            }
-        }
+        let done = already_read(pool, source, reads, &objects).await?;
         summary.already += done.len() as u64;
+        let mut batch: Vec<&LogObject> = Vec::new();
+        for object in objects.iter().filter(|o| !done.contains(&o.key)) {
+            let bytes: i64 = batch.iter().map(|o| o.size).sum();
+            if batch.len() == BATCH_OBJECTS
+                || (bytes + object.size > BATCH_BYTES && !batch.is_empty())
+            {
+                ingest_batch(
+                    pool,
+                    source,
+                    reads,
+                    &std::mem::take(&mut batch),
+                    &mut summary,
+                )
+                .await?;
+            }
+            batch.push(object);
+        }
+        if !batch.is_empty() {
+            ingest_batch(pool, source, reads, &batch, &mut summary).await?;
+        }
     }
     summary.since = super::since(pool, reads.storage, reads.bucket).await?;
     Ok(summary)
+}
+
+/// The keys of `objects` already read for `reads`.
+async fn already_read(
+    pool: &PgPool,
+    source: &LogSource<'_>,
+    reads: &ReadsOf<'_>,
+    objects: &[LogObject],
+) -> Result<Vec<String>, sqlx::Error> {
+    let keys: Vec<&str> = objects.iter().map(|o| o.key.as_str()).collect();
+    sqlx::query_scalar(
+        "SELECT log_key FROM access_logs WHERE storage = $1 AND bucket = $2 \
+         AND log_storage = $3 AND log_bucket = $4 AND log_key = ANY($5)",
+    )
+    .bind(reads.storage)
+    .bind(reads.bucket)
+    .bind(source.storage)
+    .bind(source.bucket)
+    .bind(&keys)
+    .fetch_all(pool)
+    .await
 }
 
 impl IngestSummary {
@@ -102,16 +144,84 @@ impl IngestSummary {
     }
 }
 
-/// Reads one log object; `None` when another ingest has claimed it.
-async fn ingest_object(
+/// Reads a batch of log objects in one transaction; objects another ingest has claimed are
+/// counted as read before.
+async fn ingest_batch(
     pool: &PgPool,
     source: &LogSource<'_>,
     reads: &ReadsOf<'_>,
-    key: &str,
-    etag: Option<&str>,
-    size: i64,
-) -> Result<Option<LogStats>, AccessError> {
+    batch: &[&LogObject],
+    summary: &mut IngestSummary,
+) -> Result<(), AccessError> {
     let mut tx = pool.begin().await?;
+    // The merge sorts and groups the batch's aggregates: with PostgreSQL's default 4 MB they
+    // spill to disk from about 40,000 rows.
+    sqlx::query("SET LOCAL work_mem = '64MB'")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "CREATE TEMP TABLE access_stage (key text, version_key text, last_access timestamptz, \
+                                         log text, line bigint, accesses bigint, days jsonb) \
+         ON COMMIT DROP",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let mut claimed = Vec::new();
+    for object in batch {
+        match claim(&mut tx, source, reads, object).await? {
+            true => claimed.push(*object),
+            false => summary.already += 1,
+        }
+    }
+    let (rows_tx, mut rows_rx) = mpsc::channel::<Vec<u8>>(4);
+    let lanes = (0..DECODERS).map(|i| {
+        let lane: Vec<&LogObject> = claimed.iter().skip(i).step_by(DECODERS).copied().collect();
+        read_lane(source, reads, lane, rows_tx.clone())
+    });
+    let reading = futures::future::try_join_all(lanes);
+    drop(rows_tx);
+    let copying = async {
+        let mut overflowed = false;
+        while let Some(rows) = rows_rx.recv().await {
+            copy_rows(&mut tx, rows).await?;
+            overflowed = true;
+        }
+        Ok::<bool, sqlx::Error>(overflowed)
+    };
+    let (lanes, copied) = futures::join!(reading, copying);
+    let (lanes, overflowed) = (lanes?, copied?);
+    // The lanes' aggregates as one, so a key read in both is staged once.
+    let mut read: Vec<(String, LogStats)> = Vec::new();
+    let mut all = Aggregate::new(reads.bucket, reads.ignore);
+    for (agg, stats) in lanes {
+        all.absorb(agg);
+        read.extend(stats);
+    }
+    copy_rows(&mut tx, all.encode()).await?;
+    for (key, stats) in &read {
+        record(&mut tx, source, reads, key, stats).await?;
+    }
+    merge(&mut tx, reads, overflowed).await?;
+    tx.commit().await?;
+    for (key, stats) in read {
+        tracing::debug!(
+            log = key.as_str(),
+            lines = stats.lines,
+            reads = stats.reads,
+            "access log ingested"
+        );
+        summary.add(&key, stats);
+    }
+    Ok(())
+}
+
+/// Claims a log object for this transaction; `false` when another ingest has read it.
+async fn claim(
+    tx: &mut PgConnection,
+    source: &LogSource<'_>,
+    reads: &ReadsOf<'_>,
+    object: &LogObject,
+) -> Result<bool, sqlx::Error> {
     let claimed: Option<i32> = sqlx::query_scalar(
         "INSERT INTO access_logs (storage, bucket, log_storage, log_bucket, log_key, etag, size, \
                                   format, lines, reads, bad_lines) \
@@ -121,63 +231,58 @@ async fn ingest_object(
     .bind(reads.bucket)
     .bind(source.storage)
     .bind(source.bucket)
-    .bind(key)
-    .bind(etag)
-    .bind(size)
+    .bind(&object.key)
+    .bind(&object.etag)
+    .bind(object.size)
     .bind(source.format.as_str())
     .fetch_optional(&mut *tx)
     .await?;
-    if claimed.is_none() {
-        return Ok(None);
-    }
-    sqlx::query(
-        "CREATE TEMP TABLE access_stage (day date, key text, version_key text, \
-                                         last_access timestamptz, line bigint, accesses bigint) \
-         ON COMMIT DROP",
-    )
-    .execute(&mut *tx)
-    .await?;
-    let stats = stream_into_stage(&mut tx, source, reads, key).await?;
-    merge(&mut tx, source, reads, key, &stats).await?;
-    tx.commit().await?;
-    tracing::debug!(
-        log = key,
-        lines = stats.lines,
-        reads = stats.reads,
-        "access log ingested"
-    );
-    Ok(Some(stats))
+    Ok(claimed.is_some())
 }
 
-/// Downloads, decodes and copies one log object into `access_stage`, all at once.
-async fn stream_into_stage(
-    tx: &mut sqlx::PgConnection,
+/// Reads `lane`'s log objects one after another into one aggregate, sending its rows to
+/// `rows` when it overflows; the aggregate, and what each object held.
+async fn read_lane(
     source: &LogSource<'_>,
     reads: &ReadsOf<'_>,
+    lane: Vec<&LogObject>,
+    rows: mpsc::Sender<Vec<u8>>,
+) -> Result<(Aggregate, Vec<(String, LogStats)>), AccessError> {
+    let mut agg = Aggregate::new(reads.bucket, reads.ignore);
+    let mut read = Vec::with_capacity(lane.len());
+    for object in lane {
+        agg.next_log(format!("s3://{}/{}", source.bucket, object.key));
+        let stats;
+        (agg, stats) = read_object(source, &object.key, agg, rows.clone()).await?;
+        read.push((object.key.clone(), stats));
+    }
+    Ok((agg, read))
+}
+
+/// Downloads and decodes one log object into `agg` (on a blocking thread, while it
+/// downloads), sending rows to `rows` when the aggregate overflows; the aggregate back, and
+/// what the object held.
+async fn read_object(
+    source: &LogSource<'_>,
     key: &str,
-) -> Result<LogStats, AccessError> {
+    agg: Aggregate,
+    rows: mpsc::Sender<Vec<u8>>,
+) -> Result<(Aggregate, LogStats), AccessError> {
     let (bytes_tx, bytes_rx) = mpsc::channel::<Piece>(16);
-    let (rows_tx, mut rows_rx) = mpsc::channel::<Vec<u8>>(4);
-    let decoder = {
-        let (format, bucket, ignore) = (
-            source.format,
-            reads.bucket.to_string(),
-            reads.ignore.clone(),
-        );
-        tokio::task::spawn_blocking(move || {
-            let mut input = Incoming {
-                rx: bytes_rx,
-                current: bytes::Bytes::new(),
-                verified: false,
-            };
-            let mut agg = Aggregate::new(&bucket, &ignore);
-            let mut send = |rows: Vec<u8>| _ = rows_tx.blocking_send(rows);
-            decode(format, &mut input, &mut agg, &mut send);
-            send(agg.encode());
-            input.drain();
-            (agg.stats, input.verified)
-        })
-    };
+    let format = source.format;
+    let decoder = tokio::task::spawn_blocking(move || {
+        let mut agg = agg;
+        let mut input = Incoming {
+            rx: bytes_rx,
+            current: bytes::Bytes::new(),
+            verified: false,
+        };
+        let mut send = |encoded: Vec<u8>| _ = rows.blocking_send(encoded);
+        decode(format, &mut input, &mut agg, &mut send);
+        input.drain();
+        let stats = std::mem::take(&mut agg.stats);
+        (agg, stats, input.verified)
+    });
     let download = async {
         let mut body = source.store.get(source.bucket, key, None).await?;
         while let Some(chunk) = body.next().await {
@@ -189,18 +294,9 @@ async fn stream_into_stage(
         drop(bytes_tx);
         Ok::<(), AccessError>(())
     };
-    let copy = async {
-        let mut copy = tx.copy_in_raw("COPY access_stage FROM STDIN").await?;
-        while let Some(rows) = rows_rx.recv().await {
-            copy.send(rows).await?;
-        }
-        copy.finish().await?;
-        Ok::<(), sqlx::Error>(())
-    };
-    let (downloaded, copied) = futures::join!(download, copy);
-    let (stats, complete) = decoder.await.expect("the decoder does not panic");
+    let downloaded = download.await;
+    let (agg, stats, complete) = decoder.await.expect("the decoder does not panic");
     downloaded?;
-    copied?;
     if !complete {
         return Err(AccessError::Log {
             bucket: source.bucket.to_string(),
@@ -208,101 +304,69 @@ async fn stream_into_stage(
             message: "the download did not complete".into(),
         });
     }
-    Ok(stats)
+    Ok((agg, stats))
 }
 
-/// Decodes the log object (gunzipping it when it starts with gzip's magic bytes) into `agg`.
-/// A failure that ends the object is recorded as a bad line where it happened.
-fn decode(
-    format: LogFormat,
-    input: &mut Incoming,
-    agg: &mut Aggregate,
-    send: &mut dyn FnMut(Vec<u8>),
-) {
-    let mut raw = BufReader::with_capacity(256 * 1024, input);
-    let gzipped = matches!(raw.fill_buf(), Ok([0x1f, 0x8b, ..]));
-    let mut reader: Box<dyn BufRead + '_> = match gzipped {
-        true => Box::new(BufReader::with_capacity(
-            256 * 1024,
-            flate2::bufread::MultiGzDecoder::new(raw),
-        )),
-        false => Box::new(raw),
-    };
-    if format == LogFormat::CloudTrail {
-        let mut last = 0;
-        let end = json::cloudtrail(&mut reader, &mut |n, r| {
-            last = n;
-            agg.line(n, r, send)
-        });
-        if let Err(message) = end {
-            agg.bad(last + 1, message);
-        }
-        return;
+/// Copies encoded staging rows into `access_stage`.
+async fn copy_rows(tx: &mut PgConnection, rows: Vec<u8>) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
     }
-    let parse = match format {
-        LogFormat::S3 => s3log::parse,
-        LogFormat::RgwOps => json::rgw_ops,
-        _ => json::minio_audit,
-    };
-    let mut line = Vec::with_capacity(1024);
-    let mut n = 0u64;
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) => return,
-            Ok(_) => n += 1,
-            Err(e) => return agg.bad(n + 1, format!("unreadable from here on: {e}")),
-        }
-        let text = match std::str::from_utf8(&line) {
-            Ok(t) => t.trim_end_matches(['\n', '\r']),
-            Err(_) => {
-                agg.bad(n, "not UTF-8 text".into());
-                continue;
-            }
-        };
-        if !text.trim().is_empty() {
-            agg.line(n, parse(text), send);
-        }
-    }
+    let mut copy = tx.copy_in_raw("COPY access_stage FROM STDIN").await?;
+    copy.send(rows).await?;
+    copy.finish().await?;
+    Ok(())
 }
 
-/// Merges the staged aggregates into the per-key tables and completes the log's record.
+/// Merges the staged aggregates into `object_access`, in key order (index insertions in
+/// order cost a third less than in the staging table's hash order), summing reads per day.
+/// Only when an aggregate overflowed can a key have several staging rows; grouping them costs
+/// as much as the insert itself, so it is done only then.
 async fn merge(
-    tx: &mut sqlx::PgConnection,
+    tx: &mut PgConnection,
+    reads: &ReadsOf<'_>,
+    overflowed: bool,
+) -> Result<(), sqlx::Error> {
+    let rows = match overflowed {
+        false => {
+            "SELECT $1, $2, key, version_key, last_access, log, line, accesses, days \
+                  FROM access_stage ORDER BY key, version_key"
+        }
+        true => {
+            "SELECT $1, $2, key, version_key, max(last_access), \
+                        (array_agg(log ORDER BY last_access DESC))[1], \
+                        (array_agg(line ORDER BY last_access DESC))[1], sum(accesses), \
+                        access_sum_days(days) \
+                 FROM access_stage GROUP BY key, version_key ORDER BY key, version_key"
+        }
+    };
+    sqlx::query(&format!(
+        "INSERT INTO object_access AS o (storage, bucket, key, version_key, last_access, \
+                                         source_log, source_line, accesses, days) {rows} \
+         ON CONFLICT (storage, bucket, key, version_key) DO UPDATE SET \
+           accesses = o.accesses + excluded.accesses, \
+           days = access_add_days(o.days, excluded.days), \
+           source_log = CASE WHEN excluded.last_access > o.last_access \
+                             THEN excluded.source_log ELSE o.source_log END, \
+           source_line = CASE WHEN excluded.last_access > o.last_access \
+                              THEN excluded.source_line ELSE o.source_line END, \
+           last_access = greatest(o.last_access, excluded.last_access)"
+    ))
+    .bind(reads.storage)
+    .bind(reads.bucket)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Completes a log object's record with what it held.
+async fn record(
+    tx: &mut PgConnection,
     source: &LogSource<'_>,
     reads: &ReadsOf<'_>,
     key: &str,
     stats: &LogStats,
 ) -> Result<(), sqlx::Error> {
-    let log = format!("s3://{}/{}", source.bucket, key);
-    sqlx::query(
-        "INSERT INTO object_access AS o (storage, bucket, key, version_key, last_access, \
-                                         source_log, source_line, accesses) \
-         SELECT $1, $2, key, version_key, max(last_access), $3, \
-                (array_agg(line ORDER BY last_access DESC))[1], sum(accesses) \
-         FROM access_stage GROUP BY key, version_key \
-         ON CONFLICT (storage, bucket, key, version_key) DO UPDATE SET \
-           accesses = o.accesses + excluded.accesses, \
-           source_log = CASE WHEN excluded.last_access > o.last_access \
-                             THEN excluded.source_log ELSE o.source_log END, \
-           source_line = CASE WHEN excluded.last_access > o.last_access \
-                              THEN excluded.source_line ELSE o.source_line END, \
-           last_access = greatest(o.last_access, excluded.last_access)",
-    )
-    .bind(reads.storage)
-    .bind(reads.bucket)
-    .bind(&log)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO access_days AS d (storage, bucket, key, day, accesses) \
-         SELECT $1, $2, key, day, sum(accesses) FROM access_stage GROUP BY key, day \
-         ON CONFLICT (storage, bucket, key, day) DO UPDATE SET accesses = d.accesses + excluded.accesses",
-    )
-    .bind(reads.storage)
-    .bind(reads.bucket)
-    .execute(&mut *tx)
-    .await?;
     sqlx::query(
         "UPDATE access_logs SET lines = $6, reads = $7, bad_lines = $8, bad = $9, first_at = $10, \
                                 last_at = $11 \

@@ -5,9 +5,10 @@
 //! reads count: GET, HEAD and use as a copy source, answered with success. shelflife's own
 //! requests (its user agent), the provider's lifecycle and replication requests, and the
 //! requesters a policy names are left out. What is left is aggregated per key and day and
-//! merged into `object_access` (last access, where it was seen) and `access_days` (counts).
+//! merged into `object_access` (last access, where it was seen, and reads per day).
 
 mod aggregate;
+mod decode;
 pub mod generate;
 pub mod history;
 mod ingest;

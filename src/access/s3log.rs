@@ -57,9 +57,12 @@ fn split(line: &str) -> Result<Vec<&str>, String> {
         rest = rest.trim_start_matches(' ');
         let (field, after) = match rest.as_bytes().first() {
             None => break,
-            Some(b'[') => enclosed(rest, ']')?,
-            Some(b'"') => enclosed(rest, '"')?,
-            Some(_) => rest.split_once(' ').unwrap_or((rest, "")),
+            Some(b'[') => enclosed(rest, b']')?,
+            Some(b'"') => enclosed(rest, b'"')?,
+            Some(_) => match memchr(b' ', rest.as_bytes()) {
+                Some(i) => (&rest[..i], &rest[i + 1..]),
+                None => (rest, ""),
+            },
         };
         fields.push(field);
         rest = after;
@@ -69,20 +72,27 @@ fn split(line: &str) -> Result<Vec<&str>, String> {
 
 /// The text between `rest`'s first character and `close`, and what follows; a quoted field
 /// may hold `\"`.
-fn enclosed(rest: &str, close: char) -> Result<(&str, &str), String> {
+fn enclosed(rest: &str, close: u8) -> Result<(&str, &str), String> {
     let body = &rest[1..];
-    let mut escaped = false;
-    for (i, c) in body.char_indices() {
-        match c {
-            '\\' if close == '"' => escaped = !escaped,
-            c if c == close && !escaped => return Ok((&body[..i], &body[i + 1..])),
-            _ => escaped = false,
+    let bytes = body.as_bytes();
+    let mut from = 0;
+    while let Some(i) = memchr(close, &bytes[from..]).map(|i| from + i) {
+        // A quote preceded by an odd number of backslashes is escaped.
+        let escapes = bytes[..i].iter().rev().take_while(|b| **b == b'\\').count();
+        if close != b'"' || escapes % 2 == 0 {
+            return Ok((&body[..i], &body[i + 1..]));
         }
+        from = i + 1;
     }
     Err(format!(
         "truncated record: a field opened with {:?} is never closed",
         &rest[..1]
     ))
+}
+
+/// The first position of `needle` in `haystack`.
+fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
+    haystack.iter().position(|b| *b == needle)
 }
 
 /// A URL-encoded key, decoded.
@@ -93,13 +103,42 @@ fn decode(key: &str) -> Result<String, String> {
         .map_err(|_| format!("key {key:?} does not decode to UTF-8"))
 }
 
-/// `06/Feb/2019:00:00:38 +0000`.
+/// `06/Feb/2019:00:00:38 +0000`, read by position: chrono's format parser cost a sixth of an
+/// ingest's CPU time.
 fn time(text: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_str(text, "%d/%b/%Y:%H:%M:%S %z")
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            format!("time [{text}] is not a log time such as [06/Feb/2019:00:00:38 +0000]")
+    let bad = || format!("time [{text}] is not a log time such as [06/Feb/2019:00:00:38 +0000]");
+    let b = text.as_bytes();
+    if b.len() != 26 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' || b[20] != b' ' {
+        return Err(bad());
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        text.get(from..to)?.bytes().try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
         })
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS
+        .iter()
+        .position(|m| *m == &text[3..6])
+        .ok_or_else(bad)? as u32
+        + 1;
+    let (day, year) = (num(0, 2).ok_or_else(bad)?, num(7, 11).ok_or_else(bad)?);
+    let (h, m, sec) = (num(12, 14), num(15, 17), num(18, 20));
+    let offset = num(22, 24)
+        .zip(num(24, 26))
+        .map(|(oh, om)| i64::from(oh * 60 + om));
+    let sign = match b[21] {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return Err(bad()),
+    };
+    let naive = chrono::NaiveDate::from_ymd_opt(year as i32, month, day)
+        .and_then(|d| d.and_hms_opt(h?, m?, sec?))
+        .ok_or_else(bad)?;
+    let offset = chrono::Duration::minutes(sign * offset.ok_or_else(bad)?);
+    Ok(naive.and_utc() - offset)
 }
 
 #[cfg(test)]
@@ -156,8 +195,23 @@ mod tests {
         assert!(parse(short)
             .unwrap_err()
             .contains("truncated record: 8 fields"));
-        let bad_time = AWS_EXAMPLE.replace("06/Feb/2019:00:00:38", "06/Feb/2019 00:00");
-        assert!(parse(&bad_time).unwrap_err().contains("is not a log time"));
+        for bad in [
+            "06/Feb/2019 00:00:38",
+            "06/Fab/2019:00:00:38",
+            "31/Feb/2019:00:00:38",
+            "06/Feb/2019:25:00:38",
+        ] {
+            let bad_time = AWS_EXAMPLE.replace("06/Feb/2019:00:00:38", bad);
+            assert!(
+                parse(&bad_time).unwrap_err().contains("is not a log time"),
+                "{bad}"
+            );
+        }
+        let offset = AWS_EXAMPLE.replace("+0000", "-0130");
+        assert_eq!(
+            parse(&offset).unwrap().at.to_rfc3339(),
+            "2019-02-06T01:30:38+00:00"
+        );
         let bad_key = AWS_EXAMPLE.replace("puppy%20", "puppy%FF");
         assert!(parse(&bad_key).unwrap_err().contains("does not decode"));
     }

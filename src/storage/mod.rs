@@ -285,6 +285,23 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
             .boxed()
     }
 
+    /// Pages of the current objects under `prefix` (no noncurrent versions, no delete
+    /// markers): for folders of files such as access logs, where ListObjectsV2 is enough.
+    fn list_current<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+    ) -> BoxStream<'a, Result<VersionPage, StorageError>> {
+        use futures::TryStreamExt;
+        self.list_versions(bucket, prefix)
+            .map_ok(|page| {
+                page.into_iter()
+                    .filter(|v| v.is_latest && !v.is_delete_marker)
+                    .collect()
+            })
+            .boxed()
+    }
+
     /// Whether Object Lock is enabled on `bucket` (a bucket without a lock configuration, or a
     /// server without Object Lock, answers `false`).
     async fn object_lock_enabled(&self, bucket: &str) -> Result<bool, StorageError>;

@@ -62,6 +62,28 @@ impl S3Store {
         .boxed()
     }
 
+    /// Pages of the current objects under `prefix`, by ListObjectsV2.
+    pub(super) fn stream_current<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+    ) -> BoxStream<'a, Result<VersionPage, StorageError>> {
+        let start = Cursor::Objects {
+            token: None,
+            start_after: None,
+        };
+        stream::try_unfold(start, move |cursor| async move {
+            let Cursor::Objects { token, start_after } = cursor else {
+                return Ok(None);
+            };
+            let (page, next) = self
+                .objects_page(bucket, prefix, None, token, start_after)
+                .await?;
+            Ok(Some((page.versions, next)))
+        })
+        .boxed()
+    }
+
     async fn versions_page(
         &self,
         bucket: &str,

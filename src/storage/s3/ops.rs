@@ -25,6 +25,14 @@ impl ObjectStore for S3Store {
         self.stream_listing(bucket, prefix, split.then_some("/"), after)
     }
 
+    fn list_current<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+    ) -> BoxStream<'a, Result<VersionPage, StorageError>> {
+        self.stream_current(bucket, prefix)
+    }
+
     async fn object_lock_enabled(&self, bucket: &str) -> Result<bool, StorageError> {
         let answer = self
             .client
