@@ -104,6 +104,11 @@ const FROM: &str = "FROM {table} i LEFT JOIN object_meta m \
 const FOLDER_RANK: &str = "row_number() OVER (PARTITION BY substring(i.key from '^(.*/)') \
      ORDER BY i.last_modified DESC, i.key DESC) - 1";
 
+/// The access and group columns of a policy that reads neither.
+const NO_EXTRAS: &str = "NULL::timestamptz AS last_access, NULL::timestamptz AS access_since, \
+     NULL::text AS group_key, NULL::timestamptz AS group_newest, NULL::timestamptz AS group_oldest, \
+     NULL::timestamptz AS group_access, 0::int8 AS group_members, 0::int8 AS group_bytes";
+
 /// Noncurrent versions and delete markers with their keys' facts, derived by window functions
 /// over every version of the keys that have them.
 fn windowed(table: &str, from: &str) -> String {
@@ -163,10 +168,15 @@ impl SnapshotQuery<'_> {
             (None, Some(_)) => "ORDER BY s.group_key",
             (None, None) => "",
         };
+        let keep = "($5::text IS NULL OR s.key = $5::text)";
+        if !self.access && self.group.is_none() {
+            // The access and group columns as constants, without another level of subquery.
+            return format!(
+                "SELECT s.*, {NO_EXTRAS} FROM ({rows}) s WHERE {keep} AND ({filter}) {order}"
+            );
+        }
         let rows = self.grouped(&self.accessed(&rows));
-        format!(
-            "SELECT * FROM ({rows}) s WHERE ($5::text IS NULL OR s.key = $5::text) AND ({filter}) {order}"
-        )
+        format!("SELECT * FROM ({rows}) s WHERE {keep} AND ({filter}) {order}")
     }
 
     /// `rows` with each key's last access and where the access logs begin.
