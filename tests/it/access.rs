@@ -616,3 +616,44 @@ async fn the_readme_example_of_access_logs_runs(pool: PgPool) {
     );
     assert_eq!(live_keys(&store, &data).await.len(), 3);
 }
+
+/// Killed at several moments of an ingest (kill -9) and run again: every read is counted once,
+/// since a batch of log objects and its reads commit together or not at all.
+#[sqlx::test]
+async fn an_ingest_killed_midway_counts_every_read_once_when_run_again(pool: PgPool) {
+    let store = store().await;
+    let data = new_bucket(&store, "killed-data", BucketOptions::default()).await;
+    let logs = new_bucket(&store, "killed-logs", BucketOptions::default()).await;
+    let t0 = (Utc::now() - Duration::days(1))
+        .duration_trunc(Duration::seconds(1))
+        .unwrap();
+    // 150 log objects: three batches (64, 64, 22), two reads each.
+    for i in 0..150 {
+        let at = t0 + Duration::seconds(i);
+        let lines = [
+            line(Verb::Get, &data, &format!("k/{}", i % 10), at),
+            line(Verb::Head, &data, &format!("k/{}", (i + 1) % 10), at),
+        ];
+        put_s3_log(&store, &logs, &format!("s3/{i:04}"), &lines).await;
+    }
+    let keep = "    - { name: nothing, when: { key: { prefix: zzz/ } }, then: keep }\n";
+    let dir = PolicyDir::new(&access_policy(
+        "killed", &data, &logs, "s3/", "s3", "", keep,
+    ));
+    for ms in [150, 400, 700, 1000] {
+        let mut child = command(&pool, dir.path(), &["scan"], &[])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn scan");
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    run_ok(&pool, &dir, &["scan"]);
+    let logged = count(&pool, "SELECT count(*) FROM access_logs").await;
+    let reads = count(&pool, "SELECT sum(reads)::int8 FROM access_logs").await;
+    let counted = count(&pool, "SELECT sum(accesses)::int8 FROM object_access").await;
+    assert_eq!((logged, reads, counted), (150, 300, 300));
+    let per_day = "SELECT sum(n::int8)::int8 FROM object_access, jsonb_each_text(days) e(d, n)";
+    assert_eq!(count(&pool, per_day).await, 300);
+}
