@@ -125,7 +125,8 @@ impl GroupBuffer {
                 (Some(_), Decision::Change(_)) => Decision::NoMatch,
                 (_, d) => d,
             };
-            rec.record_decided(row, decision, summary, batch);
+            let facts = super::Facts::new(rec.policy, row, summary.as_of);
+            rec.record_decided(&facts, decision, summary, batch);
         }
     }
 }

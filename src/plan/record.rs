@@ -38,25 +38,25 @@ impl<'a> Recorder<'a> {
 
     /// Decides one version and records the outcome.
     pub fn record(&self, row: &InventoryRow, summary: &mut PlanSummary, batch: &mut ItemBatch) {
-        let decision = self.decide(row, summary.as_of);
-        self.record_decided(row, decision, summary, batch);
+        let facts = Facts::new(self.policy, row, summary.as_of);
+        let decision = decide(self.policy, &facts, self.prices);
+        self.record_decided(&facts, decision, summary, batch);
     }
 
-    /// Records `decision` for `row`.
+    /// Records `decision` for the version `facts` describe.
     pub fn record_decided(
         &self,
-        row: &InventoryRow,
+        facts: &Facts,
         decision: Decision,
         summary: &mut PlanSummary,
         batch: &mut ItemBatch,
     ) {
-        let (policy, prices) = (self.policy, self.prices);
-        let facts = Facts::new(policy, row, summary.as_of);
+        let (policy, prices, row) = (self.policy, self.prices, facts.row);
         if facts.age.is_none() && !facts.age_unknown {
             summary.undated += 1;
         }
         if decision == Decision::Unknown {
-            match evaluate::access_unknown(policy, &facts) {
+            match evaluate::access_unknown(policy, facts) {
                 true => summary.access_unknown += 1,
                 false => summary.unknown += 1,
             }
@@ -66,7 +66,7 @@ impl<'a> Recorder<'a> {
         let resolved;
         let params = match (&rule.then, &row.group) {
             (Action::Lock(_), _) | (_, Some(_)) => {
-                let mut params = evaluate::item_params(&rule.then, &facts);
+                let mut params = evaluate::item_params(&rule.then, facts);
                 // A group member's events name its group, for the audit trail and reports.
                 if let Some(group) = &row.group {
                     params["group"] = group.key.clone().into();
@@ -78,7 +78,7 @@ impl<'a> Recorder<'a> {
         };
         match decision {
             Decision::Keep(_) => {
-                if evaluate::protected_from(policy, index, &facts, prices).is_some() {
+                if evaluate::protected_from(policy, index, facts, prices).is_some() {
                     summary.record(index, row, None);
                 }
             }
