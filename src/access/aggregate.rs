@@ -75,10 +75,9 @@ impl Aggregate {
         }
     }
 
-    /// Starts reading log object `log`; what the previous one held.
-    pub fn next_log(&mut self, log: String) -> LogStats {
+    /// Starts reading log object `log` (its `stats` are taken when it is read).
+    pub fn next_log(&mut self, log: String) {
         self.logs.push(log);
-        std::mem::take(&mut self.stats)
     }
 
     /// Takes line `line`'s outcome; `flush` receives encoded rows when the map is full.

@@ -49,25 +49,27 @@ impl std::fmt::Display for LastAccess {
     }
 }
 
-/// The last access of `key` in the logs, with counts up to `as_of`; `None` when never seen.
+/// The last access of `key` in the logs (on `storage`, or the newest on any storage holding the
+/// bucket), with counts up to `as_of`; `None` when never seen.
 pub async fn last_access(
     pool: &PgPool,
-    storage: &str,
+    storage: Option<&str>,
     bucket: &str,
     key: &str,
     as_of: DateTime<Utc>,
 ) -> Result<Option<LastAccess>, sqlx::Error> {
-    type Row = (DateTime<Utc>, String, String, i64);
+    type Row = (String, DateTime<Utc>, String, String, i64);
     let last: Option<Row> = sqlx::query_as(
-        "SELECT last_access, version_key, source_log, source_line FROM object_access \
-         WHERE storage = $1 AND bucket = $2 AND key = $3 ORDER BY last_access DESC LIMIT 1",
+        "SELECT storage, last_access, version_key, source_log, source_line FROM object_access \
+         WHERE ($1::text IS NULL OR storage = $1) AND bucket = $2 AND key = $3 \
+         ORDER BY last_access DESC LIMIT 1",
     )
     .bind(storage)
     .bind(bucket)
     .bind(key)
     .fetch_optional(pool)
     .await?;
-    let Some((at, version, log, line)) = last else {
+    let Some((storage, at, version, log, line)) = last else {
         return Ok(None);
     };
     let (last_7d, last_30d, last_90d, total): (i64, i64, i64, i64) = sqlx::query_as(

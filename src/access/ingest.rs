@@ -192,12 +192,17 @@ async fn ingest_batch(
     let (lanes, overflowed) = (lanes?, copied?);
     // The lanes' aggregates as one, so a key read in both is staged once.
     let mut read: Vec<(String, LogStats)> = Vec::new();
-    let mut all = Aggregate::new(reads.bucket, reads.ignore);
+    let mut all: Option<Aggregate> = None;
     for (agg, stats) in lanes {
-        all.absorb(agg);
+        match &mut all {
+            Some(all) => all.absorb(agg),
+            None => all = Some(agg),
+        }
         read.extend(stats);
     }
-    copy_rows(&mut tx, all.encode()).await?;
+    if let Some(mut all) = all {
+        copy_rows(&mut tx, all.encode()).await?;
+    }
     for (key, stats) in &read {
         record(&mut tx, source, reads, key, stats).await?;
     }

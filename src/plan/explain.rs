@@ -118,7 +118,7 @@ pub async fn explain(
         explanation.access_since = crate::access::since(pool, storage, bucket).await?;
         if group != Some(key) {
             explanation.last_access =
-                crate::access::last_access(pool, storage, bucket, key, as_of).await?;
+                crate::access::last_access(pool, Some(storage), bucket, key, as_of).await?;
         }
     }
     let Some(snapshot) = inventory::latest_snapshot(pool, &target).await? else {

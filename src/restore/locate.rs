@@ -108,18 +108,8 @@ pub async fn locate(pool: &PgPool, bucket: &str, key: &str) -> Result<Located, s
     .fetch_all(pool)
     .await?;
     let thawing = open_thaws(&events);
-    let storage: Option<String> = sqlx::query_scalar(
-        "SELECT storage FROM object_access WHERE bucket = $1 AND key = $2 \
-         ORDER BY last_access DESC LIMIT 1",
-    )
-    .bind(bucket)
-    .bind(key)
-    .fetch_optional(pool)
-    .await?;
-    let last_access = match storage {
-        Some(s) => crate::access::last_access(pool, &s, bucket, key, Utc::now()).await?,
-        None => None,
-    };
+    // The bucket's storage is not known here: the newest read on any storage with the bucket.
+    let last_access = crate::access::last_access(pool, None, bucket, key, Utc::now()).await?;
     Ok(Located {
         last_access,
         bucket: bucket.to_string(),
