@@ -23,14 +23,14 @@ pub struct Line {
 }
 
 /// A log object holding `lines` (and `raw` lines as given, for corrupt input) in `format`;
-/// CloudTrail documents are gzipped, as CloudTrail delivers them.
+/// CloudTrail documents are gzipped, as CloudTrail delivers them, and have no lines, so `raw`
+/// is not used for them.
 pub fn log_object(format: LogFormat, lines: &[Line], raw: &[&str]) -> Vec<u8> {
     if format == LogFormat::CloudTrail {
         let records: Vec<serde_json::Value> = lines.iter().map(cloudtrail).collect();
         let doc = json!({ "Records": records }).to_string();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         let _ = gz.write_all(doc.as_bytes());
-        let _ = raw;
         return gz.finish().unwrap_or_default();
     }
     let mut out = String::new();
