@@ -42,7 +42,9 @@ pub(super) async fn record(
     plan: &PlanSummary,
     report: &std::sync::Mutex<super::ApplyReport>,
 ) -> Result<u64, sqlx::Error> {
-    let Some(ids) = plan.item_ids else {
+    // A plan that withheld nothing has nothing to look for: the look is a pass over all its
+    // items, before the first one is acted on.
+    let Some(ids) = plan.item_ids.filter(|_| plan.withheld_items()) else {
         return Ok(0);
     };
     let (mut recorded, mut after) = (0, 0);

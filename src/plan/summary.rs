@@ -174,6 +174,13 @@ pub struct PlanSummary {
 }
 
 impl PlanSummary {
+    /// Whether the planner may have saved items it decided not to act on (`blocked`, or
+    /// `skipped` by the cost guard): counted in `blocked` and `uneconomic` by a policy's plan,
+    /// and always possible in a restore or undo plan.
+    pub fn withheld_items(&self) -> bool {
+        self.blocked > 0 || self.uneconomic > 0 || self.restore.is_some() || self.undo.is_some()
+    }
+
     /// The plan's cost for `rule`, in proportion to the versions done (the plan prices a
     /// rule's versions as a whole, so this is an estimate); `None` without prices.
     pub fn realised(&self, rule: &str, done: i64) -> Option<Cost> {
