@@ -4,7 +4,7 @@
 use super::{map_err, url, S3Store};
 use crate::storage::{ErrorKind, LevelPage, ListStart, ObjectVersion, StorageError, VersionPage};
 use chrono::{DateTime, Utc};
-use futures::stream::{self, BoxStream, StreamExt};
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use std::sync::atomic::Ordering;
 
 /// Where a listing stands between pages.
@@ -43,6 +43,17 @@ impl S3Store {
                 version: version.flatten(),
             }
         };
+        self.pages(bucket, prefix, delimiter, start)
+    }
+
+    /// Pages from `start` on.
+    fn pages<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+        delimiter: Option<&'a str>,
+        start: Cursor,
+    ) -> BoxStream<'a, Result<LevelPage, StorageError>> {
         stream::try_unfold(start, move |cursor| async move {
             let (page, next) = match cursor {
                 Cursor::Done => return Ok(None),
@@ -72,16 +83,9 @@ impl S3Store {
             token: None,
             start_after: None,
         };
-        stream::try_unfold(start, move |cursor| async move {
-            let Cursor::Objects { token, start_after } = cursor else {
-                return Ok(None);
-            };
-            let (page, next) = self
-                .objects_page(bucket, prefix, None, token, start_after)
-                .await?;
-            Ok(Some((page.versions, next)))
-        })
-        .boxed()
+        self.pages(bucket, prefix, None, start)
+            .map_ok(|page| page.versions)
+            .boxed()
     }
 
     async fn versions_page(
