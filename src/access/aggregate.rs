@@ -117,11 +117,7 @@ impl Aggregate {
             days: Vec::new(),
         });
         seen.count += 1;
-        let day = at.date_naive().num_days_from_ce();
-        match seen.days.iter_mut().find(|(d, _)| *d == day) {
-            Some((_, n)) => *n += 1,
-            None => seen.days.push((day, 1)),
-        }
+        add_reads(&mut seen.days, at.date_naive().num_days_from_ce(), 1);
         if at > seen.last {
             (seen.last, seen.line, seen.log) = (at, line, log);
         }
@@ -152,10 +148,7 @@ impl Aggregate {
                         (ours.last, ours.line, ours.log) = (theirs.last, theirs.line, theirs.log);
                     }
                     for (day, n) in theirs.days {
-                        match ours.days.iter_mut().find(|(d, _)| *d == day) {
-                            Some((_, m)) => *m += n,
-                            None => ours.days.push((day, n)),
-                        }
+                        add_reads(&mut ours.days, day, n);
                     }
                 }
             }
@@ -181,6 +174,14 @@ impl Aggregate {
             buf.push(b'\n');
         }
         buf
+    }
+}
+
+/// Counts `n` more reads on `day` in `days`.
+fn add_reads(days: &mut Vec<(i32, i64)>, day: i32, n: i64) {
+    match days.iter_mut().find(|(d, _)| *d == day) {
+        Some((_, m)) => *m += n,
+        None => days.push((day, n)),
     }
 }
 
