@@ -59,7 +59,7 @@ fn split(line: &str) -> Result<Vec<&str>, String> {
             None => break,
             Some(b'[') => enclosed(rest, b']')?,
             Some(b'"') => enclosed(rest, b'"')?,
-            Some(_) => match memchr(b' ', rest.as_bytes()) {
+            Some(_) => match memchr::memchr(b' ', rest.as_bytes()) {
                 Some(i) => (&rest[..i], &rest[i + 1..]),
                 None => (rest, ""),
             },
@@ -76,7 +76,7 @@ fn enclosed(rest: &str, close: u8) -> Result<(&str, &str), String> {
     let body = &rest[1..];
     let bytes = body.as_bytes();
     let mut from = 0;
-    while let Some(i) = memchr(close, &bytes[from..]).map(|i| from + i) {
+    while let Some(i) = memchr::memchr(close, &bytes[from..]).map(|i| from + i) {
         // A quote preceded by an odd number of backslashes is escaped.
         let escapes = bytes[..i].iter().rev().take_while(|b| **b == b'\\').count();
         if close != b'"' || escapes % 2 == 0 {
@@ -88,11 +88,6 @@ fn enclosed(rest: &str, close: u8) -> Result<(&str, &str), String> {
         "truncated record: a field opened with {:?} is never closed",
         &rest[..1]
     ))
-}
-
-/// The first position of `needle` in `haystack`.
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|b| *b == needle)
 }
 
 /// A URL-encoded key, decoded.
