@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 /// The outcome of one action on one version, or of a run.
@@ -92,11 +93,12 @@ pub struct NewEvent {
     pub worker: Option<String>,
 }
 
-/// The hashed form of an event; field order here is the canonical order.
+/// The hashed form of an event; field order here is the canonical order. The states come
+/// serialised ([`States`]), so that one serialisation is both hashed and stored.
 #[derive(Serialize)]
 pub(crate) struct Canonical<'a> {
     pub seq: i64,
-    pub at: String,
+    pub at: &'a str,
     pub run_id: Option<i64>,
     pub plan_id: Option<i64>,
     pub item_id: Option<i64>,
@@ -111,24 +113,47 @@ pub(crate) struct Canonical<'a> {
     pub size: i64,
     pub outcome: &'a str,
     pub reason: Option<&'a str>,
-    pub state_before: &'a serde_json::Value,
-    pub state_after: &'a serde_json::Value,
+    pub state_before: &'a RawValue,
+    pub state_after: &'a RawValue,
     // Added with schema migration 9: left out when NULL, so that events written before it
     // hash as they did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy_revision: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub clock: Option<String>,
+    pub clock: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worker: Option<&'a str>,
 }
 
+/// An event's states in their canonical encoding: compact JSON with sorted keys, as
+/// `serde_json` writes a [`serde_json::Value`].
+pub(crate) struct States {
+    pub before: Box<RawValue>,
+    pub after: Box<RawValue>,
+}
+
+impl States {
+    pub fn of(e: &NewEvent) -> Self {
+        let raw = |v| serde_json::value::to_raw_value(v).expect("JSON values serialise");
+        States {
+            before: raw(&e.state_before),
+            after: raw(&e.state_after),
+        }
+    }
+}
+
 impl<'a> Canonical<'a> {
-    /// The canonical form of `event` as stored at `seq` and `at`.
-    pub fn new(seq: i64, at: DateTime<Utc>, e: &'a NewEvent) -> Self {
+    /// The canonical form of `event` as stored at `seq` and `at`; `at` and `clock` (the
+    /// event's, if any) are formatted by [`format_time`].
+    pub fn new(
+        (seq, at): (i64, &'a str),
+        clock: Option<&'a str>,
+        e: &'a NewEvent,
+        states: &'a States,
+    ) -> Self {
         Canonical {
             seq,
-            at: format_time(at),
+            at,
             run_id: e.run_id,
             plan_id: e.plan_id,
             item_id: e.item_id,
@@ -143,20 +168,21 @@ impl<'a> Canonical<'a> {
             size: e.size,
             outcome: e.outcome.as_str(),
             reason: e.reason.as_deref(),
-            state_before: &e.state_before,
-            state_after: &e.state_after,
+            state_before: &states.before,
+            state_after: &states.after,
             policy_revision: e.policy_revision.as_deref(),
-            clock: e.clock.map(format_time),
+            clock,
             worker: e.worker.as_deref(),
         }
     }
 
+    /// `sha256_hex(prev_hash + "\n" + canonical_json)`, the JSON written straight into the
+    /// hash.
     pub fn hash(&self, prev_hash: &str) -> String {
-        let json = serde_json::to_string(self).expect("audit events serialise");
         let mut hasher = Sha256::new();
         hasher.update(prev_hash.as_bytes());
         hasher.update(b"\n");
-        hasher.update(json.as_bytes());
+        serde_json::to_writer(&mut hasher, self).expect("audit events serialise");
         hex::encode(hasher.finalize())
     }
 }
@@ -230,7 +256,10 @@ impl StoredEvent {
     /// The canonical hash of the stored fields after `prev_hash`; `None` for an unknown outcome.
     pub fn recomputed_hash(&self) -> Option<String> {
         let event = self.event()?;
-        Some(Canonical::new(self.seq, self.at, &event).hash(&self.prev_hash))
+        let (at, clock) = (format_time(self.at), event.clock.map(format_time));
+        let states = States::of(&event);
+        let canonical = Canonical::new((self.seq, &at), clock.as_deref(), &event, &states);
+        Some(canonical.hash(&self.prev_hash))
     }
 }
 

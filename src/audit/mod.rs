@@ -16,13 +16,14 @@ pub use checkpoint::{
     check as check_checkpoints, public_key_from_file, write as write_checkpoint, AuditKey,
     Checkpoint, CheckpointCheck,
 };
-pub(crate) use event::{format_time, Canonical};
+pub(crate) use event::{format_time, Canonical, States};
 pub use event::{NewEvent, Outcome, StoredEvent};
 pub use publish::publish as publish_checkpoint;
 pub use run::{finish_run, start_run, RunInfo};
 pub use verify::{evidence, verify, Evidence, Verification};
 
 use chrono::{SubsecRound, Utc};
+use serde_json::value::RawValue;
 use sqlx::PgConnection;
 
 /// The hash before the first event.
@@ -54,6 +55,7 @@ pub async fn append(conn: &mut PgConnection, events: &[NewEvent]) -> Result<(), 
     let (mut seq, mut prev) = lock_head(conn).await?;
     // PostgreSQL keeps microseconds; hash what will be stored.
     let at = Utc::now().trunc_subsecs(6);
+    let at_text = format_time(at);
     let mut rest = events;
     while let Some(first) = rest.first() {
         // One statement per run of events with the same context (normally the whole batch):
@@ -61,11 +63,20 @@ pub async fn append(conn: &mut PgConnection, events: &[NewEvent]) -> Result<(), 
         let cx = Context::of(first);
         let same = rest.iter().take_while(|e| Context::of(e) == cx).count();
         let (group, after) = rest.split_at(same);
+        let clock = cx.clock.map(format_time);
         let mut rows = Columns::default();
         for e in group {
             seq += 1;
-            let hash = Canonical::new(seq, at, e).hash(&prev);
-            rows.push(seq, e, std::mem::replace(&mut prev, hash.clone()), hash);
+            let states = States::of(e);
+            let canonical = Canonical::new((seq, &at_text), clock.as_deref(), e, &states);
+            let hash = canonical.hash(&prev);
+            rows.push(
+                seq,
+                e,
+                states,
+                std::mem::replace(&mut prev, hash.clone()),
+                hash,
+            );
         }
         insert(conn, at, cx, rows).await?;
         rest = after;
@@ -115,9 +126,10 @@ async fn insert(
          storage, bucket, key, version_id, size, outcome, reason, state_before, state_after, prev_hash, hash, \
          policy_revision, clock, worker) \
          SELECT u.seq, $1, $2, $3, u.item_id, $4, $5, u.rule, u.action, $6, $7, u.key, u.version_id, u.size, \
-                u.outcome, u.reason, u.state_before, u.state_after, u.prev_hash, u.hash, $8, $9, $10 \
+                u.outcome, u.reason, u.state_before::jsonb, u.state_after::jsonb, u.prev_hash, u.hash, \
+                $8, $9, $10 \
          FROM UNNEST($11::int8[], $12::int8[], $13::text[], $14::text[], $15::text[], $16::text[], \
-                     $17::int8[], $18::text[], $19::text[], $20::jsonb[], $21::jsonb[], $22::text[], \
+                     $17::int8[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], \
                      $23::text[]) \
               AS u(seq, item_id, rule, action, key, version_id, size, outcome, reason, state_before, \
                    state_after, prev_hash, hash)",
@@ -141,8 +153,8 @@ async fn insert(
     .bind(rows.size)
     .bind(rows.outcome)
     .bind(rows.reason)
-    .bind(rows.state_before)
-    .bind(rows.state_after)
+    .bind(texts(&rows.state_before))
+    .bind(texts(&rows.state_after))
     .bind(rows.prev_hash)
     .bind(rows.hash)
     .execute(&mut *conn)
@@ -163,14 +175,15 @@ struct Columns<'e> {
     size: Vec<i64>,
     outcome: Vec<&'static str>,
     reason: Vec<Option<&'e str>>,
-    state_before: Vec<&'e serde_json::Value>,
-    state_after: Vec<&'e serde_json::Value>,
+    /// The states as hashed: JSON text, cast to `jsonb` by the statement.
+    state_before: Vec<Box<RawValue>>,
+    state_after: Vec<Box<RawValue>>,
     prev_hash: Vec<String>,
     hash: Vec<String>,
 }
 
 impl<'e> Columns<'e> {
-    fn push(&mut self, seq: i64, e: &'e NewEvent, prev_hash: String, hash: String) {
+    fn push(&mut self, seq: i64, e: &'e NewEvent, states: States, prev_hash: String, hash: String) {
         self.seq.push(seq);
         self.item_id.push(e.item_id);
         self.rule.push(&e.rule);
@@ -180,9 +193,13 @@ impl<'e> Columns<'e> {
         self.size.push(e.size);
         self.outcome.push(e.outcome.as_str());
         self.reason.push(e.reason.as_deref());
-        self.state_before.push(&e.state_before);
-        self.state_after.push(&e.state_after);
+        self.state_before.push(states.before);
+        self.state_after.push(states.after);
         self.prev_hash.push(prev_hash);
         self.hash.push(hash);
     }
+}
+
+fn texts(values: &[Box<RawValue>]) -> Vec<&str> {
+    values.iter().map(|v| v.get()).collect()
 }
