@@ -62,16 +62,16 @@ impl Item {
     }
 }
 
-/// Claims up to `batch_size` open items with ids above `after`: pending ones, and claimed ones
-/// whose claim expired. Claims walk the primary key over the plan's ids from where the last one
-/// ended, so that none walks over the items finished so far.
+/// Claims up to `limit` (at most 1000) open items with ids above `after`: pending ones, and
+/// claimed ones whose claim expired. Claims walk the primary key over the plan's ids from where
+/// the last one ended, so that none walks over the items finished so far.
 /// Items `thawing` are claimed again when last checked before `started` (this apply's start):
 /// each apply looks at them once.
 pub async fn claim(
     pool: &PgPool,
     plan: &PlanSummary,
     opts: &ApplyOptions,
-    (after, started): (i64, DateTime<Utc>),
+    (after, started, limit): (i64, DateTime<Utc>, i64),
 ) -> Result<Vec<Item>, sqlx::Error> {
     let Some(ids) = plan.item_ids else {
         return Ok(Vec::new());
@@ -94,7 +94,7 @@ pub async fn claim(
     .bind(plan.plan_id)
     .bind(&opts.worker)
     .bind(opts.claim_ttl.num_milliseconds() as f64 / 1000.0)
-    .bind(opts.batch_size.clamp(1, 1000))
+    .bind(limit.clamp(1, 1000))
     .bind(from)
     .bind(to)
     .bind(started)
@@ -198,6 +198,15 @@ pub async fn heartbeat(pool: PgPool, held: Held, worker: String, ttl: chrono::Du
             tracing::warn!(error = %err, "could not renew claims");
         }
     }
+}
+
+/// Marks `plan` applied: its caller knows that none of its items is open.
+pub async fn close_plan(pool: &PgPool, plan: &PlanSummary) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE plans SET state = 'applied' WHERE id = $1 AND state = 'planned'")
+        .bind(plan.plan_id)
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// How long to wait before looking for work again: `None` when no item is open any more (the

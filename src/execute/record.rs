@@ -9,7 +9,7 @@
 use super::claim::{self, Item};
 use super::worker::Shared;
 use super::{Cx, ItemResult};
-use crate::audit::{self, NewEvent};
+use crate::audit::{self, NewEvent, Outcome};
 use crate::plan::PlanSummary;
 use chrono::Utc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -82,6 +82,11 @@ async fn record(shared: &Shared<'_, '_>, group: &[Acted]) -> Result<(), sqlx::Er
     }
     audit::append(&mut tx, &events).await?;
     tx.commit().await?;
+    let closed = counted
+        .iter()
+        .filter(|(_, o)| *o != Outcome::Thawing)
+        .count();
+    shared.closed.fetch_add(closed as u64, Ordering::Relaxed);
     let mut report = shared.report.lock().expect("report lock");
     for (item, outcome) in counted {
         report.add(item, outcome);
@@ -97,7 +102,7 @@ pub(super) fn event(
     state_before: serde_json::Value,
 ) -> NewEvent {
     // A thawing item is not finished: its final event, with the item id, comes later.
-    let item_id = (result.outcome != crate::audit::Outcome::Thawing).then_some(item.id);
+    let item_id = (result.outcome != Outcome::Thawing).then_some(item.id);
     NewEvent {
         run_id: cx.opts.run_id,
         plan_id: Some(plan.plan_id),

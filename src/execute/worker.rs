@@ -9,9 +9,12 @@ use crate::audit::Outcome;
 use crate::plan::PlanSummary;
 use crate::storage::StorageError;
 use sqlx::PgPool;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use tokio::sync::mpsc;
+
+/// Items in the first claim of a pass at most.
+const FIRST_BATCH: i64 = 100;
 
 /// What the batch loops and the recorder of one apply share.
 pub(super) struct Shared<'a, 'c> {
@@ -24,6 +27,9 @@ pub(super) struct Shared<'a, 'c> {
     /// When this apply began, by the database's clock: `thawing` items last looked at before
     /// it are looked at again.
     pub started: chrono::DateTime<chrono::Utc>,
+    /// Items claimed, and items this worker then set to a final state (not `thawing`).
+    pub claimed: AtomicU64,
+    pub closed: AtomicU64,
 }
 
 pub async fn run(
@@ -42,6 +48,8 @@ pub async fn run(
             ..Default::default()
         }),
         held: Held::default(),
+        claimed: AtomicU64::new(0),
+        closed: AtomicU64::new(0),
     };
     let heartbeat = tokio::spawn(claim::heartbeat(
         pool.clone(),
@@ -65,16 +73,32 @@ pub async fn run(
 /// or expired and taken over here); the plan is then marked applied.
 async fn until_finished(shared: &Shared<'_, '_>) -> Result<(), ApplyError> {
     let plan_id = shared.plan.plan_id;
+    let mut first = true;
     loop {
         claim_all(shared).await?;
         if shared.cx.opts.shutdown.load(Ordering::Relaxed) {
             return Err(ApplyError::Interrupted { plan_id });
+        }
+        if std::mem::take(&mut first) && closed_all(shared) {
+            return Ok(claim::close_plan(shared.pool, shared.plan).await?);
         }
         match claim::next_expiry(shared.pool, shared.plan).await? {
             None => return Ok(()),
             Some(wait) => tokio::time::sleep(wait).await,
         }
     }
+}
+
+/// Whether the first pass claimed every id of the plan's range and set each of them to a final
+/// state: then no item is open, and the look for open items (a pass over all of them) is spared.
+/// Claims are disjoint and ascending, so as many as the range has ids means each id once.
+fn closed_all(shared: &Shared<'_, '_>) -> bool {
+    let Some(ids) = shared.plan.item_ids else {
+        return false;
+    };
+    let range = u64::try_from(ids.last - ids.first + 1).unwrap_or(0);
+    let claimed = shared.claimed.load(Ordering::Relaxed);
+    range > 0 && claimed == range && shared.closed.load(Ordering::Relaxed) == range
 }
 
 /// One pass over the plan: a claimer, the batch loops and the recorder run until nothing is
@@ -112,8 +136,13 @@ async fn claimer(
 ) -> Result<(), ApplyError> {
     let (pool, opts) = (shared.pool, shared.cx.opts);
     let mut after = 0;
+    // The first batch is small: the first request goes out without waiting for a full claim,
+    // and the full claims that follow are ready before it returns.
+    let mut limit = opts.batch_size.min(FIRST_BATCH);
     while !stop.load(Ordering::Relaxed) && !opts.shutdown.load(Ordering::Relaxed) {
-        let items = match claim::claim(pool, shared.plan, opts, (after, shared.started)).await {
+        let claimed = claim::claim(pool, shared.plan, opts, (after, shared.started, limit)).await;
+        limit = opts.batch_size;
+        let items = match claimed {
             Ok(items) if items.is_empty() => return Ok(()),
             Ok(items) => items,
             Err(err) => {
@@ -122,6 +151,9 @@ async fn claimer(
             }
         };
         shared.held.add(&items);
+        shared
+            .claimed
+            .fetch_add(items.len() as u64, Ordering::Relaxed);
         after = items.last().map_or(after, |i| i.id);
         if let Err(mpsc::error::SendError(items)) = ready.send(items).await {
             release(shared, &items).await?;

@@ -110,3 +110,36 @@ async fn plans_with_overlapping_item_ranges_apply_and_delete_only_their_own_item
         PlanState::Applied
     );
 }
+
+/// A worker that claims every other item of a plan in one pass still waits for the one another
+/// worker holds: the plan closes only when every item is final.
+#[sqlx::test]
+async fn an_item_another_worker_holds_is_waited_for_before_the_plan_closes(pool: PgPool) {
+    let store = store().await;
+    let bucket = new_bucket(&store, "held", BucketOptions::default()).await;
+    seed(&store, &bucket, (0..6).map(|i| format!("tmp/h-{i}"))).await;
+    let dir = PolicyDir::new(&policy_yaml("held", &bucket, "", RULES));
+    let plan = scan_and_plan(&pool, &store, &dir.load(), "held").await;
+    let ids = plan.item_ids.expect("items");
+    assert_eq!(ids.last - ids.first, 5, "{ids:?}");
+    // Another worker claimed the third item a moment ago, for a second.
+    sqlx::query(
+        "UPDATE plan_items SET state = 'claimed', claimed_by = 'other:1', attempts = 1, \
+                claimed_until = now() + interval '1 second' WHERE id = $1",
+    )
+    .bind(ids.first + 2)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let report = execute::apply(&pool, &store, &plan, &ApplyOptions::new("test"))
+        .await
+        .unwrap();
+    // Its claim expired unfinished, so this worker took the item over.
+    assert_eq!(report.count(Outcome::Done), 6, "{report:?}");
+    assert!(live_keys(&store, &bucket).await.is_empty());
+    assert_eq!(items(&pool, plan.plan_id, "done").await, 6);
+    assert_eq!(
+        plan::load(&pool, plan.plan_id).await.unwrap().state,
+        PlanState::Applied
+    );
+}
