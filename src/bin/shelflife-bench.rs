@@ -275,12 +275,15 @@ async fn audit_append(events: usize, workers: usize, batch: usize) -> Result<()>
     let url = std::env::var("DATABASE_URL").context("DATABASE_URL")?;
     let pool = shelflife::db::connect_and_migrate(&url).await?;
     let per_worker = events / workers.max(1);
+    // One plan clock for the run, as the executor's events carry their plan's: events that
+    // share it go in one statement per batch.
+    let clock = Utc::now();
     let tasks = (0..workers.max(1)).map(|w| {
         let pool = pool.clone();
         tokio::spawn(async move {
             for start in (0..per_worker).step_by(batch) {
                 let chunk: Vec<_> = (start..(start + batch).min(per_worker))
-                    .map(|i| bench_event(w, i))
+                    .map(|i| bench_event(w, i, clock))
                     .collect();
                 let mut tx = pool.begin().await?;
                 shelflife::audit::append(&mut tx, &chunk).await?;
@@ -295,7 +298,11 @@ async fn audit_append(events: usize, workers: usize, batch: usize) -> Result<()>
     Ok(())
 }
 
-fn bench_event(worker: usize, i: usize) -> shelflife::audit::NewEvent {
+fn bench_event(
+    worker: usize,
+    i: usize,
+    clock: chrono::DateTime<Utc>,
+) -> shelflife::audit::NewEvent {
     shelflife::audit::NewEvent {
         run_id: None,
         plan_id: None,
@@ -314,7 +321,7 @@ fn bench_event(worker: usize, i: usize) -> shelflife::audit::NewEvent {
         state_before: serde_json::json!({ "storage_class": "STANDARD", "is_latest": true }),
         state_after: serde_json::json!({ "deleted": true }),
         policy_revision: Some("0123456789abcdef".into()),
-        clock: Some(Utc::now()),
+        clock: Some(clock),
         worker: Some(format!("bench:{worker}")),
     }
 }
