@@ -83,8 +83,8 @@ pub struct NewEvent {
     pub size: i64,
     pub outcome: Outcome,
     pub reason: Option<String>,
-    pub state_before: serde_json::Value,
-    pub state_after: serde_json::Value,
+    pub state_before: State,
+    pub state_after: State,
     /// The git commit the policy file came from, when known.
     pub policy_revision: Option<String>,
     /// The clock ages were measured against (the plan's `--as-of`).
@@ -94,7 +94,7 @@ pub struct NewEvent {
 }
 
 /// The hashed form of an event; field order here is the canonical order. The states come
-/// serialised ([`States`]), so that one serialisation is both hashed and stored.
+/// serialised ([`State`]), so that one serialisation is both hashed and stored.
 #[derive(Serialize)]
 pub(crate) struct Canonical<'a> {
     pub seq: i64,
@@ -125,32 +125,56 @@ pub(crate) struct Canonical<'a> {
     pub worker: Option<&'a str>,
 }
 
-/// An event's states in their canonical encoding: compact JSON with sorted keys, as
-/// `serde_json` writes a [`serde_json::Value`].
-pub(crate) struct States {
-    pub before: Box<RawValue>,
-    pub after: Box<RawValue>,
+/// A state of an event (`state_before`, `state_after`) in its canonical encoding: compact JSON
+/// with sorted keys, as `serde_json` writes a [`serde_json::Value`]. Serialised once, when
+/// the event is made: the same text is hashed and stored.
+#[derive(Debug, Clone)]
+pub struct State(Box<RawValue>);
+
+impl State {
+    /// A state serialised from a type whose fields are declared in sorted order (so that it
+    /// writes the text its [`serde_json::Value`] would), without building the value.
+    pub(crate) fn sorted<T: Serialize>(state: &T) -> State {
+        State(serde_json::value::to_raw_value(state).expect("states serialise"))
+    }
+
+    pub fn raw(&self) -> &RawValue {
+        &self.0
+    }
+
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::from_str(self.0.get()).expect("a state is JSON")
+    }
 }
 
-impl States {
-    pub fn of(e: &NewEvent) -> Self {
-        let raw = |v| serde_json::value::to_raw_value(v).expect("JSON values serialise");
-        States {
-            before: raw(&e.state_before),
-            after: raw(&e.state_after),
-        }
+impl From<serde_json::Value> for State {
+    fn from(value: serde_json::Value) -> State {
+        State::sorted(&value)
+    }
+}
+
+impl From<&serde_json::Value> for State {
+    fn from(value: &serde_json::Value) -> State {
+        State::sorted(value)
+    }
+}
+
+impl PartialEq for State {
+    fn eq(&self, other: &State) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.get())
     }
 }
 
 impl<'a> Canonical<'a> {
     /// The canonical form of `event` as stored at `seq` and `at`; `at` and `clock` (the
     /// event's, if any) are formatted by [`format_time`].
-    pub fn new(
-        (seq, at): (i64, &'a str),
-        clock: Option<&'a str>,
-        e: &'a NewEvent,
-        states: &'a States,
-    ) -> Self {
+    pub fn new((seq, at): (i64, &'a str), clock: Option<&'a str>, e: &'a NewEvent) -> Self {
         Canonical {
             seq,
             at,
@@ -168,8 +192,8 @@ impl<'a> Canonical<'a> {
             size: e.size,
             outcome: e.outcome.as_str(),
             reason: e.reason.as_deref(),
-            state_before: &states.before,
-            state_after: &states.after,
+            state_before: e.state_before.raw(),
+            state_after: e.state_after.raw(),
             policy_revision: e.policy_revision.as_deref(),
             clock,
             worker: e.worker.as_deref(),
@@ -245,8 +269,8 @@ impl StoredEvent {
             size: self.size,
             outcome: Outcome::parse(&self.outcome)?,
             reason: self.reason.clone(),
-            state_before: self.state_before.clone(),
-            state_after: self.state_after.clone(),
+            state_before: (&self.state_before).into(),
+            state_after: (&self.state_after).into(),
             policy_revision: self.policy_revision.clone(),
             clock: self.clock,
             worker: self.worker.clone(),
@@ -257,8 +281,7 @@ impl StoredEvent {
     pub fn recomputed_hash(&self) -> Option<String> {
         let event = self.event()?;
         let (at, clock) = (format_time(self.at), event.clock.map(format_time));
-        let states = States::of(&event);
-        let canonical = Canonical::new((self.seq, &at), clock.as_deref(), &event, &states);
+        let canonical = Canonical::new((self.seq, &at), clock.as_deref(), &event);
         Some(canonical.hash(&self.prev_hash))
     }
 }

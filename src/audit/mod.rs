@@ -16,14 +16,13 @@ pub use checkpoint::{
     check as check_checkpoints, public_key_from_file, write as write_checkpoint, AuditKey,
     Checkpoint, CheckpointCheck,
 };
-pub(crate) use event::{format_time, Canonical, States};
-pub use event::{NewEvent, Outcome, StoredEvent};
+pub(crate) use event::{format_time, Canonical};
+pub use event::{NewEvent, Outcome, State, StoredEvent};
 pub use publish::publish as publish_checkpoint;
 pub use run::{finish_run, start_run, RunInfo};
 pub use verify::{evidence, verify, Evidence, Verification};
 
 use chrono::{SubsecRound, Utc};
-use serde_json::value::RawValue;
 use sqlx::PgConnection;
 
 /// The hash before the first event.
@@ -67,16 +66,9 @@ pub async fn append(conn: &mut PgConnection, events: &[NewEvent]) -> Result<(), 
         let mut rows = Columns::default();
         for e in group {
             seq += 1;
-            let states = States::of(e);
-            let canonical = Canonical::new((seq, &at_text), clock.as_deref(), e, &states);
+            let canonical = Canonical::new((seq, &at_text), clock.as_deref(), e);
             let hash = canonical.hash(&prev);
-            rows.push(
-                seq,
-                e,
-                states,
-                std::mem::replace(&mut prev, hash.clone()),
-                hash,
-            );
+            rows.push(seq, e, std::mem::replace(&mut prev, hash.clone()), hash);
         }
         insert(conn, at, cx, rows).await?;
         rest = after;
@@ -153,8 +145,8 @@ async fn insert(
     .bind(rows.size)
     .bind(rows.outcome)
     .bind(rows.reason)
-    .bind(texts(&rows.state_before))
-    .bind(texts(&rows.state_after))
+    .bind(rows.state_before)
+    .bind(rows.state_after)
     .bind(rows.prev_hash)
     .bind(rows.hash)
     .execute(&mut *conn)
@@ -176,14 +168,14 @@ struct Columns<'e> {
     outcome: Vec<&'static str>,
     reason: Vec<Option<&'e str>>,
     /// The states as hashed: JSON text, cast to `jsonb` by the statement.
-    state_before: Vec<Box<RawValue>>,
-    state_after: Vec<Box<RawValue>>,
+    state_before: Vec<&'e str>,
+    state_after: Vec<&'e str>,
     prev_hash: Vec<String>,
     hash: Vec<String>,
 }
 
 impl<'e> Columns<'e> {
-    fn push(&mut self, seq: i64, e: &'e NewEvent, states: States, prev_hash: String, hash: String) {
+    fn push(&mut self, seq: i64, e: &'e NewEvent, prev_hash: String, hash: String) {
         self.seq.push(seq);
         self.item_id.push(e.item_id);
         self.rule.push(&e.rule);
@@ -193,13 +185,9 @@ impl<'e> Columns<'e> {
         self.size.push(e.size);
         self.outcome.push(e.outcome.as_str());
         self.reason.push(e.reason.as_deref());
-        self.state_before.push(states.before);
-        self.state_after.push(states.after);
+        self.state_before.push(e.state_before.raw().get());
+        self.state_after.push(e.state_after.raw().get());
         self.prev_hash.push(prev_hash);
         self.hash.push(hash);
     }
-}
-
-fn texts(values: &[Box<RawValue>]) -> Vec<&str> {
-    values.iter().map(|v| v.get()).collect()
 }

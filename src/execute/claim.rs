@@ -1,11 +1,30 @@
 //! Plan items as a PostgreSQL work queue: claim, release, finish.
 
 use super::{ApplyOptions, ItemResult};
+use crate::audit::State;
 use crate::plan::PlanSummary;
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use sqlx::{PgPool, Postgres, Transaction};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
+
+/// An item's `state_before`, written without building a JSON value: its fields are declared
+/// in sorted order, so it serialises to the text the value's sorted map would.
+#[derive(Serialize)]
+struct StateBefore<'a> {
+    etag: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    future_clock_allowed: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'a str>,
+    is_delete_marker: bool,
+    is_latest: bool,
+    last_modified: String,
+    plan_clock: &'a str,
+    storage_class: Option<&'a str>,
+    version_id: Option<&'a str>,
+}
 
 /// A claimed plan item.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -28,21 +47,20 @@ pub struct Item {
 
 impl Item {
     /// The version as the plan saw it, for the audit trail; `plan_clock` is the plan's clock
-    /// as the audit trail writes times ([`crate::audit::format_time`]).
-    pub fn state_before(&self, plan_clock: &str) -> serde_json::Value {
-        let mut state = serde_json::json!({
-            "version_id": self.version_id,
-            "is_latest": self.is_latest,
-            "is_delete_marker": self.is_delete_marker,
-            "etag": self.etag,
-            "last_modified": crate::audit::format_time(self.last_modified),
-            "storage_class": self.storage_class,
-            "plan_clock": plan_clock,
-        });
-        if let Some(group) = self.param_str("group") {
-            state["group"] = group.into();
-        }
-        state
+    /// as the audit trail writes times ([`crate::audit::format_time`]); `forecast` marks an
+    /// apply of a plan whose clock is still ahead (`future_clock_allowed`).
+    pub fn state_before(&self, plan_clock: &str, forecast: bool) -> State {
+        State::sorted(&StateBefore {
+            etag: self.etag.as_deref(),
+            future_clock_allowed: forecast.then_some(true),
+            group: self.param_str("group"),
+            is_delete_marker: self.is_delete_marker,
+            is_latest: self.is_latest,
+            last_modified: crate::audit::format_time(self.last_modified),
+            plan_clock,
+            storage_class: self.storage_class.as_deref(),
+            version_id: self.version_id.as_deref(),
+        })
     }
 
     /// The version id to address, `None` for the null version (addressed by key).
@@ -244,4 +262,63 @@ pub async fn next_expiry(
     }
     let wait = seconds.map_or(0.0, |s| s.clamp(0.1, 1.0));
     Ok(Some(std::time::Duration::from_secs_f64(wait)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn item(params: serde_json::Value, version: Option<&str>, etag: Option<&str>) -> Item {
+        Item {
+            id: 7,
+            rule: "expire".into(),
+            action: "delete".into(),
+            params: sqlx::types::Json(params),
+            key: "a/\u{7f}odd \"key\"".into(),
+            version_id: version.map(str::to_string),
+            is_latest: true,
+            is_delete_marker: false,
+            size: 10,
+            etag: etag.map(str::to_string),
+            last_modified: Utc.with_ymd_and_hms(2025, 3, 4, 5, 6, 7).unwrap(),
+            storage_class: Some("STANDARD".into()),
+            attempts: 1,
+        }
+    }
+
+    /// Stored events' hashes cover this text: it must be what the state's JSON value writes.
+    #[test]
+    fn state_before_writes_the_text_of_its_sorted_json_value() {
+        let clock = "2026-12-06T00:00:00.000000Z";
+        let cases = [
+            (serde_json::json!({}), None, Some("\"e\\\"1\""), false),
+            (
+                serde_json::json!({ "group": "g-1" }),
+                Some("v1"),
+                None,
+                true,
+            ),
+        ];
+        for (params, version, etag, forecast) in cases {
+            let item = item(params, version, etag);
+            let mut value = serde_json::json!({
+                "version_id": item.version_id,
+                "is_latest": item.is_latest,
+                "is_delete_marker": item.is_delete_marker,
+                "etag": item.etag,
+                "last_modified": crate::audit::format_time(item.last_modified),
+                "storage_class": item.storage_class,
+                "plan_clock": clock,
+            });
+            if let Some(group) = item.param_str("group") {
+                value["group"] = group.into();
+            }
+            if forecast {
+                value["future_clock_allowed"] = true.into();
+            }
+            let expected = State::from(value);
+            assert_eq!(item.state_before(clock, forecast), expected);
+        }
+    }
 }

@@ -79,7 +79,7 @@ pub(super) async fn record(
                     plan,
                     &d.item,
                     &d.result(),
-                    d.item.state_before(&plan_clock),
+                    d.item.state_before(&plan_clock, false),
                 )
             })
             .collect();

@@ -74,10 +74,7 @@ async fn record(shared: &Shared<'_, '_>, group: &[Acted]) -> Result<(), sqlx::Er
             continue; // another worker took this claim over; it records the outcome
         }
         counted.push((item, result.outcome));
-        let mut state_before = item.state_before(&plan_clock);
-        if forecast {
-            state_before["future_clock_allowed"] = true.into();
-        }
+        let state_before = item.state_before(&plan_clock, forecast);
         events.push(event(cx, plan, item, result, state_before));
     }
     audit::append(&mut tx, &events).await?;
@@ -99,7 +96,7 @@ pub(super) fn event(
     plan: &PlanSummary,
     item: &Item,
     result: &ItemResult,
-    state_before: serde_json::Value,
+    state_before: audit::State,
 ) -> NewEvent {
     // A thawing item is not finished: its final event, with the item id, comes later.
     let item_id = (result.outcome != Outcome::Thawing).then_some(item.id);
@@ -119,7 +116,7 @@ pub(super) fn event(
         outcome: result.outcome,
         reason: result.reason.clone(),
         state_before,
-        state_after: result.state_after.clone(),
+        state_after: (&result.state_after).into(),
         policy_revision: plan.policy_revision.clone(),
         clock: Some(plan.as_of),
         worker: Some(cx.opts.worker.clone()),

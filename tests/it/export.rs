@@ -34,12 +34,14 @@ fn event(n: usize, key: &str, policy: &str, outcome: Outcome) -> NewEvent {
         size: 1000 * n as i64,
         outcome,
         reason: (outcome == Outcome::Blocked).then(|| "retention until 2027-01-02, \"x\"\n".into()),
-        state_before: serde_json::json!({ "storage_class": "STANDARD", "note": "a,b\n\"c\"" }),
+        state_before: serde_json::json!({ "storage_class": "STANDARD", "note": "a,b\n\"c\"" })
+            .into(),
         state_after: if outcome == Outcome::Blocked {
             eligible
         } else {
             serde_json::json!({})
-        },
+        }
+        .into(),
         policy_revision: Some("3f2c1e0+dirty".into()),
         clock: Some(chrono::Utc::now()),
         worker: Some("host-ü:42".into()),
