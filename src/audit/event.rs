@@ -141,10 +141,6 @@ impl State {
     pub fn raw(&self) -> &RawValue {
         &self.0
     }
-
-    pub fn to_value(&self) -> serde_json::Value {
-        serde_json::from_str(self.0.get()).expect("a state is JSON")
-    }
 }
 
 impl From<serde_json::Value> for State {
@@ -162,12 +158,6 @@ impl From<&serde_json::Value> for State {
 impl PartialEq for State {
     fn eq(&self, other: &State) -> bool {
         self.0.get() == other.0.get()
-    }
-}
-
-impl std::fmt::Display for State {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0.get())
     }
 }
 
