@@ -93,6 +93,10 @@ fn archive_storages(set: &PolicySet) -> BTreeSet<String> {
 pub async fn run(app: &App, args: ApplyArgs) -> Result<Exit> {
     audit_key()?;
     let set = app.load_some_policies()?;
+    // Errors in the selection are reported by `plans_to_apply`, which ignores it for --plan.
+    if let Ok(policies) = select(&set, &args.policy) {
+        app.prefetch_stores(&set, policies.iter().map(|p| p.target.storage.as_str()));
+    }
     let pool = app.pool().await?;
     let plans = plans_to_apply(&pool, &set, &args).await?;
     if let Some(refused) = plans.iter().find(|p| p.state == PlanState::Refused) {

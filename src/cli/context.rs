@@ -3,18 +3,28 @@
 use super::exit::{Exit, UsageError};
 use crate::policy::{self, Policy, PolicySet};
 use crate::storage::s3::S3Store;
-use crate::storage::RetryConfig;
+use crate::storage::{RetryConfig, StorageError};
 use anyhow::{Context, Result};
 use sqlx::PgPool;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use tokio::task::JoinHandle;
 
 pub struct App {
     database_url: Option<String>,
     pub policies: PathBuf,
     /// Set on SIGTERM or Ctrl-C: applies stop claiming, finish what they hold and return.
     pub shutdown: Arc<AtomicBool>,
+    /// Clients being connected ahead of their first use ([`App::prefetch_stores`]).
+    early: Mutex<HashMap<String, EarlyStore>>,
+}
+
+/// A client connecting in the background, with the Storage document it was made from.
+struct EarlyStore {
+    storage: policy::Storage,
+    client: JoinHandle<Result<S3Store, StorageError>>,
 }
 
 impl App {
@@ -23,6 +33,7 @@ impl App {
             database_url,
             policies,
             shutdown: Arc::default(),
+            early: Mutex::default(),
         }
     }
 
@@ -75,7 +86,29 @@ impl App {
         Ok(crate::db::connect_and_migrate(url).await?)
     }
 
-    /// A client for the Storage document `name`.
+    /// Starts connecting clients for the Storage documents `names` in the background, so that
+    /// their setup overlaps the database's: the first client of a process reads the system's
+    /// root certificates (about 150 files on Debian, 10 ms), which used to stand between the
+    /// database work and an apply's first request. [`App::store`] takes them.
+    pub fn prefetch_stores<'n>(&self, set: &PolicySet, names: impl IntoIterator<Item = &'n str>) {
+        let mut early = self.early.lock().expect("no holder panics");
+        for name in names {
+            let Some(storage) = set.storages.get(name) else {
+                continue;
+            };
+            let (storage, retry) = (storage.clone(), retry_config(storage));
+            early.entry(name.to_string()).or_insert_with(|| EarlyStore {
+                client: tokio::spawn({
+                    let storage = storage.clone();
+                    async move { S3Store::connect(&storage, &retry).await }
+                }),
+                storage,
+            });
+        }
+    }
+
+    /// A client for the Storage document `name`: the one [`App::prefetch_stores`] started for
+    /// the same document, or a new one.
     pub async fn store(&self, set: &PolicySet, name: &str) -> Result<S3Store> {
         let storage = set.storages.get(name).ok_or_else(|| {
             UsageError(format!(
@@ -83,14 +116,13 @@ impl App {
                 self.policies.display()
             ))
         })?;
-        let retry = RetryConfig {
-            max_attempts: storage.retry.max_attempts,
-            initial_backoff: storage.retry.initial_backoff,
-            max_backoff: storage.retry.max_backoff,
-            total_budget: storage.retry.total_budget,
-            ..RetryConfig::default()
-        };
-        Ok(S3Store::connect(storage, &retry).await?)
+        let early = self.early.lock().expect("no holder panics").remove(name);
+        if let Some(early) = early.filter(|e| e.storage == *storage) {
+            if let Ok(connected) = early.client.await {
+                return Ok(connected?);
+            }
+        }
+        Ok(S3Store::connect(storage, &retry_config(storage)).await?)
     }
 
     pub async fn seed_demo(&self, storage: &str) -> Result<Exit> {
@@ -101,6 +133,17 @@ impl App {
             println!("seeded s3://{bucket}: {objects} object versions");
         }
         Ok(Exit::Ok)
+    }
+}
+
+/// How requests to `storage` are retried.
+fn retry_config(storage: &policy::Storage) -> RetryConfig {
+    RetryConfig {
+        max_attempts: storage.retry.max_attempts,
+        initial_backoff: storage.retry.initial_backoff,
+        max_backoff: storage.retry.max_backoff,
+        total_budget: storage.retry.total_budget,
+        ..RetryConfig::default()
     }
 }
 
@@ -169,4 +212,80 @@ pub fn object_url(url: &str) -> Result<(&str, &str), UsageError> {
         .and_then(|rest| rest.split_once('/'))
         .filter(|(b, k)| !b.is_empty() && !k.is_empty())
         .ok_or_else(|| UsageError(format!("{url:?} is not s3://BUCKET/KEY")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{ChecksumMode, ConditionalDelete, Credentials, Pacing, Provider};
+    use crate::policy::{Retry, SecretSource, Storage};
+
+    /// A Storage whose keys are read from `key_file` when a client connects.
+    fn storage(endpoint: &str, key_file: &std::path::Path) -> Storage {
+        let key = SecretSource::File(key_file.to_path_buf());
+        Storage {
+            name: "s".into(),
+            provider: Provider::Generic,
+            endpoint: Some(endpoint.into()),
+            region: "us-east-1".into(),
+            path_style: true,
+            pacing: Pacing::new(None, None),
+            retry: Retry::default(),
+            credentials: Credentials::Static {
+                access_key_id: key.clone(),
+                secret_access_key: key,
+                session_token: None,
+            },
+            checksum: ChecksumMode::WhenRequired,
+            conditional_delete: ConditionalDelete::None,
+            costs: None,
+        }
+    }
+
+    fn set_of(storage: Storage) -> PolicySet {
+        let storages = [(storage.name.clone(), storage)].into();
+        PolicySet {
+            storages,
+            policies: Vec::new(),
+        }
+    }
+
+    /// Prefetches Storage `s` of `set` while its key file exists, then removes the file: from
+    /// then on only the prefetched client can be had without an error.
+    async fn prefetched_then_key_removed(app: &App, set: &PolicySet, key: &std::path::Path) {
+        std::fs::write(key, "key").unwrap();
+        app.prefetch_stores(set, ["s"]);
+        for _ in 0..1000 {
+            if app.early.lock().unwrap()["s"].client.is_finished() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        std::fs::remove_file(key).unwrap();
+    }
+
+    #[tokio::test]
+    async fn store_takes_the_client_prefetched_for_the_same_document_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key");
+        let app = App::new(None, dir.path().to_path_buf());
+        let first = set_of(storage("http://127.0.0.1:1", &key));
+        prefetched_then_key_removed(&app, &first, &key).await;
+        assert!(
+            app.store(&first, "s").await.is_ok(),
+            "the prefetched client"
+        );
+        assert!(
+            app.store(&first, "s").await.is_err(),
+            "taken once, then new"
+        );
+
+        let changed = set_of(storage("http://127.0.0.1:2", &key));
+        prefetched_then_key_removed(&app, &first, &key).await;
+        let err = app.store(&changed, "s").await.unwrap_err();
+        assert!(
+            format!("{err:#}").contains("credentials of storage s"),
+            "{err:#}"
+        );
+    }
 }

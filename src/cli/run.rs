@@ -43,10 +43,12 @@ pub struct RunArgs {
 pub async fn run(app: &App, args: RunArgs) -> Result<Exit> {
     app.stop_on_signals()?;
     let set = app.load_some_policies()?;
+    let policies = select(&set, &args.policy)?;
+    app.prefetch_stores(&set, policies.iter().map(|p| p.target.storage.as_str()));
     let pool = app.pool().await?;
     let metrics = Metrics::new();
     let mut worst = Exit::Ok;
-    for policy in select(&set, &args.policy)? {
+    for policy in policies {
         let runner = Runner {
             app,
             set: &set,

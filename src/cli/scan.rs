@@ -48,6 +48,7 @@ impl ScanArgs {
 pub async fn run(app: &App, args: ScanArgs) -> Result<Exit> {
     let set = app.load_some_policies()?;
     let policies = select(&set, &args.policy)?;
+    app.prefetch_stores(&set, policies.iter().map(|p| p.target.storage.as_str()));
     let pool = app.pool().await?;
     scan_policies(app, &set, &pool, &policies, &args).await
 }
