@@ -96,13 +96,12 @@ impl App {
             let Some(storage) = set.storages.get(name) else {
                 continue;
             };
-            let (storage, retry) = (storage.clone(), retry_config(storage));
-            early.entry(name.to_string()).or_insert_with(|| EarlyStore {
-                client: tokio::spawn({
-                    let storage = storage.clone();
-                    async move { S3Store::connect(&storage, &retry).await }
-                }),
-                storage,
+            early.entry(name.to_string()).or_insert_with(|| {
+                let (spec, retry) = (storage.clone(), retry_config(storage));
+                EarlyStore {
+                    client: tokio::spawn(async move { S3Store::connect(&spec, &retry).await }),
+                    storage: storage.clone(),
+                }
             });
         }
     }
